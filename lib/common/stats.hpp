@@ -1,0 +1,116 @@
+#pragma once
+
+// Per-lcore counters. Each worker owns one cache-line-aligned block and is its only writer
+// (plain increments, no atomics); the control lcore and telemetry sum all blocks with relaxed
+// loads. Every packet that enters a worker ends in exactly one of: tx, exception, control,
+// or a drop reason, so the counters always add up (tests check that).
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+#include "common/compiler.hpp"
+
+namespace peregrine {
+
+// X(name, description). Names are the telemetry keys: keep them stable.
+#define PG_DROP_REASONS(X)                                                                  \
+    X(eth_short, "frame shorter than an Ethernet header")                                  \
+    X(l2_other_host, "unicast frame for another MAC address")                              \
+    X(ipv4_short, "frame too short for the IPv4 header")                                   \
+    X(ipv4_bad_version, "IPv4 ethertype with IP version other than 4")                    \
+    X(ipv4_bad_len, "IPv4 total length inconsistent with the header or the frame")        \
+    X(ipv4_bad_cksum, "IPv4 header checksum wrong")                                        \
+    X(ipv4_ttl_zero, "IPv4 TTL of 0")                                                      \
+    X(udp_short, "IPv4 payload too short for a UDP header")                                \
+    X(udp_bad_len, "UDP length inconsistent with the IPv4 total length")                   \
+    X(udp_bad_cksum, "UDP checksum wrong")                                                 \
+    X(multi_seg, "protocol packet split over several mbufs")                               \
+    X(router_empty, "router datagram with no payload")                                     \
+    X(router_unknown_type, "router datagram with an unknown packet identifier")            \
+    X(router_bad_len, "router datagram whose length does not match its type")              \
+    X(router_too_long, "router Individual Message over the maximum datagram size")         \
+    X(router_reply_type, "router datagram of a type only the router sends")                \
+    X(router_hb_unregistered, "router Heartbeat from an endpoint with no registration")    \
+    X(router_self_source, "router datagram whose source is the engine itself")             \
+    X(control_ring_full, "registration could not be handed to the control lcore")          \
+    X(exception_ring_full, "exception packet could not be handed to the control lcore")    \
+    X(registry_full, "Register Client refused: registry at --max-clients")                 \
+    X(exception_no_tap, "exception packet for a port without a TAP")                       \
+    X(tx_full, "TX queue or TAP full")
+
+enum class drop : uint16_t {
+#define PG_X(name, desc) name,
+    PG_DROP_REASONS(PG_X)
+#undef PG_X
+        count_
+};
+static constexpr unsigned drop_count = static_cast<unsigned>(drop::count_);
+
+// Exception-path reasons: not drops, the kernel gets these.
+#define PG_EXCEPTION_REASONS(X)                                                             \
+    X(arp, "ARP")                                                                          \
+    X(ipv6, "IPv6")                                                                        \
+    X(other_ethertype, "other ethertype (VLAN, LLDP, ...)")                                \
+    X(l2_multicast, "IPv4 to a broadcast or multicast MAC")                                \
+    X(not_our_ip, "IPv4 to an address the fast path does not own")                       \
+    X(ipv4_options, "IPv4 with options")                                                   \
+    X(ipv4_fragment, "IPv4 fragment")                                                      \
+    X(icmp, "ICMP")                                                                        \
+    X(tcp, "TCP")                                                                          \
+    X(udp_other_port, "UDP to a port no fast-path protocol owns")                         \
+    X(other_ip_proto, "other IP protocol")
+
+enum class exc : uint16_t {
+#define PG_X(name, desc) name,
+    PG_EXCEPTION_REASONS(PG_X)
+#undef PG_X
+        count_
+};
+static constexpr unsigned exc_count = static_cast<unsigned>(exc::count_);
+
+// Router protocol outcomes that are not drops.
+#define PG_ROUTER_COUNTERS(X)                                                               \
+    X(register_rx, "Register Client received (handed to the control lcore)")               \
+    X(heartbeat_answered, "Heartbeat answered and registration refreshed")                \
+    X(message_forwarded, "Individual Message forwarded to the registered recipient")       \
+    X(unknown_recipient, "Individual Message answered with Unknown Recipient")
+
+enum class rtr : uint16_t {
+#define PG_X(name, desc) name,
+    PG_ROUTER_COUNTERS(PG_X)
+#undef PG_X
+        count_
+};
+static constexpr unsigned rtr_count = static_cast<unsigned>(rtr::count_);
+
+struct alignas(cache_line) lcore_stats {
+    uint64_t rx_packets;
+    uint64_t rx_bursts;
+    uint64_t tx_packets;
+    uint64_t to_exception;
+    uint64_t to_control;
+    uint64_t busy_cycles;  // cycles spent in bursts that carried packets
+    uint64_t idle_polls;
+    uint64_t kernel_in;    // control lcore: frames written to a TAP (to the kernel)
+    uint64_t kernel_out;   // control lcore: frames the kernel wrote to a TAP, sent on the wire
+    std::array<uint64_t, drop_count> drops;
+    std::array<uint64_t, exc_count> exceptions;
+    std::array<uint64_t, rtr_count> router;
+
+    void count(drop d) { ++drops[static_cast<unsigned>(d)]; }
+    void count(exc e) { ++exceptions[static_cast<unsigned>(e)]; }
+    void count(rtr r) { ++router[static_cast<unsigned>(r)]; }
+    uint64_t drop_total() const;
+};
+
+// A snapshot summed over several lcores; reads are relaxed (counters may be mid-update).
+lcore_stats stats_sum(const lcore_stats* blocks, unsigned n);
+
+std::string_view drop_name(unsigned i);
+std::string_view drop_desc(unsigned i);
+std::string_view exc_name(unsigned i);
+std::string_view rtr_name(unsigned i);
+
+} // namespace peregrine

@@ -1,0 +1,28 @@
+#pragma once
+
+// What every lcore of one running engine shares: read-mostly, set up before the workers start.
+
+#include <atomic>
+#include <cstdint>
+
+#include <rte_ring.h>
+
+#include "common/compiler.hpp"
+#include "common/stats.hpp"
+#include "net/classify.hpp"
+#include "router/pipeline.hpp"
+#include "router/registry.hpp"
+
+namespace peregrine::engine {
+
+static constexpr uint16_t no_port = UINT16_MAX;
+
+struct context {
+    net::port_addr ports[RTE_MAX_ETHPORTS];  // indexed by ethdev port id
+    uint16_t tap_of[RTE_MAX_ETHPORTS];       // exception TAP ethdev of each port, or no_port
+    router::config router;
+    router::registry* registry = nullptr;
+    std::atomic<bool> quit{false};
+};
+
+} // namespace peregrine::engine

@@ -1,0 +1,131 @@
+#include "engine/control.hpp"
+
+#include <utility>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+
+#include "router/pipeline.hpp"
+
+namespace peregrine::engine {
+
+// Housekeeping period: short enough that an expiry slice stays tiny, long enough to be free.
+static constexpr uint64_t tick_hz = 1000;
+
+control::control(context& ctx, lcore_stats& st, std::vector<uint16_t> ports, std::vector<worker_rings> rings)
+    : ctx_(ctx), st_(st), ports_(std::move(ports)), rings_(std::move(rings))
+{
+    tick_tsc_ = rte_get_tsc_hz() / tick_hz;
+    // Visit every slot about once a second: expiry is late by at most ~1 s plus the timeout.
+    const uint32_t slots = ctx_.registry->capacity() + ctx_.registry->capacity() / 8 + 1024;
+    sweep_budget_ = slots / tick_hz + 1;
+}
+
+void control::send(unsigned w, rte_mbuf** m, unsigned n)
+{
+    const unsigned q = rte_ring_sp_enqueue_burst(rings_[w].tx, reinterpret_cast<void**>(m), n, nullptr);
+    if (PG_UNLIKELY(q < n)) {
+        st_.drops[static_cast<unsigned>(drop::tx_full)] += n - q;
+        rte_pktmbuf_free_bulk(m + q, n - q);
+    }
+}
+
+bool control::drain_exceptions()
+{
+    bool any = false;
+    rte_mbuf* pkts[burst_size];
+    for (auto& r : rings_) {
+        const unsigned n = rte_ring_sc_dequeue_burst(r.exc, reinterpret_cast<void**>(pkts), burst_size, nullptr);
+        if (!n)
+            continue;
+        any = true;
+        // Group by ingress port; a burst from one worker is usually from one port.
+        unsigned i = 0;
+        while (i < n) {
+            const uint16_t port = pkts[i]->port;
+            unsigned j = i + 1;
+            while (j < n && pkts[j]->port == port)
+                ++j;
+            const uint16_t tap = port < RTE_MAX_ETHPORTS ? ctx_.tap_of[port] : no_port;
+            const uint16_t cnt = static_cast<uint16_t>(j - i);
+            if (tap == no_port) {
+                st_.drops[static_cast<unsigned>(drop::exception_no_tap)] += cnt;
+                rte_pktmbuf_free_bulk(&pkts[i], cnt);
+            } else {
+                const uint16_t sent = rte_eth_tx_burst(tap, 0, &pkts[i], cnt);
+                st_.kernel_in += sent;
+                if (sent < cnt) {
+                    st_.drops[static_cast<unsigned>(drop::tx_full)] += cnt - sent;
+                    rte_pktmbuf_free_bulk(&pkts[i + sent], cnt - sent);
+                }
+            }
+            i = j;
+        }
+    }
+    return any;
+}
+
+bool control::drain_taps()
+{
+    bool any = false;
+    rte_mbuf* pkts[burst_size];
+    for (uint16_t p : ports_) {
+        const uint16_t tap = ctx_.tap_of[p];
+        if (tap == no_port)
+            continue;
+        const uint16_t n = rte_eth_rx_burst(tap, 0, pkts, burst_size);
+        if (!n)
+            continue;
+        any = true;
+        st_.kernel_out += n;
+        for (uint16_t i = 0; i < n; ++i)
+            pkts[i]->port = p;
+        send(p % rings_.size(), pkts, n);
+    }
+    return any;
+}
+
+bool control::drain_registrations(uint64_t now)
+{
+    bool any = false;
+    rte_mbuf* pkts[burst_size];
+    rte_mbuf* replies[burst_size];
+    for (unsigned w = 0; w < rings_.size(); ++w) {
+        const unsigned n = rte_ring_sc_dequeue_burst(rings_[w].ctl, reinterpret_cast<void**>(pkts), burst_size, nullptr);
+        unsigned n_rep = 0;
+        for (unsigned i = 0; i < n; ++i) {
+            rte_mbuf* m = pkts[i];
+            if (router::apply_register(*ctx_.registry, m, ctx_.ports[m->port], now) == router::upsert_result::full) {
+                st_.count(drop::registry_full);
+                rte_pktmbuf_free(m);
+                continue;
+            }
+            replies[n_rep++] = m;
+        }
+        // Back through the worker that received them: same queue, same flow order.
+        if (n_rep)
+            send(w, replies, n_rep);
+        any |= n > 0;
+    }
+    return any;
+}
+
+void control::housekeeping(uint64_t now)
+{
+    if (now < next_tick_)
+        return;
+    next_tick_ = now + tick_tsc_;
+    ctx_.registry->expire(now, ctx_.router.heartbeat_timeout_tsc, sweep_budget_);
+    ctx_.registry->reclaim();
+}
+
+bool control::poll(uint64_t now)
+{
+    bool any = drain_exceptions();
+    any |= drain_taps();
+    any |= drain_registrations(now);
+    housekeeping(now);
+    return any;
+}
+
+} // namespace peregrine::engine

@@ -1,0 +1,71 @@
+#include "engine/dispatch.hpp"
+
+#include <rte_prefetch.h>
+
+namespace peregrine::engine {
+
+void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
+                   uint64_t now, burst_out& out)
+{
+    const net::port_addr& pa = ctx.ports[rx_port];
+    rte_mbuf* rtr_m[burst_size];
+    net::udp_view rtr_v[burst_size];
+    unsigned n_rtr = 0;
+
+    for (unsigned i = 0; i < prefetch_ahead && i < n; ++i)
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+
+    for (unsigned i = 0; i < n; ++i) {
+        if (i + prefetch_ahead < n)
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + prefetch_ahead], void*));
+        rte_mbuf* m = pkts[i];
+        net::udp_view v;
+        const net::classification c = net::classify(m, pa, &v);
+        if (c.v == net::verdict::drop) {
+            st.count(c.d);
+            out.drop[out.n_drop++] = m;
+            continue;
+        }
+        if (c.v == net::verdict::exception) {
+            st.count(c.e);
+            out.exc[out.n_exc++] = m;
+            continue;
+        }
+        if (v.dst_port == ctx.router.udp_port) {
+            if (PG_UNLIKELY(m->nb_segs != 1)) {
+                st.count(drop::multi_seg);
+                out.drop[out.n_drop++] = m;
+                continue;
+            }
+            rtr_m[n_rtr] = m;
+            rtr_v[n_rtr++] = v;
+            continue;
+        }
+        st.count(exc::udp_other_port);
+        out.exc[out.n_exc++] = m;
+    }
+
+    if (n_rtr) {
+        router::outcome oc[burst_size];
+        router::handle_burst(ctx.router, *ctx.registry, st, ctx.ports, rx_port, rtr_m, rtr_v, n_rtr, now, oc);
+        for (unsigned k = 0; k < n_rtr; ++k) {
+            rte_mbuf* m = rtr_m[k];
+            switch (oc[k].a) {
+            case router::action::tx:
+                out.tx[oc[k].port][out.n_tx[oc[k].port]++] = m;
+                out.tx_port_mask |= 1ull << oc[k].port;
+                break;
+            case router::action::control:
+                out.ctl[out.n_ctl++] = m;
+                break;
+            case router::action::drop:
+                st.count(oc[k].why);
+                out.drop[out.n_drop++] = m;
+                break;
+            }
+        }
+    }
+    st.rx_packets += n;
+}
+
+} // namespace peregrine::engine

@@ -1,0 +1,115 @@
+#include "net/classify.hpp"
+
+#include <rte_byteorder.h>
+
+namespace peregrine::net {
+
+namespace {
+classification drop_(drop d)
+{
+    classification c;
+    c.v = verdict::drop;
+    c.d = d;
+    return c;
+}
+classification exc_(exc e)
+{
+    classification c;
+    c.v = verdict::exception;
+    c.e = e;
+    return c;
+}
+} // namespace
+
+classification classify(rte_mbuf* m, const port_addr& pa, udp_view* view)
+{
+    const uint32_t dlen = rte_pktmbuf_data_len(m);
+    if (PG_UNLIKELY(dlen < sizeof(rte_ether_hdr)))
+        return drop_(drop::eth_short);
+
+    auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+    const bool l2_group = rte_is_multicast_ether_addr(&eth->dst_addr);
+    if (PG_UNLIKELY(!l2_group && !rte_is_same_ether_addr(&eth->dst_addr, &pa.mac)))
+        return drop_(drop::l2_other_host);
+
+    const uint16_t et = eth->ether_type;
+    if (et != RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
+        if (et == RTE_BE16(RTE_ETHER_TYPE_ARP))
+            return exc_(exc::arp);
+        if (et == RTE_BE16(RTE_ETHER_TYPE_IPV6))
+            return exc_(exc::ipv6);
+        return exc_(exc::other_ethertype);
+    }
+
+    if (PG_UNLIKELY(dlen < sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr)))
+        return drop_(drop::ipv4_short);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+    if (PG_UNLIKELY((ip->version_ihl >> 4) != 4))
+        return drop_(drop::ipv4_bad_version);
+    const unsigned ihl = (ip->version_ihl & 0x0f) * 4u;
+    const unsigned tot = rte_be_to_cpu_16(ip->total_length);
+    // Ethernet padding may make the frame longer than the datagram, never shorter.
+    if (PG_UNLIKELY(ihl < sizeof(rte_ipv4_hdr) || tot < ihl ||
+                    tot > dlen - sizeof(rte_ether_hdr) || ihl > dlen - sizeof(rte_ether_hdr)))
+        return drop_(drop::ipv4_bad_len);
+
+    const uint64_t ipck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+    if (ipck == RTE_MBUF_F_RX_IP_CKSUM_BAD)
+        return drop_(drop::ipv4_bad_cksum);
+    if (ipck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && PG_UNLIKELY(rte_raw_cksum(ip, ihl) != 0xffff))
+        return drop_(drop::ipv4_bad_cksum);
+
+    if (l2_group)
+        return exc_(exc::l2_multicast);
+    if (pa.ip_be == 0 || ip->dst_addr != pa.ip_be)
+        return exc_(exc::not_our_ip);
+    if (ihl != sizeof(rte_ipv4_hdr))
+        return exc_(exc::ipv4_options);
+    if (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
+        return exc_(exc::ipv4_fragment);
+    if (PG_UNLIKELY(ip->time_to_live == 0))
+        return drop_(drop::ipv4_ttl_zero);
+
+    switch (ip->next_proto_id) {
+    case IPPROTO_UDP:
+        break;
+    case IPPROTO_ICMP:
+        return exc_(exc::icmp);
+    case IPPROTO_TCP:
+        return exc_(exc::tcp);
+    default:
+        return exc_(exc::other_ip_proto);
+    }
+
+    if (PG_UNLIKELY(tot < ihl + sizeof(rte_udp_hdr)))
+        return drop_(drop::udp_short);
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(reinterpret_cast<uint8_t*>(ip) + ihl);
+    const unsigned ulen = rte_be_to_cpu_16(udp->dgram_len);
+    if (PG_UNLIKELY(ulen != tot - ihl))
+        return drop_(drop::udp_bad_len);
+
+    view->eth = eth;
+    view->ip = ip;
+    view->udp = udp;
+    view->data = reinterpret_cast<uint8_t*>(udp + 1);
+    view->len = static_cast<uint16_t>(ulen - sizeof(rte_udp_hdr));
+    view->dst_port = rte_be_to_cpu_16(udp->dst_port);
+    classification c;
+    c.v = verdict::local_udp;
+    c.d = drop::count_;
+    return c;
+}
+
+bool udp_cksum_ok(const rte_mbuf* m, const udp_view& v)
+{
+    const uint64_t f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+    if (f == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+        return true;
+    if (f == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+        return false;
+    if (v.udp->dgram_cksum == 0)
+        return true;
+    return rte_ipv4_udptcp_cksum_verify(v.ip, v.udp) == 0;
+}
+
+} // namespace peregrine::net

@@ -1,0 +1,137 @@
+#include "router/pipeline.hpp"
+
+#include <rte_prefetch.h>
+
+#include "net/rewrite.hpp"
+#include "router/codec.hpp"
+
+namespace peregrine::router {
+
+static_assert(burst_size <= RTE_HASH_LOOKUP_BULK_MAX, "one bulk lookup per burst");
+
+void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const net::port_addr* ports,
+                  uint16_t rx_port, rte_mbuf* const* m, net::udp_view* v, unsigned n, uint64_t now,
+                  outcome* out)
+{
+    // Pass 1: parse, and gather the keys of the two kinds that need the registry.
+    uint32_t ids[burst_size];
+    uint8_t id_pkt[burst_size];
+    uint64_t eps[burst_size];
+    uint8_t ep_pkt[burst_size];
+    unsigned n_ids = 0, n_eps = 0;
+    const uint32_t our_ip = ports[rx_port].ip_be;
+
+    for (unsigned i = 0; i < n; ++i) {
+        packet p;
+        drop why;
+        if (PG_UNLIKELY(!parse(v[i].data, v[i].len, &p, &why))) {
+            out[i] = {action::drop, 0, why};
+            continue;
+        }
+        if (PG_UNLIKELY(v[i].ip->src_addr == our_ip)) {
+            out[i] = {action::drop, 0, drop::router_self_source};
+            continue;
+        }
+        switch (p.t) {
+        case type::message:
+            ids[n_ids] = p.client_id;
+            id_pkt[n_ids++] = static_cast<uint8_t>(i);
+            out[i].a = action::tx;
+            break;
+        case type::heartbeat:
+            eps[n_eps] = endpoint_key(v[i].ip->src_addr, v[i].udp->src_port);
+            ep_pkt[n_eps++] = static_cast<uint8_t>(i);
+            out[i].a = action::tx;
+            break;
+        default:  // register_client: parse() lets nothing else through
+            // Verified here because the control lcore would store a corrupt ID.
+            if (PG_UNLIKELY(!net::udp_cksum_ok(m[i], v[i]))) {
+                out[i] = {action::drop, 0, drop::udp_bad_cksum};
+                break;
+            }
+            st.count(rtr::register_rx);
+            out[i] = {action::control, 0, drop::count_};
+            break;
+        }
+    }
+
+    // Pass 2: one bulk lookup per kind, then prefetch the hit entries before touching them.
+    entry* id_hit[burst_size];
+    entry* ep_hit[burst_size];
+    if (n_ids)
+        reg.lookup_ids(ids, n_ids, id_hit);
+    if (n_eps)
+        reg.lookup_endpoints(eps, n_eps, ep_hit);
+    for (unsigned k = 0; k < n_ids; ++k)
+        if (id_hit[k])
+            rte_prefetch0(id_hit[k]);
+    for (unsigned k = 0; k < n_eps; ++k)
+        if (ep_hit[k])
+            rte_prefetch0(ep_hit[k]);
+
+    const uint16_t router_port_be = rte_cpu_to_be_16(cfg.udp_port);
+    const net::port_addr& in = ports[rx_port];
+
+    for (unsigned k = 0; k < n_eps; ++k) {
+        const unsigned i = ep_pkt[k];
+        entry* e = ep_hit[k];
+        if (PG_UNLIKELY(!e) || PG_UNLIKELY(!net::udp_cksum_ok(m[i], v[i]))) {
+            out[i] = {action::drop, 0, e ? drop::udp_bad_cksum : drop::router_hb_unregistered};
+            continue;
+        }
+        e->touch(now);
+        encode_heartbeat_response(v[i].data);
+        net::make_reply(m[i], v[i], response_len, in.mac);
+        out[i].port = rx_port;
+        st.count(rtr::heartbeat_answered);
+    }
+
+    for (unsigned k = 0; k < n_ids; ++k) {
+        const unsigned i = id_pkt[k];
+        const entry* e = id_hit[k];
+        if (PG_LIKELY(e != nullptr)) {
+            // Forwarded unchanged (type byte and ID included), as the origin router does.
+            const net::port_addr& o = ports[e->port_id];
+            net::forward_target t;
+            t.next_hop = e->next_hop;
+            t.src_mac = o.mac;
+            t.src_ip_be = o.ip_be;
+            t.dst_ip_be = e->ip_be;
+            t.src_port_be = router_port_be;
+            t.dst_port_be = e->udp_port_be;
+            net::forward(v[i], t);
+            out[i].port = e->port_id;
+            st.count(rtr::message_forwarded);
+            continue;
+        }
+        // Unknown Recipient echoes the ID: verify first so a corrupt ID is never echoed.
+        if (PG_UNLIKELY(!net::udp_cksum_ok(m[i], v[i]))) {
+            out[i] = {action::drop, 0, drop::udp_bad_cksum};
+            continue;
+        }
+        encode_unknown_recipient(v[i].data, ids[k]);
+        net::make_reply(m[i], v[i], unknown_recipient_len, in.mac);
+        out[i].port = rx_port;
+        st.count(rtr::unknown_recipient);
+    }
+}
+
+upsert_result apply_register(registry& reg, rte_mbuf* m, const net::port_addr& pa, uint64_t now)
+{
+    net::udp_view v;
+    // The worker already validated this frame; classifying again just relocates the headers.
+    net::classify(m, pa, &v);
+    endpoint ep;
+    ep.ip_be = v.ip->src_addr;
+    ep.udp_port_be = v.udp->src_port;
+    ep.port_id = m->port;
+    ep.next_hop = v.eth->src_addr;
+    const upsert_result r = reg.upsert(read_id(v.data + 1), ep, now);
+    if (r != upsert_result::full) {
+        encode_register_response(v.data);
+        net::make_reply(m, v, response_len, pa.mac);
+    }
+    return r;
+}
+
+} // namespace peregrine::router

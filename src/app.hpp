@@ -1,0 +1,34 @@
+#pragma once
+
+// The running daemon's state, shared by main, the control loop and the telemetry callbacks.
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/stats.hpp"
+#include "engine/context.hpp"
+#include "engine/worker.hpp"
+#include "options.hpp"
+
+namespace peregrine {
+
+struct app {
+    options opt;
+    engine::context ctx;
+    std::vector<uint16_t> ports;               // physical ports driven
+    std::vector<std::string> tap_names;        // by index in ports
+    std::vector<engine::worker_conf*> workers;
+    lcore_stats* stats = nullptr;              // workers.size() + 1 blocks; the last is control
+    unsigned n_stats = 0;
+    rte_mempool* pool = nullptr;
+    uint64_t start_tsc = 0;
+    unsigned telemetry_reader = 0;             // RCU reader id of telemetry lookups
+    std::mutex telemetry_mu;                   // serialises telemetry's RCU reader id
+};
+
+// Registers the /peregrine/... telemetry commands. Call after the registry exists.
+void telemetry_init(app* a);
+
+} // namespace peregrine

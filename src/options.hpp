@@ -1,0 +1,56 @@
+#pragma once
+
+// Application options (after the EAL's "--"), in l3fwd's style. Parsing is pure: it checks
+// syntax and ranges and never touches a device, so a bad value is refused before any port
+// starts; checks that need the EAL (lcores enabled, ports present) are in validate().
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace peregrine {
+
+struct queue_map {
+    uint16_t port;
+    uint16_t queue;
+    unsigned lcore;
+};
+
+struct port_address {
+    uint16_t port;
+    uint32_t ip_be;
+    uint8_t prefix_len;
+};
+
+struct options {
+    uint64_t portmask = 0;                 // 0: every port the EAL probed
+    std::vector<queue_map> config;         // empty: queue 0 of each port on the first worker lcore
+    std::vector<port_address> addrs;
+    uint16_t router_port = 7100;
+    // Reserved for the later protocols so deployments can open firewalls today.
+    uint16_t lb_port = 7200;
+    uint16_t session_port = 7300;
+    uint16_t rudp_port = 7400;
+    uint16_t lekt_port = 7500;
+    uint32_t heartbeat_timeout_s = 90;     // 3 missed 30 s heartbeats
+    uint32_t max_clients = 1u << 20;
+    uint32_t stats_interval_s = 0;         // 0: no periodic stats line
+    std::string tap_name = "pgx%u";        // %u is replaced by the port id
+    bool no_tap = false;
+    uint32_t mbufs = 0;                    // 0: sized from ports, queues and descriptors
+    bool help = false;
+};
+
+// Parses argv (argv[0] is the program name). On error returns false with *err set to a message
+// naming the option and the accepted range.
+bool parse_options(int argc, char** argv, options* o, std::string* err);
+
+std::string usage(const char* prog);
+
+// Parses "(port,queue,lcore)[,(port,queue,lcore)...]".
+bool parse_config(const std::string& s, std::vector<queue_map>* out, std::string* err);
+
+// Parses "PORT:A.B.C.D/PREFIX".
+bool parse_addr(const std::string& s, port_address* out, std::string* err);
+
+} // namespace peregrine

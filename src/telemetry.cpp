@@ -1,0 +1,202 @@
+// /peregrine/... telemetry commands (dpdk-telemetry.py, or any client of the v2 socket).
+// Callbacks run on the telemetry thread: they only read counters (relaxed) and, for client
+// look-ups, act as an RCU reader of the registry with their own reader id.
+
+#include <cstdlib>
+#include <string>
+
+#include <arpa/inet.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_telemetry.h>
+
+#include "app.hpp"
+
+namespace peregrine {
+
+namespace {
+
+app* g_app = nullptr;
+
+std::string ip_str(uint32_t be)
+{
+    char b[INET_ADDRSTRLEN];
+    in_addr a{};
+    a.s_addr = be;
+    inet_ntop(AF_INET, &a, b, sizeof(b));
+    return b;
+}
+
+void add_totals(rte_tel_data* d, const lcore_stats& s)
+{
+    rte_tel_data_add_dict_u64(d, "rx_packets", s.rx_packets);
+    rte_tel_data_add_dict_u64(d, "rx_bursts", s.rx_bursts);
+    rte_tel_data_add_dict_u64(d, "tx_packets", s.tx_packets);
+    rte_tel_data_add_dict_u64(d, "to_exception", s.to_exception);
+    rte_tel_data_add_dict_u64(d, "to_control", s.to_control);
+    rte_tel_data_add_dict_u64(d, "kernel_in", s.kernel_in);
+    rte_tel_data_add_dict_u64(d, "kernel_out", s.kernel_out);
+    rte_tel_data_add_dict_u64(d, "drops", s.drop_total());
+    rte_tel_data_add_dict_u64(d, "busy_cycles", s.busy_cycles);
+    rte_tel_data_add_dict_u64(d, "idle_polls", s.idle_polls);
+}
+
+int cmd_stats(const char*, const char*, rte_tel_data* d)
+{
+    const lcore_stats s = stats_sum(g_app->stats, g_app->n_stats);
+    rte_tel_data_start_dict(d);
+    add_totals(d, s);
+    rte_tel_data_add_dict_u64(d, "mbufs_in_use", rte_mempool_in_use_count(g_app->pool));
+    rte_tel_data_add_dict_u64(d, "mbufs_total", g_app->pool->size);
+    rte_tel_data_add_dict_u64(d, "uptime_s", (rte_rdtsc() - g_app->start_tsc) / rte_get_tsc_hz());
+    return 0;
+}
+
+int cmd_drops(const char*, const char*, rte_tel_data* d)
+{
+    const lcore_stats s = stats_sum(g_app->stats, g_app->n_stats);
+    rte_tel_data_start_dict(d);
+    for (unsigned i = 0; i < drop_count; ++i)
+        rte_tel_data_add_dict_u64(d, std::string(drop_name(i)).c_str(), s.drops[i]);
+    return 0;
+}
+
+int cmd_exceptions(const char*, const char*, rte_tel_data* d)
+{
+    const lcore_stats s = stats_sum(g_app->stats, g_app->n_stats);
+    rte_tel_data_start_dict(d);
+    for (unsigned i = 0; i < exc_count; ++i)
+        rte_tel_data_add_dict_u64(d, std::string(exc_name(i)).c_str(), s.exceptions[i]);
+    return 0;
+}
+
+int cmd_lcores(const char*, const char*, rte_tel_data* d)
+{
+    rte_tel_data_start_dict(d);
+    for (unsigned i = 0; i < g_app->n_stats; ++i) {
+        rte_tel_data* c = rte_tel_data_alloc();
+        if (!c)
+            return -ENOMEM;
+        rte_tel_data_start_dict(c);
+        const lcore_stats s = stats_sum(&g_app->stats[i], 1);
+        add_totals(c, s);
+        const bool ctl = i + 1 == g_app->n_stats;
+        const unsigned lcore = ctl ? rte_get_main_lcore() : g_app->workers[i]->lcore;
+        rte_tel_data_add_dict_string(c, "role", ctl ? "control" : "worker");
+        const std::string key = "lcore" + std::to_string(lcore);
+        rte_tel_data_add_dict_container(d, key.c_str(), c, 0);
+    }
+    return 0;
+}
+
+int cmd_router(const char*, const char*, rte_tel_data* d)
+{
+    const lcore_stats s = stats_sum(g_app->stats, g_app->n_stats);
+    rte_tel_data_start_dict(d);
+    std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
+    const auto* reg = g_app->ctx.registry;
+    if (!reg)
+        return -ENODEV;
+    rte_tel_data_add_dict_u64(d, "udp_port", g_app->opt.router_port);
+    rte_tel_data_add_dict_u64(d, "clients", reg->size());
+    rte_tel_data_add_dict_u64(d, "capacity", reg->capacity());
+    rte_tel_data_add_dict_u64(d, "heartbeat_timeout_s", g_app->opt.heartbeat_timeout_s);
+    for (unsigned i = 0; i < rtr_count; ++i)
+        rte_tel_data_add_dict_u64(d, std::string(rtr_name(i)).c_str(), s.router[i]);
+    const router::registry_counters c = reg->counters();
+    rte_tel_data_add_dict_u64(d, "registered", c.added);
+    rte_tel_data_add_dict_u64(d, "reregistered", c.refreshed);
+    rte_tel_data_add_dict_u64(d, "moved", c.moved);
+    rte_tel_data_add_dict_u64(d, "displaced", c.displaced);
+    rte_tel_data_add_dict_u64(d, "expired", c.expired);
+    rte_tel_data_add_dict_u64(d, "refused_full", c.full);
+    return 0;
+}
+
+// /peregrine/router/client,<id>: where a Client ID is registered.
+int cmd_client(const char*, const char* params, rte_tel_data* d)
+{
+    if (!params || !*params)
+        return -EINVAL;
+    char* end = nullptr;
+    const unsigned long long id = std::strtoull(params, &end, 0);
+    if (*end != '\0' || id > UINT32_MAX)
+        return -EINVAL;
+    rte_tel_data_start_dict(d);
+    std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
+    auto* reg = g_app->ctx.registry;
+    if (!reg)
+        return -ENODEV;
+    rte_rcu_qsbr* rcu = reg->rcu();
+    const unsigned rid = g_app->telemetry_reader;
+    rte_rcu_qsbr_thread_register(rcu, rid);
+    rte_rcu_qsbr_thread_online(rcu, rid);
+    const router::entry* e = reg->find_id(static_cast<uint32_t>(id));
+    rte_tel_data_add_dict_u64(d, "client_id", id);
+    rte_tel_data_add_dict_u64(d, "registered", e != nullptr);
+    if (e) {
+        rte_tel_data_add_dict_string(d, "ip", ip_str(e->ip_be).c_str());
+        rte_tel_data_add_dict_u64(d, "udp_port", ntohs(e->udp_port_be));
+        rte_tel_data_add_dict_u64(d, "port_id", e->port_id);
+        char mac[RTE_ETHER_ADDR_FMT_SIZE];
+        rte_ether_format_addr(mac, sizeof(mac), &e->next_hop);
+        rte_tel_data_add_dict_string(d, "next_hop", mac);
+        const uint64_t now = rte_rdtsc();
+        const uint64_t seen = e->seen();
+        rte_tel_data_add_dict_u64(d, "idle_ms", now > seen ? (now - seen) * 1000 / rte_get_tsc_hz() : 0);
+    }
+    rte_rcu_qsbr_thread_offline(rcu, rid);
+    rte_rcu_qsbr_thread_unregister(rcu, rid);
+    return 0;
+}
+
+int cmd_ports(const char*, const char*, rte_tel_data* d)
+{
+    rte_tel_data_start_dict(d);
+    for (size_t i = 0; i < g_app->ports.size(); ++i) {
+        const uint16_t p = g_app->ports[i];
+        rte_tel_data* c = rte_tel_data_alloc();
+        if (!c)
+            return -ENOMEM;
+        rte_tel_data_start_dict(c);
+        char mac[RTE_ETHER_ADDR_FMT_SIZE];
+        rte_ether_format_addr(mac, sizeof(mac), &g_app->ctx.ports[p].mac);
+        rte_tel_data_add_dict_string(c, "mac", mac);
+        const auto& pa = g_app->ctx.ports[p];
+        rte_tel_data_add_dict_string(c, "addr", pa.ip_be ? (ip_str(pa.ip_be) + "/" + std::to_string(pa.prefix_len)).c_str() : "");
+        rte_tel_data_add_dict_string(c, "tap", g_app->tap_names[i].c_str());
+        rte_eth_link l{};
+        rte_eth_link_get_nowait(p, &l);
+        rte_tel_data_add_dict_u64(c, "link_up", l.link_status);
+        rte_eth_stats es{};
+        rte_eth_stats_get(p, &es);
+        rte_tel_data_add_dict_u64(c, "ipackets", es.ipackets);
+        rte_tel_data_add_dict_u64(c, "opackets", es.opackets);
+        rte_tel_data_add_dict_u64(c, "imissed", es.imissed);
+        rte_tel_data_add_dict_u64(c, "rx_nombuf", es.rx_nombuf);
+        rte_tel_data_add_dict_container(d, std::to_string(p).c_str(), c, 0);
+    }
+    return 0;
+}
+
+} // namespace
+
+void telemetry_init(app* a)
+{
+    g_app = a;
+    rte_telemetry_register_cmd("/peregrine/stats", cmd_stats,
+                               "Engine totals: packets, exception path, drops, mbufs in use. No parameters");
+    rte_telemetry_register_cmd("/peregrine/drops", cmd_drops, "Drops by reason. No parameters");
+    rte_telemetry_register_cmd("/peregrine/exceptions", cmd_exceptions,
+                               "Packets sent to the kernel by reason. No parameters");
+    rte_telemetry_register_cmd("/peregrine/lcores", cmd_lcores, "Per-lcore counters. No parameters");
+    rte_telemetry_register_cmd("/peregrine/ports", cmd_ports, "Ports: MAC, address, TAP, link, ethdev stats. No parameters");
+    rte_telemetry_register_cmd("/peregrine/router", cmd_router, "Router protocol counters and registry. No parameters");
+    rte_telemetry_register_cmd("/peregrine/router/client", cmd_client,
+                               "Registration of a Client ID. Parameters: int client_id");
+}
+
+} // namespace peregrine
