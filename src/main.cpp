@@ -22,6 +22,7 @@
 #include <rte_ring.h>
 
 #include "app.hpp"
+#include "net/format.hpp"
 #include "engine/control.hpp"
 #include "engine/worker.hpp"
 #include "exception/tap.hpp"
@@ -49,15 +50,6 @@ void on_signal(int sig) { got_signal = sig; }
 {
     std::fprintf(stderr, "peregrine: %s\n", msg.c_str());
     std::exit(2);
-}
-
-std::string ip_str(uint32_t be)
-{
-    char b[INET_ADDRSTRLEN];
-    in_addr a{};
-    a.s_addr = be;
-    inet_ntop(AF_INET, &a, b, sizeof(b));
-    return b;
 }
 
 std::string tap_name_for(const std::string& fmt, uint16_t port)
@@ -236,7 +228,7 @@ int main(int argc, char** argv)
         char mac[RTE_ETHER_ADDR_FMT_SIZE];
         rte_ether_format_addr(mac, sizeof(mac), &a.ctx.ports[p].mac);
         LOG(INFO, "port %u: %s, %zu RX queue(s), %u TX queue(s), address %s/%u", p, mac, queues_of[p].size(), n_txq,
-            a.ctx.ports[p].ip_be ? ip_str(a.ctx.ports[p].ip_be).c_str() : "none", a.ctx.ports[p].prefix_len);
+            a.ctx.ports[p].ip_be ? net::ipv4_to_string(a.ctx.ports[p].ip_be).c_str() : "none", a.ctx.ports[p].prefix_len);
     }
     a.tap_names.resize(a.ports.size());
     if (!o.no_tap) {

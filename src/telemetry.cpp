@@ -14,21 +14,13 @@
 #include <rte_telemetry.h>
 
 #include "app.hpp"
+#include "net/format.hpp"
 
 namespace peregrine {
 
 namespace {
 
 app* g_app = nullptr;
-
-std::string ip_str(uint32_t be)
-{
-    char b[INET_ADDRSTRLEN];
-    in_addr a{};
-    a.s_addr = be;
-    inet_ntop(AF_INET, &a, b, sizeof(b));
-    return b;
-}
 
 void add_totals(rte_tel_data* d, const lcore_stats& s)
 {
@@ -138,7 +130,7 @@ int cmd_client(const char*, const char* params, rte_tel_data* d)
     rte_tel_data_add_dict_u64(d, "client_id", id);
     rte_tel_data_add_dict_u64(d, "registered", e != nullptr);
     if (e) {
-        rte_tel_data_add_dict_string(d, "ip", ip_str(e->ip_be).c_str());
+        rte_tel_data_add_dict_string(d, "ip", net::ipv4_to_string(e->ip_be).c_str());
         rte_tel_data_add_dict_u64(d, "udp_port", ntohs(e->udp_port_be));
         rte_tel_data_add_dict_u64(d, "port_id", e->port_id);
         char mac[RTE_ETHER_ADDR_FMT_SIZE];
@@ -166,7 +158,7 @@ int cmd_ports(const char*, const char*, rte_tel_data* d)
         rte_ether_format_addr(mac, sizeof(mac), &g_app->ctx.ports[p].mac);
         rte_tel_data_add_dict_string(c, "mac", mac);
         const auto& pa = g_app->ctx.ports[p];
-        rte_tel_data_add_dict_string(c, "addr", pa.ip_be ? (ip_str(pa.ip_be) + "/" + std::to_string(pa.prefix_len)).c_str() : "");
+        rte_tel_data_add_dict_string(c, "addr", pa.ip_be ? (net::ipv4_to_string(pa.ip_be) + "/" + std::to_string(pa.prefix_len)).c_str() : "");
         rte_tel_data_add_dict_string(c, "tap", g_app->tap_names[i].c_str());
         rte_eth_link l{};
         rte_eth_link_get_nowait(p, &l);

@@ -5,6 +5,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 
+#include "engine/burst.hpp"
 #include "router/pipeline.hpp"
 
 namespace peregrine::engine {
@@ -23,11 +24,7 @@ control::control(context& ctx, lcore_stats& st, std::vector<uint16_t> ports, std
 
 void control::send(unsigned w, rte_mbuf** m, unsigned n)
 {
-    const unsigned q = rte_ring_sp_enqueue_burst(rings_[w].tx, reinterpret_cast<void**>(m), n, nullptr);
-    if (PG_UNLIKELY(q < n)) {
-        st_.drops[static_cast<unsigned>(drop::tx_full)] += n - q;
-        rte_pktmbuf_free_bulk(m + q, n - q);
-    }
+    enqueue_or_drop(rings_[w].tx, m, n, st_, drop::tx_full);
 }
 
 bool control::drain_exceptions()
@@ -36,31 +33,16 @@ bool control::drain_exceptions()
     rte_mbuf* pkts[burst_size];
     for (auto& r : rings_) {
         const unsigned n = rte_ring_sc_dequeue_burst(r.exc, reinterpret_cast<void**>(pkts), burst_size, nullptr);
-        if (!n)
-            continue;
-        any = true;
-        // Group by ingress port; a burst from one worker is usually from one port.
-        unsigned i = 0;
-        while (i < n) {
-            const uint16_t port = pkts[i]->port;
-            unsigned j = i + 1;
-            while (j < n && pkts[j]->port == port)
-                ++j;
-            const uint16_t tap = port < RTE_MAX_ETHPORTS ? ctx_.tap_of[port] : no_port;
-            const uint16_t cnt = static_cast<uint16_t>(j - i);
+        any |= n > 0;
+        for_each_port_run(pkts, n, [&](uint16_t port, rte_mbuf** run, uint16_t cnt) {
+            const uint16_t tap = ctx_.tap_of[port];
             if (tap == no_port) {
                 st_.drops[static_cast<unsigned>(drop::exception_no_tap)] += cnt;
-                rte_pktmbuf_free_bulk(&pkts[i], cnt);
-            } else {
-                const uint16_t sent = rte_eth_tx_burst(tap, 0, &pkts[i], cnt);
-                st_.kernel_in += sent;
-                if (sent < cnt) {
-                    st_.drops[static_cast<unsigned>(drop::tx_full)] += cnt - sent;
-                    rte_pktmbuf_free_bulk(&pkts[i + sent], cnt - sent);
-                }
+                rte_pktmbuf_free_bulk(run, cnt);
+                return;
             }
-            i = j;
-        }
+            st_.kernel_in += tx_or_drop(tap, 0, run, cnt, st_);
+        });
     }
     return any;
 }

@@ -4,62 +4,35 @@
 #include <rte_ethdev.h>
 #include <rte_rcu_qsbr.h>
 
+#include "engine/burst.hpp"
 #include "engine/dispatch.hpp"
 
 namespace peregrine::engine {
 
 namespace {
+
 void flush(const worker_conf& w, lcore_stats& st, burst_out& out)
 {
     for (uint64_t mask = out.tx_port_mask; mask; mask &= mask - 1) {
         const uint16_t p = static_cast<uint16_t>(__builtin_ctzll(mask));
-        const uint16_t n = out.n_tx[p];
-        const uint16_t sent = rte_eth_tx_burst(p, w.txq, out.tx[p], n);
-        st.tx_packets += sent;
-        if (PG_UNLIKELY(sent < n)) {
-            st.drops[static_cast<unsigned>(drop::tx_full)] += n - sent;
-            rte_pktmbuf_free_bulk(&out.tx[p][sent], n - sent);
-        }
+        st.tx_packets += tx_or_drop(p, w.txq, out.tx[p], out.n_tx[p], st);
     }
-    if (out.n_exc) {
-        const unsigned q = rte_ring_sp_enqueue_burst(w.exc_ring, reinterpret_cast<void**>(out.exc), out.n_exc, nullptr);
-        st.to_exception += q;
-        if (PG_UNLIKELY(q < out.n_exc)) {
-            st.drops[static_cast<unsigned>(drop::exception_ring_full)] += out.n_exc - q;
-            rte_pktmbuf_free_bulk(&out.exc[q], out.n_exc - q);
-        }
-    }
-    if (out.n_ctl) {
-        const unsigned q = rte_ring_sp_enqueue_burst(w.ctl_ring, reinterpret_cast<void**>(out.ctl), out.n_ctl, nullptr);
-        st.to_control += q;
-        if (PG_UNLIKELY(q < out.n_ctl)) {
-            st.drops[static_cast<unsigned>(drop::control_ring_full)] += out.n_ctl - q;
-            rte_pktmbuf_free_bulk(&out.ctl[q], out.n_ctl - q);
-        }
-    }
+    if (out.n_exc)
+        st.to_exception += enqueue_or_drop(w.exc_ring, out.exc, out.n_exc, st, drop::exception_ring_full);
+    if (out.n_ctl)
+        st.to_control += enqueue_or_drop(w.ctl_ring, out.ctl, out.n_ctl, st, drop::control_ring_full);
     if (out.n_drop)
         rte_pktmbuf_free_bulk(out.drop, out.n_drop);
 }
+
 // Frames from the control lcore, usually none: one ring poll per loop.
 bool drain_tx_ring(const worker_conf& w, lcore_stats& st)
 {
     rte_mbuf* m[burst_size];
     const unsigned n = rte_ring_sc_dequeue_burst(w.tx_ring, reinterpret_cast<void**>(m), burst_size, nullptr);
-    unsigned i = 0;
-    while (i < n) {
-        const uint16_t port = m[i]->port;
-        unsigned j = i + 1;
-        while (j < n && m[j]->port == port)
-            ++j;
-        const uint16_t cnt = static_cast<uint16_t>(j - i);
-        const uint16_t sent = rte_eth_tx_burst(port, w.txq, &m[i], cnt);
-        st.tx_packets += sent;
-        if (PG_UNLIKELY(sent < cnt)) {
-            st.drops[static_cast<unsigned>(drop::tx_full)] += cnt - sent;
-            rte_pktmbuf_free_bulk(&m[i + sent], cnt - sent);
-        }
-        i = j;
-    }
+    for_each_port_run(m, n, [&](uint16_t port, rte_mbuf** run, uint16_t cnt) {
+        st.tx_packets += tx_or_drop(port, w.txq, run, cnt, st);
+    });
     return n > 0;
 }
 

@@ -45,12 +45,16 @@ bool parse(const uint8_t* d, std::size_t len, packet* p, drop* why)
     return false;
 }
 
-std::size_t encode_register(uint8_t* out, uint32_t id)
+namespace {
+std::size_t encode_type_id(uint8_t* out, type t, uint32_t id)
 {
-    out[0] = static_cast<uint8_t>(type::register_client);
+    out[0] = static_cast<uint8_t>(t);
     write_id(out + 1, id);
-    return register_len;
+    return 1 + id_len;
 }
+} // namespace
+
+std::size_t encode_register(uint8_t* out, uint32_t id) { return encode_type_id(out, type::register_client, id); }
 
 std::size_t encode_register_response(uint8_t* out)
 {
@@ -60,8 +64,7 @@ std::size_t encode_register_response(uint8_t* out)
 
 std::size_t encode_message(uint8_t* out, uint32_t id, const uint8_t* payload, std::size_t n)
 {
-    out[0] = static_cast<uint8_t>(type::message);
-    write_id(out + 1, id);
+    encode_type_id(out, type::message, id);
     if (n)
         std::memcpy(out + message_header_len, payload, n);
     return message_header_len + n;
@@ -69,9 +72,7 @@ std::size_t encode_message(uint8_t* out, uint32_t id, const uint8_t* payload, st
 
 std::size_t encode_unknown_recipient(uint8_t* out, uint32_t id)
 {
-    out[0] = static_cast<uint8_t>(type::unknown_recipient);
-    write_id(out + 1, id);
-    return unknown_recipient_len;
+    return encode_type_id(out, type::unknown_recipient, id);
 }
 
 std::size_t encode_heartbeat(uint8_t* out)

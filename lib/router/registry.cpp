@@ -128,30 +128,30 @@ void registry::free_slots(void* p, void* elems, unsigned n)
         r->free_[r->n_free_++] = idx[i];
 }
 
-unsigned registry::lookup_ids(const uint32_t* ids, unsigned n, entry** out) const
+namespace {
+template <typename Key>
+unsigned bulk_lookup(const rte_hash* h, const Key* k, unsigned n, entry** out)
 {
     const void* keys[RTE_HASH_LOOKUP_BULK_MAX];
     for (unsigned i = 0; i < n; ++i)
-        keys[i] = &ids[i];
+        keys[i] = &k[i];
     uint64_t hits = 0;
-    const int nh = rte_hash_lookup_bulk_data(by_id_, keys, n, &hits, reinterpret_cast<void**>(out));
-    for (unsigned i = 0; i < n; ++i)
-        if (!(hits & (1ull << i)))
-            out[i] = nullptr;
+    const int nh = rte_hash_lookup_bulk_data(h, keys, n, &hits, reinterpret_cast<void**>(out));
+    // rte_hash leaves the data of a miss untouched: make misses explicit.
+    for (uint64_t miss = ~hits & ((n == 64) ? ~0ull : ((1ull << n) - 1)); miss; miss &= miss - 1)
+        out[__builtin_ctzll(miss)] = nullptr;
     return nh < 0 ? 0 : static_cast<unsigned>(nh);
+}
+} // namespace
+
+unsigned registry::lookup_ids(const uint32_t* ids, unsigned n, entry** out) const
+{
+    return bulk_lookup(by_id_, ids, n, out);
 }
 
 unsigned registry::lookup_endpoints(const uint64_t* eps, unsigned n, entry** out) const
 {
-    const void* keys[RTE_HASH_LOOKUP_BULK_MAX];
-    for (unsigned i = 0; i < n; ++i)
-        keys[i] = &eps[i];
-    uint64_t hits = 0;
-    const int nh = rte_hash_lookup_bulk_data(by_ep_, keys, n, &hits, reinterpret_cast<void**>(out));
-    for (unsigned i = 0; i < n; ++i)
-        if (!(hits & (1ull << i)))
-            out[i] = nullptr;
-    return nh < 0 ? 0 : static_cast<unsigned>(nh);
+    return bulk_lookup(by_ep_, eps, n, out);
 }
 
 entry* registry::find_id(uint32_t id) const
