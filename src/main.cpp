@@ -1,14 +1,15 @@
-// peregrine: the daemon. Main lcore = control lcore; every other lcore in --config is a worker.
+// peregrine: the daemon. The main lcore is the control lcore; every lcore named in --config is
+// a worker. Start-up runs in stages, and everything that can be refused is refused before the
+// first port starts: options (before the EAL), then the port/queue/lcore plan.
 
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
-
-#include <arpa/inet.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -22,10 +23,10 @@
 #include <rte_ring.h>
 
 #include "app.hpp"
-#include "net/format.hpp"
 #include "engine/control.hpp"
 #include "engine/worker.hpp"
 #include "exception/tap.hpp"
+#include "net/format.hpp"
 #include "options.hpp"
 #include "port/port.hpp"
 
@@ -36,11 +37,12 @@ namespace {
 int logtype = RTE_LOGTYPE_USER1;
 #define LOG(level, fmt, ...) rte_log(RTE_LOG_##level, logtype, "peregrine: " fmt "\n", ##__VA_ARGS__)
 
-// Ring sizes between workers and the control lcore: a few bursts of headroom at line rate
-// for the rare packets that take these paths.
+// Rings between workers and the control lcore: a few bursts of headroom for the rare packets
+// that take these paths.
 static constexpr unsigned exception_ring_size = 1024;
 static constexpr unsigned control_ring_size = 1024;
 static constexpr unsigned tx_ring_size = 1024;
+// Per-lcore mempool cache: DPDK's recommended ceiling, keeps frees off the shared ring.
 static constexpr unsigned mempool_cache = 256;
 
 volatile std::sig_atomic_t got_signal = 0;
@@ -61,67 +63,40 @@ std::string tap_name_for(const std::string& fmt, uint16_t port)
     return s;
 }
 
-void print_stats(const app& a, double secs)
-{
-    const lcore_stats s = stats_sum(a.stats, a.n_stats);
-    const auto& r = s.router;
-    std::printf("[%8.1fs] rx %lu tx %lu | hb %lu fwd %lu unknown %lu reg %lu | clients %u | to-kernel %lu "
-                "from-kernel %lu | drops %lu | mbufs in use %u\n",
-                secs, s.rx_packets, s.tx_packets, r[unsigned(rtr::heartbeat_answered)],
-                r[unsigned(rtr::message_forwarded)], r[unsigned(rtr::unknown_recipient)],
-                r[unsigned(rtr::register_rx)], a.ctx.registry->size(), s.kernel_in, s.kernel_out,
-                s.drop_total(), rte_mempool_in_use_count(a.pool));
-    std::fflush(stdout);
-}
+// Which queues each port has and which worker lcore polls each, checked against the EAL.
+struct plan {
+    std::map<uint16_t, uint16_t> n_rxq;                            // by port
+    std::map<unsigned, std::vector<engine::rx_queue>> rx_of_lcore;  // by worker lcore
+    unsigned n_workers() const { return static_cast<unsigned>(rx_of_lcore.size()); }
+};
 
-// Splits argv at the first "--": EAL options before, application options after.
-int find_separator(int argc, char** argv)
+// Application options are checked before the EAL starts, so a bad value costs nothing.
+// Returns argc for rte_eal_init (the arguments before "--").
+int parse_app_options(int argc, char** argv, options* o)
 {
-    for (int i = 1; i < argc; ++i)
+    int sep = -1;
+    for (int i = 1; i < argc && sep < 0; ++i)
         if (std::strcmp(argv[i], "--") == 0)
-            return i;
-    return -1;
+            sep = i;
+    std::vector<char*> app_argv{argv[0]};
+    if (sep > 0)
+        app_argv.insert(app_argv.end(), argv + sep + 1, argv + argc);
+    std::string err;
+    if (!parse_options(static_cast<int>(app_argv.size()), app_argv.data(), o, &err))
+        die(err);
+    if (o->help) {
+        std::fputs(usage(argv[0]).c_str(), stdout);
+        std::exit(0);
+    }
+    return sep > 0 ? sep : argc;
 }
 
 void app_usage_hook(const char* prog) { std::printf("\n%s", usage(prog).c_str()); }
 
-} // namespace
-
-int main(int argc, char** argv)
+void select_ports(app& a)
 {
-    app a;
-    // Application options are checked before the EAL starts: a bad value costs nothing.
-    const int sep = find_separator(argc, argv);
-    {
-        std::vector<char*> app_argv{argv[0]};
-        if (sep > 0)
-            for (int i = sep + 1; i < argc; ++i)
-                app_argv.push_back(argv[i]);
-        std::string err;
-        if (!parse_options(static_cast<int>(app_argv.size()), app_argv.data(), &a.opt, &err)) {
-            std::fprintf(stderr, "peregrine: %s\n", err.c_str());
-            return 2;
-        }
-        if (a.opt.help) {
-            std::fputs(usage(argv[0]).c_str(), stdout);
-            return 0;
-        }
-    }
-
-    rte_set_application_usage_hook(app_usage_hook);
-    const int eal_argc = sep > 0 ? sep : argc;
-    if (rte_eal_init(eal_argc, argv) < 0)
-        die(std::string("EAL initialisation failed: ") + rte_strerror(rte_errno));
-    logtype = rte_log_register_type_and_pick_level("peregrine", RTE_LOG_INFO);
-    if (logtype < 0)
-        logtype = RTE_LOGTYPE_USER1;
-
-    options& o = a.opt;
-    const unsigned main_lcore = rte_get_main_lcore();
-
-    // ---- ports ----
-    const uint16_t avail = rte_eth_dev_count_avail();
-    if (avail == 0)
+    const options& o = a.opt;
+    if (rte_eth_dev_count_avail() == 0)
         die("no ethdev ports: give a NIC (bound to vfio-pci) or a --vdev such as net_tap0");
     uint16_t pid;
     RTE_ETH_FOREACH_DEV(pid)
@@ -136,8 +111,15 @@ int main(int argc, char** argv)
     for (unsigned b = 0; b < 64; ++b)
         if ((o.portmask >> b) & 1 && std::find(a.ports.begin(), a.ports.end(), b) == a.ports.end())
             die("-p: port " + std::to_string(b) + " is in the mask but does not exist");
+    for (const auto& ad : o.addrs)
+        if (std::find(a.ports.begin(), a.ports.end(), ad.port) == a.ports.end())
+            die("--addr: port " + std::to_string(ad.port) + " is not driven");
+}
 
-    // ---- queues and workers ----
+plan make_plan(app& a)
+{
+    options& o = a.opt;
+    const unsigned main_lcore = rte_get_main_lcore();
     if (o.config.empty()) {
         const unsigned first = rte_get_next_lcore(-1, 1, 0);
         if (first >= RTE_MAX_LCORE)
@@ -145,8 +127,8 @@ int main(int argc, char** argv)
         for (uint16_t p : a.ports)
             o.config.push_back({p, 0, first});
     }
+    plan pl;
     std::map<uint16_t, std::vector<uint16_t>> queues_of;
-    std::map<unsigned, std::vector<engine::rx_queue>> rx_of_lcore;
     for (const auto& q : o.config) {
         if (std::find(a.ports.begin(), a.ports.end(), q.port) == a.ports.end())
             die("--config: port " + std::to_string(q.port) + " is not driven (not in -p or not probed)");
@@ -155,7 +137,7 @@ int main(int argc, char** argv)
         if (q.lcore == main_lcore)
             die("--config: lcore " + std::to_string(q.lcore) + " is the main lcore, which runs the control loop");
         queues_of[q.port].push_back(q.queue);
-        rx_of_lcore[q.lcore].push_back({q.port, q.queue});
+        pl.rx_of_lcore[q.lcore].push_back({q.port, q.queue});
     }
     for (uint16_t p : a.ports) {
         auto& qs = queues_of[p];
@@ -164,25 +146,31 @@ int main(int argc, char** argv)
         std::sort(qs.begin(), qs.end());
         for (size_t i = 0; i < qs.size(); ++i)
             if (qs[i] != i)
-                die("--config: queues of port " + std::to_string(p) + " must be numbered 0.." + std::to_string(qs.size() - 1));
+                die("--config: queues of port " + std::to_string(p) + " must be numbered 0.." +
+                    std::to_string(qs.size() - 1));
+        pl.n_rxq[p] = static_cast<uint16_t>(qs.size());
     }
-    for (const auto& ad : o.addrs)
-        if (std::find(a.ports.begin(), a.ports.end(), ad.port) == a.ports.end())
-            die("--addr: port " + std::to_string(ad.port) + " is not driven");
-    const unsigned n_workers = static_cast<unsigned>(rx_of_lcore.size());
-    if (n_workers + 1 > max_workers)
+    if (pl.n_workers() + 1 > max_workers)
         die("too many worker lcores (at most " + std::to_string(max_workers - 1) + ")");
-    const uint16_t n_txq = static_cast<uint16_t>(n_workers);  // one per worker on every port
+    for (const auto& [lcore, rxqs] : pl.rx_of_lcore)
+        if (rxqs.size() > std::size(engine::worker_conf{}.rx))
+            die("lcore " + std::to_string(lcore) + " polls too many RX queues");
+    return pl;
+}
 
-    // ---- memory ----
+void create_memory(app& a, const plan& pl)
+{
+    const options& o = a.opt;
     const int socket = static_cast<int>(rte_socket_id());
+    const unsigned nw = pl.n_workers();
     uint32_t nb_mbufs = o.mbufs;
     if (!nb_mbufs) {
+        // Every descriptor and ring slot full at once, plus the lcore caches.
         uint64_t n = 0;
-        for (uint16_t p : a.ports)
-            n += queues_of[p].size() * 1024 + n_txq * 1024 + (o.no_tap ? 0 : 1024);
-        n += n_workers * (exception_ring_size + control_ring_size + tx_ring_size + 4 * burst_size);
-        n += (n_workers + 1) * mempool_cache * 2 + 4096;
+        for (const auto& [p, nrx] : pl.n_rxq)
+            n += nrx * 1024 + nw * 1024 + (o.no_tap ? 0 : 1024);
+        n += nw * (exception_ring_size + control_ring_size + tx_ring_size + 4 * burst_size);
+        n += (nw + 1) * mempool_cache * 2 + 4096;
         nb_mbufs = static_cast<uint32_t>(std::max<uint64_t>(n, 8192));
     }
     a.pool = rte_pktmbuf_pool_create("pg_mbuf", nb_mbufs, mempool_cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
@@ -192,158 +180,167 @@ int main(int argc, char** argv)
 
     router::registry::params rp;
     rp.capacity = o.max_clients;
-    rp.max_readers = n_workers + 1;
+    rp.max_readers = nw + 1;  // the workers, then telemetry
     rp.socket_id = socket;
     a.ctx.registry = router::registry::create(rp);
     if (!a.ctx.registry)
         die("cannot create a registry for " + std::to_string(o.max_clients) + " clients: " + rte_strerror(rte_errno) +
             " (more hugepages, or a smaller --max-clients)");
-    a.telemetry_reader = n_workers;
+    a.telemetry_reader = nw;
     a.ctx.router.udp_port = o.router_port;
     a.ctx.router.heartbeat_timeout_tsc = uint64_t(o.heartbeat_timeout_s) * rte_get_tsc_hz();
 
-    a.n_stats = n_workers + 1;
+    a.n_stats = nw + 1;
     a.stats = static_cast<lcore_stats*>(rte_zmalloc_socket("pg_stats", sizeof(lcore_stats) * a.n_stats, cache_line, socket));
     if (!a.stats)
         die("out of memory for counters");
+}
 
-    // ---- start ports and exception TAPs ----
-    for (auto& t : a.ctx.tap_of)
-        t = engine::no_port;
+void start_ports(app& a, const plan& pl)
+{
     for (uint16_t p : a.ports) {
         drivers::port_params pp;
         pp.port_id = p;
-        pp.n_rxq = static_cast<uint16_t>(queues_of[p].size());
-        pp.n_txq = n_txq;
+        pp.n_rxq = pl.n_rxq.at(p);
+        pp.n_txq = static_cast<uint16_t>(pl.n_workers());  // one per worker on every port
         pp.pool = a.pool;
         std::string err;
         if (!drivers::port_start(pp, &err))
             die(err);
-        rte_eth_macaddr_get(p, &a.ctx.ports[p].mac);
-        for (const auto& ad : o.addrs)
+        net::port_addr& pa = a.ctx.ports[p];
+        rte_eth_macaddr_get(p, &pa.mac);
+        for (const auto& ad : a.opt.addrs)
             if (ad.port == p) {
-                a.ctx.ports[p].ip_be = ad.ip_be;
-                a.ctx.ports[p].prefix_len = ad.prefix_len;
+                pa.ip_be = ad.ip_be;
+                pa.prefix_len = ad.prefix_len;
             }
         char mac[RTE_ETHER_ADDR_FMT_SIZE];
-        rte_ether_format_addr(mac, sizeof(mac), &a.ctx.ports[p].mac);
-        LOG(INFO, "port %u: %s, %zu RX queue(s), %u TX queue(s), address %s/%u", p, mac, queues_of[p].size(), n_txq,
-            a.ctx.ports[p].ip_be ? net::ipv4_to_string(a.ctx.ports[p].ip_be).c_str() : "none", a.ctx.ports[p].prefix_len);
+        rte_ether_format_addr(mac, sizeof(mac), &pa.mac);
+        LOG(INFO, "port %u: %s, %u RX queue(s), %u TX queue(s), address %s/%u", p, mac, pp.n_rxq, pp.n_txq,
+            pa.ip_be ? net::ipv4_to_string(pa.ip_be).c_str() : "none", pa.prefix_len);
     }
-    a.tap_names.resize(a.ports.size());
-    if (!o.no_tap) {
-        for (size_t i = 0; i < a.ports.size(); ++i) {
-            const uint16_t p = a.ports[i];
-            drivers::tap_params tp;
-            tp.phys_port = p;
-            tp.ifname = tap_name_for(o.tap_name, p);
-            tp.mac = a.ctx.ports[p].mac;
-            tp.ip_be = a.ctx.ports[p].ip_be;
-            tp.prefix_len = a.ctx.ports[p].prefix_len;
-            uint16_t mtu = 1500;
-            if (rte_eth_dev_get_mtu(p, &mtu) == 0)
-                tp.mtu = mtu;
-            tp.pool = a.pool;
-            std::string err;
-            uint16_t tap;
-            if (!drivers::tap_create(tp, &tap, &err))
-                die(err);
-            a.ctx.tap_of[p] = tap;
-            a.tap_names[i] = tp.ifname;
-            LOG(INFO, "port %u: exception path through TAP %s", p, tp.ifname.c_str());
-        }
-    }
+}
 
-    // ---- workers ----
+void start_taps(app& a)
+{
+    for (auto& t : a.ctx.tap_of)
+        t = engine::no_port;
+    a.tap_names.assign(a.ports.size(), "");
+    if (a.opt.no_tap)
+        return;
+    for (size_t i = 0; i < a.ports.size(); ++i) {
+        const uint16_t p = a.ports[i];
+        drivers::tap_params tp;
+        tp.phys_port = p;
+        tp.ifname = tap_name_for(a.opt.tap_name, p);
+        tp.mac = a.ctx.ports[p].mac;
+        tp.ip_be = a.ctx.ports[p].ip_be;
+        tp.prefix_len = a.ctx.ports[p].prefix_len;
+        uint16_t mtu = 1500;
+        if (rte_eth_dev_get_mtu(p, &mtu) == 0)
+            tp.mtu = mtu;
+        tp.pool = a.pool;
+        std::string err;
+        uint16_t tap;
+        if (!drivers::tap_create(tp, &tap, &err))
+            die(err);
+        a.ctx.tap_of[p] = tap;
+        a.tap_names[i] = tp.ifname;
+        LOG(INFO, "port %u: exception path through TAP %s", p, tp.ifname.c_str());
+    }
+}
+
+rte_ring* make_ring(const char* what, unsigned idx, unsigned size)
+{
+    char name[RTE_RING_NAMESIZE];
+    std::snprintf(name, sizeof(name), "pg_%s%u", what, idx);
+    rte_ring* r = rte_ring_create(name, size, static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!r)
+        die(std::string("cannot create ring ") + name + ": " + rte_strerror(rte_errno));
+    return r;
+}
+
+std::vector<engine::control::worker_rings> create_workers(app& a, const plan& pl)
+{
     std::vector<engine::control::worker_rings> rings;
     unsigned idx = 0;
-    for (auto& [lcore, rxqs] : rx_of_lcore) {
-        auto* w = static_cast<engine::worker_conf*>(rte_zmalloc_socket("pg_worker", sizeof(engine::worker_conf), cache_line,
-                                                                      static_cast<int>(rte_lcore_to_socket_id(lcore))));
-        if (!w)
+    for (const auto& [lcore, rxqs] : pl.rx_of_lcore) {
+        void* mem = rte_zmalloc_socket("pg_worker", sizeof(engine::worker_conf), cache_line,
+                                       static_cast<int>(rte_lcore_to_socket_id(lcore)));
+        if (!mem)
             die("out of memory for worker state");
-        new (w) engine::worker_conf();
+        auto* w = new (mem) engine::worker_conf();
         w->ctx = &a.ctx;
         w->index = idx;
         w->lcore = lcore;
         w->stats = &a.stats[idx];
-        if (rxqs.size() > std::size(w->rx))
-            die("lcore " + std::to_string(lcore) + " has too many RX queues");
         for (const auto& q : rxqs)
             w->rx[w->n_rx++] = q;
         w->txq = static_cast<uint16_t>(idx);
-        char name[RTE_RING_NAMESIZE];
-        std::snprintf(name, sizeof(name), "pg_exc%u", idx);
-        w->exc_ring = rte_ring_create(name, exception_ring_size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        std::snprintf(name, sizeof(name), "pg_ctl%u", idx);
-        w->ctl_ring = rte_ring_create(name, control_ring_size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        std::snprintf(name, sizeof(name), "pg_tx%u", idx);
-        w->tx_ring = rte_ring_create(name, tx_ring_size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        if (!w->exc_ring || !w->ctl_ring || !w->tx_ring)
-            die("cannot create worker rings");
+        w->exc_ring = make_ring("exc", idx, exception_ring_size);
+        w->ctl_ring = make_ring("ctl", idx, control_ring_size);
+        w->tx_ring = make_ring("tx", idx, tx_ring_size);
         rings.push_back({w->exc_ring, w->ctl_ring, w->tx_ring});
         a.workers.push_back(w);
         ++idx;
     }
+    return rings;
+}
 
-    if (rte_pdump_init() != 0)
-        LOG(WARNING, "pdump unavailable (%s): dpdk-dumpcap will not attach", rte_strerror(rte_errno));
-    telemetry_init(&a);
-
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
-
-    a.start_tsc = rte_rdtsc();
-    for (auto* w : a.workers)
-        rte_eal_remote_launch(engine::worker_main, w, w->lcore);
-    LOG(INFO, "running: %u worker(s), router on UDP %u, heartbeat timeout %u s, up to %u clients", n_workers,
-        o.router_port, o.heartbeat_timeout_s, o.max_clients);
-    std::printf("peregrine: ready\n");
+void print_stats(const app& a)
+{
+    const lcore_stats s = stats_sum(a.stats, a.n_stats);
+    const auto& r = s.router;
+    std::printf("[%8.1fs] rx %lu tx %lu | hb %lu fwd %lu unknown %lu reg %lu | clients %u | to-kernel %lu "
+                "from-kernel %lu | drops %lu | mbufs in use %u\n",
+                double(rte_rdtsc() - a.start_tsc) / double(rte_get_tsc_hz()), s.rx_packets, s.tx_packets,
+                r[unsigned(rtr::heartbeat_answered)], r[unsigned(rtr::message_forwarded)],
+                r[unsigned(rtr::unknown_recipient)], r[unsigned(rtr::register_rx)], a.ctx.registry->size(),
+                s.kernel_in, s.kernel_out, s.drop_total(), rte_mempool_in_use_count(a.pool));
     std::fflush(stdout);
+}
 
-    // ---- control loop ----
-    engine::control ctl(a.ctx, a.stats[n_workers], a.ports, rings);
+// The control lcore: data-plane duties every iteration, stats and link state on timers.
+void control_loop(app& a, engine::control& ctl)
+{
     const uint64_t hz = rte_get_tsc_hz();
-    uint64_t next_stats = a.start_tsc + uint64_t(o.stats_interval_s) * hz;
-    uint64_t next_link = a.start_tsc + hz;
+    const uint64_t stats_every = uint64_t(a.opt.stats_interval_s) * hz;
+    uint64_t next_stats = a.start_tsc + stats_every;
+    uint64_t next_link = a.start_tsc;
     std::vector<int> link_up(a.ports.size(), -1);
     while (!got_signal) {
         const uint64_t now = rte_rdtsc();
         if (!ctl.poll(now))
             rte_pause();
-        if (o.stats_interval_s && now >= next_stats) {
-            next_stats = now + uint64_t(o.stats_interval_s) * hz;
-            print_stats(a, double(now - a.start_tsc) / double(hz));
+        if (stats_every && now >= next_stats) {
+            next_stats = now + stats_every;
+            print_stats(a);
         }
         if (now >= next_link) {
             next_link = now + hz;
             for (size_t i = 0; i < a.ports.size(); ++i) {
                 rte_eth_link l{};
-                if (rte_eth_link_get_nowait(a.ports[i], &l) != 0)
+                if (rte_eth_link_get_nowait(a.ports[i], &l) != 0 || link_up[i] == l.link_status)
                     continue;
-                if (link_up[i] != l.link_status) {
-                    LOG(INFO, "port %u: link %s, %u Mbps", a.ports[i], l.link_status ? "up" : "down", l.link_speed);
-                    link_up[i] = l.link_status;
-                }
+                LOG(INFO, "port %u: link %s, %u Mbps", a.ports[i], l.link_status ? "up" : "down", l.link_speed);
+                link_up[i] = l.link_status;
             }
         }
     }
+}
 
-    // ---- shutdown ----
+void shutdown(app& a, const std::vector<engine::control::worker_rings>& rings)
+{
     LOG(INFO, "signal %d: stopping", int(got_signal));
     a.ctx.quit.store(true);
     rte_eal_mp_wait_lcore();
     // Packets still in the rings belong to nobody now.
-    for (auto& r : rings) {
-        void* m = nullptr;
-        while (rte_ring_dequeue(r.exc, &m) == 0)
-            rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
-        while (rte_ring_dequeue(r.ctl, &m) == 0)
-            rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
-        while (rte_ring_dequeue(r.tx, &m) == 0)
-            rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
-    }
-    print_stats(a, double(rte_rdtsc() - a.start_tsc) / double(hz));
+    rte_mbuf* m[burst_size];
+    for (const auto& r : rings)
+        for (rte_ring* ring : {r.exc, r.ctl, r.tx})
+            while (unsigned n = rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(m), burst_size, nullptr))
+                rte_pktmbuf_free_bulk(m, n);
+    print_stats(a);
     for (uint16_t p : a.ports)
         if (a.ctx.tap_of[p] != engine::no_port)
             drivers::tap_destroy(a.ctx.tap_of[p]);
@@ -355,6 +352,46 @@ int main(int argc, char** argv)
         delete a.ctx.registry;
         a.ctx.registry = nullptr;
     }
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    static app a;  // outlives the telemetry thread, which may still be answering at exit
+    const int eal_argc = parse_app_options(argc, argv, &a.opt);
+
+    rte_set_application_usage_hook(app_usage_hook);
+    if (rte_eal_init(eal_argc, argv) < 0)
+        die(std::string("EAL initialisation failed: ") + rte_strerror(rte_errno));
+    logtype = rte_log_register_type_and_pick_level("peregrine", RTE_LOG_INFO);
+    if (logtype < 0)
+        logtype = RTE_LOGTYPE_USER1;
+
+    select_ports(a);
+    const plan pl = make_plan(a);
+    create_memory(a, pl);
+    start_ports(a, pl);
+    start_taps(a);
+    const auto rings = create_workers(a, pl);
+
+    if (rte_pdump_init() != 0)
+        LOG(WARNING, "pdump unavailable (%s): dpdk-dumpcap will not attach", rte_strerror(rte_errno));
+    telemetry_init(&a);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+
+    a.start_tsc = rte_rdtsc();
+    for (auto* w : a.workers)
+        rte_eal_remote_launch(engine::worker_main, w, w->lcore);
+    LOG(INFO, "running: %u worker(s), router on UDP %u, heartbeat timeout %u s, up to %u clients", pl.n_workers(),
+        a.opt.router_port, a.opt.heartbeat_timeout_s, a.opt.max_clients);
+    std::printf("peregrine: ready\n");
+    std::fflush(stdout);
+
+    engine::control ctl(a.ctx, a.stats[pl.n_workers()], a.ports, rings);
+    control_loop(a, ctl);
+    shutdown(a, rings);
     rte_eal_cleanup();
     return 0;
 }
