@@ -196,6 +196,21 @@ void create_memory(app& a, const plan& pl)
         die("out of memory for counters");
 }
 
+// The fast path's view of each port: its MAC (known from probing, before start) and --addr.
+void read_port_addrs(app& a)
+{
+    for (uint16_t p : a.ports) {
+        net::port_addr& pa = a.ctx.ports[p];
+        if (rte_eth_macaddr_get(p, &pa.mac) != 0)
+            die("port " + std::to_string(p) + ": cannot read its MAC address");
+        for (const auto& ad : a.opt.addrs)
+            if (ad.port == p) {
+                pa.ip_be = ad.ip_be;
+                pa.prefix_len = ad.prefix_len;
+            }
+    }
+}
+
 void start_ports(app& a, const plan& pl)
 {
     for (uint16_t p : a.ports) {
@@ -207,13 +222,7 @@ void start_ports(app& a, const plan& pl)
         std::string err;
         if (!drivers::port_start(pp, &err))
             die(err);
-        net::port_addr& pa = a.ctx.ports[p];
-        rte_eth_macaddr_get(p, &pa.mac);
-        for (const auto& ad : a.opt.addrs)
-            if (ad.port == p) {
-                pa.ip_be = ad.ip_be;
-                pa.prefix_len = ad.prefix_len;
-            }
+        const net::port_addr& pa = a.ctx.ports[p];
         char mac[RTE_ETHER_ADDR_FMT_SIZE];
         rte_ether_format_addr(mac, sizeof(mac), &pa.mac);
         LOG(INFO, "port %u: %s, %u RX queue(s), %u TX queue(s), address %s/%u", p, mac, pp.n_rxq, pp.n_txq,
@@ -371,8 +380,9 @@ int main(int argc, char** argv)
     select_ports(a);
     const plan pl = make_plan(a);
     create_memory(a, pl);
+    read_port_addrs(a);
+    start_taps(a);  // a TAP that cannot be made (name taken, no /dev/net/tun) stops us before any port starts
     start_ports(a, pl);
-    start_taps(a);
     const auto rings = create_workers(a, pl);
 
     if (rte_pdump_init() != 0)

@@ -35,7 +35,12 @@ bool configure_kernel(const tap_params& p, std::string* err)
     };
     ifreq ifr{};
     std::strncpy(ifr.ifr_name, p.ifname.c_str(), IFNAMSIZ - 1);
-    bool ok = true;
+    bool ok = step(SIOCGIFFLAGS, ifr, "get flags");
+
+    // Down while the MAC changes, so the IPv6 link-local address the kernel makes when the
+    // interface comes up derives from the port's MAC, not from the PMD's random one.
+    ifr.ifr_flags &= ~IFF_UP;
+    ok = ok && step(SIOCSIFFLAGS, ifr, "set down");
 
     ifr.ifr_hwaddr.sa_family = 1;  // ARPHRD_ETHER
     std::memcpy(ifr.ifr_hwaddr.sa_data, p.mac.addr_bytes, RTE_ETHER_ADDR_LEN);

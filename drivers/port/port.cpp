@@ -50,6 +50,10 @@ bool port_start(const port_params& p, std::string* err)
     rc = rte_eth_dev_configure(p.port_id, p.n_rxq, p.n_txq, &conf);
     if (rc != 0) {
         *err = fail(p.port_id, "configure", rc);
+        if (p.n_rxq != p.n_txq)
+            *err += " (" + std::to_string(p.n_rxq) + " RX and " + std::to_string(p.n_txq) +
+                    " TX queues: some PMDs, net_tap among them, need equal counts; give the port one RX "
+                    "queue per worker lcore in --config)";
         return false;
     }
     uint16_t nrx = p.rx_desc, ntx = p.tx_desc;

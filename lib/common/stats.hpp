@@ -1,9 +1,12 @@
 #pragma once
 
-// Per-lcore counters. Each worker owns one cache-line-aligned block and is its only writer
-// (plain increments, no atomics); the control lcore and telemetry sum all blocks with relaxed
-// loads. Every packet that enters a worker ends in exactly one of: tx, exception, control,
-// or a drop reason, so the counters always add up (tests check that).
+// Per-lcore counters. Each lcore (workers and the control lcore) owns one cache-line-aligned
+// block and is its only writer (plain increments, no atomics); telemetry sums all blocks with
+// relaxed loads. Every packet a worker receives is counted once in rx_packets and ends in one
+// of: tx, to_exception, to_control or a drop reason. Frames the control lcore hands a worker
+// to send (kernel output, registration replies) are counted in that worker's tx_packets too,
+// so over the whole engine: rx_packets + kernel_out == tx_packets + kernel_in + drops, once
+// the rings are empty.
 
 #include <array>
 #include <atomic>

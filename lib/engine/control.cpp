@@ -18,8 +18,7 @@ control::control(context& ctx, lcore_stats& st, std::vector<uint16_t> ports, std
 {
     tick_tsc_ = rte_get_tsc_hz() / tick_hz;
     // Visit every slot about once a second: expiry is late by at most ~1 s plus the timeout.
-    const uint32_t slots = ctx_.registry->capacity() + ctx_.registry->capacity() / 8 + 1024;
-    sweep_budget_ = slots / tick_hz + 1;
+    sweep_budget_ = ctx_.registry->slots() / tick_hz + 1;
 }
 
 void control::send(unsigned w, rte_mbuf** m, unsigned n)

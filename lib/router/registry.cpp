@@ -55,6 +55,7 @@ registry* registry::create(const params& p)
         return nullptr;
     }
     auto* r = new registry();
+    rte_errno = 0;
     const unsigned seq = instance_seq.fetch_add(1);
     r->capacity_ = p.capacity;
     r->n_slots_ = p.capacity + slack_for(p.capacity);
@@ -101,7 +102,8 @@ registry* registry::create(const params& p)
     return r;
 
 fail:
-    const int err = rte_errno ? rte_errno : ENOMEM;
+    // rte_malloc does not set rte_errno; the hash and ring constructors do.
+    const int err = (r->slots_ && r->live_ && r->free_ && r->rcu_) ? rte_errno : ENOMEM;
     delete r;
     rte_errno = err;
     return nullptr;

@@ -98,6 +98,8 @@ public:
 
     uint32_t size() const { return std::atomic_ref<const uint32_t>(size_).load(std::memory_order_relaxed); }
     uint32_t capacity() const { return capacity_; }
+    // Slots an expiry pass visits: capacity plus room for registrations in a grace period.
+    uint32_t slots() const { return n_slots_; }
     registry_counters counters() const;
 
 private:
