@@ -152,7 +152,9 @@ bool parse_addr(const std::string& s, port_address* out, std::string* err)
 
 bool parse_options(int argc, char** argv, options* o, std::string* err)
 {
-    optind = 1;
+    // 0, not 1: glibc (and musl) then reset all getopt state, including the position inside a
+    // group of short options, which otherwise still points into a previous call's argv.
+    optind = 0;
     opterr = 0;
     int c;
     uint64_t v;
@@ -267,9 +269,11 @@ with a TAP exception path to the Linux kernel for everything else.
 Ports and queues:
   -p PORTMASK            hexadecimal mask of ports to drive (default: every probed port)
   --config "(port,queue,lcore)[,...]"
-                         RX queue to worker lcore map, one RX/TX queue pair per entry; queues
-                         of a port are numbered from 0. Default: queue 0 of each port on the
-                         first worker lcore. The main lcore is the control lcore and never a worker.
+                         RX queue to worker lcore map; queues of a port are numbered from 0.
+                         Every worker also gets one TX queue on every port (TX queues per port =
+                         number of workers; net_tap needs as many RX as TX queues). Default:
+                         queue 0 of each port on the first worker lcore. The main lcore is the
+                         control lcore and never a worker.
   --addr PORT:A.B.C.D/PREFIX
                          the engine's IPv4 address on PORT (repeatable, one per port); set on the
                          port's TAP so the kernel answers ARP, ping and TCP for it
@@ -285,15 +289,15 @@ Protocols (UDP ports on the engine's address, [1, 65535]):
 Router:
   --heartbeat-timeout S  a registration expires S seconds after its last Register or
                          Heartbeat, [1, 86400] (default 90: three missed 30 s heartbeats)
-  --max-clients N        registry capacity, [1, 100000000] (default 1048576; about 100 bytes
-                         of hugepage memory each)
+  --max-clients N        registry capacity, [1, 100000000] (default 1048576; about 230-260
+                         bytes of hugepage memory each: 10 million need ~2.2 GiB)
 
 Exception path:
   --tap-name FMT         kernel interface name per port, %u is the port id (default pgx%u)
   --no-tap               no exception path: ARP/ICMP/TCP/other traffic is dropped and counted
 
 Observability:
-  --stats-interval S     log a counters line every S seconds, [0, 3600] (default 0: off);
+  --stats-interval S     print a counters line on stdout every S seconds, [0, 3600] (default 0: off);
                          counters are always in telemetry under /peregrine/
   -h, --help             this text
 

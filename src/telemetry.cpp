@@ -114,7 +114,7 @@ int cmd_client(const char*, const char* params, rte_tel_data* d)
     if (!params || !*params)
         return -EINVAL;
     char* end = nullptr;
-    const unsigned long long id = std::strtoull(params, &end, 0);
+    const unsigned long long id = std::strtoull(params, &end, 10);  // decimal: "010" is ten, not eight
     if (*end != '\0' || id > UINT32_MAX)
         return -EINVAL;
     rte_tel_data_start_dict(d);

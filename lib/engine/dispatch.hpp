@@ -36,9 +36,10 @@ struct burst_out {
 // Call once before the first reset().
 inline void init(burst_out& o)
 {
+    static_assert(max_ports <= 64, "tx_port_mask has one bit per port");
     for (auto& n : o.n_tx)
         n = 0;
-    o.tx_port_mask = ~0ull;
+    o.tx_port_mask = 0;
     o.reset();
 }
 

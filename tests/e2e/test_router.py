@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Router protocol end to end: register, heartbeat, forwarding, Unknown Recipient, moves, telemetry."""
+
+import os
+
+from peregrine_e2e import (EngineTestCase, MAX_PAYLOAD, PKT_HEARTBEAT, main, pkt_message, pkt_register,
+                           pkt_unknown, wait_for)
+
+
+class RouterTest(EngineTestCase):
+
+    def test_register_and_heartbeat(self):
+        c = self.eng.client()
+        before = self.eng.router()
+        self.register(c, 0x0A0B0C0D)
+        self.heartbeat_ok(c, 'after registering')
+        self.heartbeat_ok(c, '(second)')
+        after = self.eng.router()
+        self.assertEqual(after['clients'], before['clients'] + 1, 'telemetry clients after one registration')
+        self.assertEqual(after['register_rx'] - before['register_rx'], 1, 'register_rx counter')
+        self.assertEqual(after['heartbeat_answered'] - before['heartbeat_answered'], 2, 'heartbeat_answered counter')
+        # Registering again from the same endpoint is a refresh: answered, still one client.
+        self.register(c, 0x0A0B0C0D)
+        again = self.eng.router()
+        self.assertEqual(again['clients'], after['clients'], 'clients after a same-endpoint re-register')
+        self.assertEqual(again['reregistered'] - after['reregistered'], 1, 'reregistered counter')
+
+    def test_message_forwarded_unchanged(self):
+        a = self.eng.client(self.eng.client_ips[0])
+        b = self.eng.client(self.eng.client_ips[1])
+        self.register(a, 1001)
+        self.register(b, 2002)
+        payloads = [b'', b'hello', bytes(range(256)) * 3, os.urandom(MAX_PAYLOAD)]
+        for p in payloads:
+            sent = pkt_message(2002, p)
+            a.send(sent)
+            got = b.recv()
+            self.assertIsNotNone(got, 'message with %d-byte payload to a registered client never arrived' % len(p))
+            self.assertEqual(got, sent, 'forwarded message differs from what was sent (%d-byte payload)' % len(p))
+        # And the other way, to check the ID is read per message, not cached per flow.
+        sent = pkt_message(1001, b'reply from b')
+        b.send(sent)
+        self.assertEqual(a.recv(), sent, 'message b -> a')
+        self.assert_silent(a, 0.2, 'to the sender of a forwarded message')
+        self.assertEqual(a.strays + b.strays, [], 'datagrams from an unexpected source')
+        r = self.eng.router()
+        self.assertEqual(r['message_forwarded'], len(payloads) + 1, 'message_forwarded counter')
+        self.assertEqual(r['unknown_recipient'], 0, 'unknown_recipient counter')
+
+    def test_message_from_unregistered_sender_is_forwarded(self):
+        # The origin router only looks up the recipient.
+        b = self.eng.client(self.eng.client_ips[1])
+        self.register(b, 77)
+        anon = self.eng.client(self.eng.client_ips[0])
+        sent = pkt_message(77, b'anonymous')
+        anon.send(sent)
+        self.assertEqual(b.recv(), sent, 'message from an unregistered sender')
+
+    def test_unknown_recipient(self):
+        a = self.eng.client()
+        self.register(a, 1)
+        for cid in (0xDEADBEEF, 0, 2):
+            reply = a.request(pkt_message(cid, b'anyone there?'))
+            self.assertEqual(reply, pkt_unknown(cid), 'message to unknown ID %#x: expected 0x03 + ID' % cid)
+        r = self.eng.router()
+        self.assertEqual(r['unknown_recipient'], 3, 'unknown_recipient counter')
+        self.assertEqual(r['message_forwarded'], 0, 'message_forwarded counter')
+
+    def test_heartbeat_from_unregistered_endpoint(self):
+        reg = self.eng.client(self.eng.client_ips[0])
+        self.register(reg, 5)
+        stranger = self.eng.client(self.eng.client_ips[0])  # same IP, other port: another endpoint
+        before = self.eng.drops()['router_hb_unregistered']
+        for _ in range(3):
+            stranger.send(PKT_HEARTBEAT)
+        self.assert_silent(stranger, 0.7, 'to a Heartbeat from an unregistered endpoint')
+        after = self.eng.drops()['router_hb_unregistered']
+        self.assertEqual(after - before, 3, 'router_hb_unregistered counter')
+        self.heartbeat_ok(reg, 'from the registered endpoint beside it')
+
+    def test_reregister_from_another_endpoint_moves(self):
+        old = self.eng.client(self.eng.client_ips[0])
+        new = self.eng.client(self.eng.client_ips[1])
+        sender = self.eng.client(self.eng.client_ips[2])
+        cid = 0x11223344
+        self.register(old, cid)
+        sent = pkt_message(cid, b'to old')
+        sender.send(sent)
+        self.assertEqual(old.recv(), sent, 'message before the move')
+
+        moved_before = self.eng.router()['moved']
+        self.register(new, cid)
+        info = self.eng.client_info(cid)
+        self.assertEqual(info.get('registered'), 1, 'telemetry after the move: %r' % info)
+        self.assertEqual((info['ip'], info['udp_port']), new.addr, 'telemetry endpoint after the move')
+        self.assertEqual(self.eng.router()['moved'] - moved_before, 1, 'moved counter')
+
+        for i in range(3):
+            sent = pkt_message(cid, b'to new %d' % i)
+            sender.send(sent)
+            self.assertEqual(new.recv(), sent, 'message %d after the move must reach the new endpoint' % i)
+        self.assert_silent(old, 0.3, 'at the old endpoint after the move')
+        # The old endpoint no longer maps to any registration.
+        old.send(PKT_HEARTBEAT)
+        self.assert_silent(old, 0.5, 'to a Heartbeat from the old endpoint after the move')
+        self.heartbeat_ok(new, 'from the new endpoint')
+        self.assertEqual(self.eng.router()['clients'], 1, 'clients after the move')
+
+    def test_endpoint_registering_another_id_displaces_the_first(self):
+        # docs/protocols/router.md: one endpoint maps to one registration.
+        e = self.eng.client(self.eng.client_ips[0])
+        sender = self.eng.client(self.eng.client_ips[1])
+        self.register(e, 0xA)
+        before = self.eng.router()
+        self.register(e, 0xB)
+        after = self.eng.router()
+        self.assertEqual(after['displaced'] - before['displaced'], 1, 'displaced counter')
+        self.assertEqual(after['clients'], 1, 'clients after the second ID displaced the first')
+        self.assertEqual(self.eng.client_info(0xA)['registered'], 0, 'first ID still registered')
+        self.assertEqual(sender.request(pkt_message(0xA, b'x')), pkt_unknown(0xA), 'message to the displaced ID')
+        sent = pkt_message(0xB, b'to b')
+        sender.send(sent)
+        self.assertEqual(e.recv(), sent, 'message to the new ID at the same endpoint')
+        self.heartbeat_ok(e, 'after displacing')
+
+    def test_client_telemetry(self):
+        c = self.eng.client(self.eng.client_ips[1])
+        cid = 0x11223344  # sent little-endian: 44 33 22 11
+        wire = pkt_register(cid)
+        self.assertEqual(wire[1:], b'\x44\x33\x22\x11')
+        self.assertEqual(self.eng.client_info(cid)['registered'], 0, 'ID registered before it registered')
+        self.register(c, cid)
+        info = self.eng.client_info(cid)
+        self.assertEqual(info['client_id'], cid)
+        self.assertEqual(info['registered'], 1, 'telemetry for the registered ID: %r' % info)
+        self.assertEqual(info['ip'], c.addr[0], 'telemetry ip')
+        self.assertEqual(info['udp_port'], c.addr[1], 'telemetry udp_port')
+        self.assertEqual(info['port_id'], 0, 'telemetry port_id')
+        self.assertEqual(info['next_hop'].lower(), self.eng.ns_mac, 'telemetry next_hop (client MAC)')
+        self.assertLess(info['idle_ms'], 5000, 'telemetry idle_ms')
+        # The big-endian reading of the same bytes is not registered.
+        self.assertEqual(self.eng.client_info(0x44332211)['registered'], 0, 'ID read big-endian is registered')
+        # Hex parameters work too.
+        self.assertEqual(self.eng.query('/peregrine/router/client,0x11223344')['registered'], 1)
+
+    def test_many_clients_and_refresh(self):
+        clients = [self.eng.client(self.eng.client_ips[i % 3]) for i in range(12)]
+        for i, c in enumerate(clients):
+            self.register(c, 100 + i)
+        self.assertEqual(wait_for(lambda: self.eng.router()['clients'] == 12, 2), True, 'clients after 12 registrations')
+        for i, c in enumerate(clients):
+            dst = 100 + (i + 5) % 12
+            sent = pkt_message(dst, b'%d->%d' % (i, dst))
+            c.send(sent)
+            self.assertEqual(clients[dst - 100].recv(), sent, 'message %d -> %d' % (i, dst))
+
+
+class RegistryFullTest(EngineTestCase):
+    ENGINE_ARGS = {'app': ['--max-clients', '4']}
+
+    def test_full_registry_refuses_new_ids_only(self):
+        eng = self.eng
+        clients = [eng.client(eng.client_ips[i % 3]) for i in range(5)]
+        for i in range(4):
+            self.register(clients[i], 300 + i)
+        self.assertEqual(eng.router()['capacity'], 4)
+        drops_before = eng.drops()['registry_full']
+        self.assertIsNone(clients[4].request(pkt_register(399), timeout=1.0),
+                          'Register Client answered although the registry is full')
+        self.assertEqual(eng.drops()['registry_full'] - drops_before, 1, 'registry_full drop counter')
+        r = eng.router()
+        self.assertEqual((r['clients'], r['refused_full']), (4, 1), 'clients and refused_full when full')
+        self.assertEqual(eng.client_info(399)['registered'], 0)
+        # Re-registering a registered ID is never refused, from the same or another endpoint.
+        self.register(clients[0], 300)
+        self.register(clients[4], 301)
+        self.assertEqual(eng.router()['clients'], 4)
+        sent = pkt_message(301, b'moved while full')
+        clients[0].send(sent)
+        self.assertEqual(clients[4].recv(), sent, 'message to the ID that moved while the registry was full')
+
+
+if __name__ == '__main__':
+    main()
