@@ -37,6 +37,7 @@ namespace peregrine {
     X(router_reply_type, "router datagram of a type only the router sends")                \
     X(router_hb_unregistered, "router Heartbeat from an endpoint with no registration")    \
     X(router_self_source, "router datagram whose source is the engine itself")             \
+    X(router_bad_source, "router datagram from a source no reply may go to")               \
     X(control_ring_full, "registration could not be handed to the control lcore")          \
     X(exception_ring_full, "exception packet could not be handed to the control lcore")    \
     X(registry_full, "Register Client refused: registry at --max-clients")                 \

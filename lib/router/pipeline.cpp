@@ -9,6 +9,19 @@ namespace peregrine::router {
 
 static_assert(burst_size <= RTE_HASH_LOOKUP_BULK_MAX, "one bulk lookup per burst");
 
+namespace {
+// Whether a reply or a forward may ever be sent to this datagram's source: a unicast host
+// address (not 0/8, 127/8, multicast, class E or broadcast), a non-zero UDP port and a unicast
+// MAC. Anything else is spoofed or broken, and storing it would turn the engine into a
+// reflector towards it.
+bool source_ok(const net::udp_view& v)
+{
+    const uint8_t first = reinterpret_cast<const uint8_t*>(&v.ip->src_addr)[0];
+    return first != 0 && first != 127 && first < 224 && v.udp->src_port != 0 &&
+           !rte_is_multicast_ether_addr(&v.eth->src_addr);
+}
+} // namespace
+
 void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const net::port_addr* ports,
                   uint16_t rx_port, rte_mbuf* const* m, net::udp_view* v, unsigned n, uint64_t now,
                   outcome* out)
@@ -30,6 +43,10 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
         }
         if (PG_UNLIKELY(v[i].ip->src_addr == our_ip)) {
             out[i] = {action::drop, 0, drop::router_self_source};
+            continue;
+        }
+        if (PG_UNLIKELY(!source_ok(v[i]))) {
+            out[i] = {action::drop, 0, drop::router_bad_source};
             continue;
         }
         switch (p.t) {

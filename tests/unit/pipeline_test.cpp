@@ -326,6 +326,25 @@ TEST_F(Pipeline, DatagramsFromTheEngineItselfAreDropped)
     expect_drop(from(self, message_payload(1, {})), drop::router_self_source);
 }
 
+TEST_F(Pipeline, DatagramsFromSourcesNoReplyMayGoToAreDropped)
+{
+    for (uint32_t bad_ip : {ip4(0, 0, 0, 0), ip4(0, 1, 2, 3), ip4(127, 0, 0, 1), ip4(224, 0, 0, 5),
+                            ip4(239, 1, 1, 1), ip4(240, 0, 0, 1), ip4(255, 255, 255, 255)}) {
+        client c = carol;
+        c.ip_be = bad_ip;
+        expect_drop(from(c, register_payload(77)), drop::router_bad_source);
+        expect_drop(from(c, heartbeat_payload()), drop::router_bad_source);
+        expect_drop(from(c, message_payload(alice_id, {1})), drop::router_bad_source);
+    }
+    client zero_port = carol;
+    zero_port.port = 0;
+    expect_drop(from(zero_port, register_payload(77)), drop::router_bad_source);
+    client group_mac = carol;
+    group_mac.mac.addr_bytes[0] |= 0x01;
+    expect_drop(from(group_mac, message_payload(alice_id, {1})), drop::router_bad_source);
+    EXPECT_EQ(reg->find_id(77), nullptr);
+}
+
 TEST_F(Pipeline, CodecRejectionsAreCountedAsDrops)
 {
     expect_drop(from(carol, {}), drop::router_empty);
