@@ -114,7 +114,9 @@ int cmd_client(const char*, const char* params, rte_tel_data* d)
     if (!params || !*params)
         return -EINVAL;
     char* end = nullptr;
-    const unsigned long long id = std::strtoull(params, &end, 10);  // decimal: "010" is ten, not eight
+    // Decimal or 0x-hexadecimal; never octal ("010" is ten).
+    const bool hex = params[0] == '0' && (params[1] == 'x' || params[1] == 'X');
+    const unsigned long long id = std::strtoull(params, &end, hex ? 16 : 10);
     if (*end != '\0' || id > UINT32_MAX)
         return -EINVAL;
     rte_tel_data_start_dict(d);
@@ -188,7 +190,7 @@ void telemetry_init(app* a)
     rte_telemetry_register_cmd("/peregrine/ports", cmd_ports, "Ports: MAC, address, TAP, link, ethdev stats. No parameters");
     rte_telemetry_register_cmd("/peregrine/router", cmd_router, "Router protocol counters and registry. No parameters");
     rte_telemetry_register_cmd("/peregrine/router/client", cmd_client,
-                               "Registration of a Client ID. Parameters: int client_id");
+                               "Registration of a Client ID. Parameters: client ID, decimal or 0x-hex");
 }
 
 } // namespace peregrine
