@@ -19,7 +19,10 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
         if (i + prefetch_ahead < n)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + prefetch_ahead], void*));
         rte_mbuf* m = pkts[i];
-        net::udp_view v;
+        // Classified straight into the router's slot (reused if the packet is not for it):
+        // copying a view that classify() just stored field by field would stall on
+        // store-to-load forwarding.
+        net::udp_view& v = rtr_v[n_rtr];
         const net::classification c = net::classify(m, pa, &v);
         if (c.v == net::verdict::drop) {
             st.count(c.d);
@@ -37,8 +40,7 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
                 out.drop[out.n_drop++] = m;
                 continue;
             }
-            rtr_m[n_rtr] = m;
-            rtr_v[n_rtr++] = v;
+            rtr_m[n_rtr++] = m;
             continue;
         }
         st.count(exc::udp_other_port);
