@@ -494,7 +494,7 @@ bool init_eal(const std::string& mode, unsigned nohuge_mb, std::string* used)
     bool huge = mode == "huge" || (mode == "auto" && huge_free_mb >= 3072);
     const std::string prefix = "--file-prefix=pgbench" + std::to_string(getpid());
     const std::string mem = std::to_string(nohuge_mb);
-    std::vector<std::string> a = {"bench_router", "-l", "0", "--no-pci", "--log-level=*:error", prefix};
+    std::vector<std::string> a = {"bench_router", "-l", "0", "--no-pci", "--no-telemetry", "--log-level=*:error", prefix};
     if (huge) {
         a.push_back("--in-memory");  // hugepages mapped on demand, no files left behind
     } else {
@@ -562,7 +562,10 @@ int main(int argc, char** argv)
     benchmark::Shutdown();
 
     // Registries and frames are left to the process exit: tearing down a 10M-entry registry
-    // only costs time. The EAL is cleaned up so --in-memory hugepages are returned.
+    // only costs time. The EAL is cleaned up so --in-memory hugepages are returned; it leaves
+    // its (empty) runtime directory behind, which would pile up under /var/run/dpdk.
+    const std::string runtime_dir = rte_eal_get_runtime_dir();
     rte_eal_cleanup();
+    rmdir(runtime_dir.c_str());
     return g_failed ? 1 : 0;
 }
