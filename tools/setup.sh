@@ -4,8 +4,8 @@
 #   sudo tools/setup.sh            # packages, hugepages, /dev/net/tun, meson setup + ninja
 #   sudo tools/setup.sh --no-build # everything but the build
 #
-# - installs exactly the Debian packages below that are not installed yet (apt-get update
-#   only when a package is missing and apt has no candidate for it, or has no lists at all);
+# - installs exactly the Debian packages below that are not installed yet (with an apt-get
+#   update first, only when something is missing);
 # - reserves 2 MB hugepages (HUGEPAGES, default 512 = 1 GiB; never lowers an existing
 #   reservation) and mounts hugetlbfs on /dev/hugepages; warns, does not fail, when it cannot
 #   (containers): peregrine then runs with --no-huge;
@@ -50,8 +50,9 @@ if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
     exit 1
 fi
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
-has_candidate() { apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'; }
+# Output captured first: with pipefail, "cmd | grep -q" fails when grep exits early (SIGPIPE).
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
+has_candidate() { local p; p=$(apt-cache policy "$1" 2>/dev/null); [[ $p == *"Candidate: "[!\(]* ]]; }
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -61,19 +62,11 @@ if [ ${#missing[@]} -eq 0 ]; then
     log "all ${#PACKAGES[@]} packages installed"
 else
     log "installing ${missing[*]}"
-    need_update=0
-    if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v '^lock$\|^partial$\|^auxfiles$')" ]; then
-        need_update=1
-    else
-        for p in "${missing[@]}"; do
-            has_candidate "$p" || { need_update=1; break; }
-        done
-    fi
     export DEBIAN_FRONTEND=noninteractive
-    if [ "$need_update" = 1 ]; then
-        log "apt-get update"
-        apt-get update -q
-    fi
+    # Always refresh before installing: a machine image's lists can name versions the mirror
+    # no longer serves (the install then fails with 404s).
+    log "apt-get update"
+    apt-get update -q
     for p in "${missing[@]}"; do
         has_candidate "$p" || { echo "setup.sh: no Debian package '$p' (is this Debian 12 'bookworm'?)" >&2; exit 1; }
     done
