@@ -64,7 +64,7 @@ TEST(Options, DefaultsWithNoArguments)
 TEST(Options, AcceptsAFullCommandLine)
 {
     const parse_result r = parse({"-p", "0x3", "--config", "(0,0,1),(0,1,2),(1,0,1)", "--addr", "0:198.18.0.1/24",
-                                  "--addr", "1:10.0.0.1/8", "--router-port", "9000", "--lb-port", "9001",
+                                  "--addr", "1:198.19.0.1/16", "--router-port", "9000", "--lb-port", "9001",
                                   "--session-port", "9002", "--rudp-port", "9003", "--lekt-port", "9000",
                                   "--heartbeat-timeout", "30", "--max-clients", "1000", "--stats-interval", "5",
                                   "--tap-name", "pg%u", "--no-tap", "--mbufs", "8192"});
@@ -79,7 +79,8 @@ TEST(Options, AcceptsAFullCommandLine)
     EXPECT_EQ(o.addrs[0].port, 0);
     EXPECT_EQ(o.addrs[0].ip_be, be("198.18.0.1"));
     EXPECT_EQ(o.addrs[0].prefix_len, 24);
-    EXPECT_EQ(o.addrs[1].ip_be, be("10.0.0.1"));
+    EXPECT_EQ(o.addrs[1].ip_be, be("198.19.0.1"));
+    EXPECT_EQ(o.addrs[1].prefix_len, 16);
     EXPECT_EQ(o.router_port, 9000);
     EXPECT_EQ(o.lb_port, 9001);
     EXPECT_EQ(o.session_port, 9002);
