@@ -312,16 +312,31 @@ void check(benchmark::State& state, const lcore_stats& st, rtr expect)
     }
 }
 
-void run_router(benchmark::State& state, kind k, rtr expect)
+// The registry with state.range(0) clients and the frame stream of kind k for it; false (after
+// fail()) when either cannot be built.
+bool prepare(benchmark::State& state, kind k, router::registry** reg, const frame_set** fs)
 {
     const auto n = static_cast<uint32_t>(state.range(0));
+    *reg = registry_for(n);
+    if (!*reg) {
+        fail(state, "registry build failed");
+        return false;
+    }
+    *fs = frames_for(k, n);
+    if (!*fs) {
+        fail(state, "frame stream allocation failed");
+        return false;
+    }
+    return true;
+}
+
+void run_router(benchmark::State& state, kind k, rtr expect)
+{
     const uint64_t flags = state.range(1) ? nic_csum_flags : 0;
-    router::registry* reg = registry_for(n);
-    if (!reg)
-        return fail(state, "registry build failed");
-    const frame_set* fs = frames_for(k, n);
-    if (!fs)
-        return fail(state, "frame stream allocation failed");
+    router::registry* reg;
+    const frame_set* fs;
+    if (!prepare(state, k, &reg, &fs))
+        return;
     g_ctx->registry = reg;
     rte_rcu_qsbr* rcu = reg->rcu();
     harness h(fs, flags);
@@ -350,13 +365,10 @@ void BM_unknown_recipient(benchmark::State& state) { run_router(state, kind::unk
 // without classify, parse, checksums or rewrites. Keys come straight from the frame stream.
 void run_lookup(benchmark::State& state, kind k)
 {
-    const auto n = static_cast<uint32_t>(state.range(0));
-    router::registry* reg = registry_for(n);
-    if (!reg)
-        return fail(state, "registry build failed");
-    const frame_set* fs = frames_for(k, n);
-    if (!fs)
-        return fail(state, "frame stream allocation failed");
+    router::registry* reg;
+    const frame_set* fs;
+    if (!prepare(state, k, &reg, &fs))
+        return;
     rte_rcu_qsbr* rcu = reg->rcu();
     constexpr unsigned ip_src = sizeof(rte_ether_hdr) + offsetof(rte_ipv4_hdr, src_addr);
     constexpr unsigned udp_sport = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr);

@@ -4,9 +4,7 @@
 // Used when the relay rewrites addresses and ports but not the payload, so forwarding a
 // 1400-byte message costs the same as a 64-byte one.
 
-#include <cstddef>
 #include <cstdint>
-#include <cstring>
 
 namespace peregrine::net {
 
@@ -44,33 +42,6 @@ inline uint16_t csum_fold64(uint64_t s)
     s = (s & 0xffff) + (s >> 16);
     s = (s & 0xffff) + (s >> 16);
     return static_cast<uint16_t>(s);
-}
-
-// One's complement sum of len bytes at p, unfolded (fold with csum_fold64). Summed 32 bits at a
-// time, which is the same sum; an odd last byte counts as a word padded with a zero byte, as in
-// __rte_raw_cksum. The 64-bit accumulator cannot overflow for any length an mbuf can hold.
-inline uint64_t csum_raw(const void* p, std::size_t len)
-{
-    const auto* b = static_cast<const uint8_t*>(p);
-    uint64_t s = 0;
-    for (; len >= 4; len -= 4, b += 4) {
-        uint32_t w;
-        std::memcpy(&w, b, sizeof(w));
-        s += w;
-    }
-    if (len >= 2) {
-        uint16_t w;
-        std::memcpy(&w, b, sizeof(w));
-        s += w;
-        b += 2;
-        len -= 2;
-    }
-    if (len) {
-        uint16_t w = 0;
-        std::memcpy(&w, b, 1);
-        s += w;
-    }
-    return s;
 }
 
 // UDP over IPv4: a computed checksum of 0 is sent as 0xffff (RFC 768); 0 on the wire means

@@ -35,7 +35,7 @@ bool ipv4_hdr_cksum_bad(const rte_ipv4_hdr* ip, unsigned ihl)
     };
     uint64_t s = w(0) + w(4) + w(8) + w(12) + w(16);
     if (PG_UNLIKELY(ihl > sizeof(rte_ipv4_hdr)))
-        s += csum_raw(b + sizeof(rte_ipv4_hdr), ihl - sizeof(rte_ipv4_hdr));
+        s += __rte_raw_cksum(b + sizeof(rte_ipv4_hdr), ihl - sizeof(rte_ipv4_hdr), 0);
     return csum_fold64(s) != 0xffff;
 }
 } // namespace
@@ -137,7 +137,7 @@ bool udp_cksum_ok(const rte_mbuf* m, const udp_view& v)
         return false;
     const unsigned l4 = l3 - ihl;
     const uint64_t s = uint64_t(ip->src_addr) + ip->dst_addr + rte_cpu_to_be_16(uint16_t(ip->next_proto_id)) +
-                       rte_cpu_to_be_16(static_cast<uint16_t>(l4)) + csum_raw(v.udp, l4);
+                       rte_cpu_to_be_16(static_cast<uint16_t>(l4)) + __rte_raw_cksum(v.udp, l4, 0);
     return csum_fold64(s) == 0xffff;
 }
 

@@ -2,6 +2,7 @@
 
 // In-place rewrites of a located UDP datagram: the engine answers and forwards by editing the
 // received mbuf, never by allocating a new one.
+// Both take a view located by net::classify(), which hands over only 20-byte IPv4 headers.
 
 #include <cstdint>
 
