@@ -15,7 +15,8 @@
 //   gcm:    IPsec-MB AES-GCM (single-shot per buffer) vs OpenSSL EVP with the key schedule
 //           kept and only the IV set per packet;
 //   crc32:  ISA-L crc32_gzip_refl vs zlib crc32();
-//   deflate/inflate: igzip stateless (level 1 / 0) vs zlib level 1 with a reused z_stream
+//   deflate/inflate: igzip stateless (level 1, level 0, level 0 with codes trained on a
+//           sample of the same kind of text) vs zlib level 1 with a reused z_stream
 //           (deflateReset), on JSON-like text; the compression ratio is reported too.
 // Before running, main() checks every accelerator's output against its peer on the
 // benchmark's own buffers and exits non-zero on a mismatch (the meson smoke test relies on it).
@@ -378,6 +379,26 @@ void BM_deflate_igzip(benchmark::State& st)
     per_packet(st, size);
 }
 
+// Level 0 with codes trained on other text from the same generator (not the measured buffers).
+void BM_deflate_igzip_trained(benchmark::State& st)
+{
+    const size_t size = static_cast<size_t>(st.range(0));
+    const std::string sample = json_text(16384);
+    auto def = deflater::create_trained(reinterpret_cast<const uint8_t*>(sample.data()), sample.size());
+    buffers b = make_buffers(size, true);
+    const uint32_t cap = deflater::bound(static_cast<uint32_t>(size)) + 256;
+    std::vector<uint8_t> out(cap);
+    size_t total = 0;
+    for (auto _ : st) {
+        total = 0;
+        for (unsigned i = 0; i < burst; ++i)
+            total += static_cast<size_t>(def->compress(b.data[i], b.len[i], out.data(), cap));
+        benchmark::DoNotOptimize(out.data());
+    }
+    set_ratio(st, size * burst, total);
+    per_packet(st, size);
+}
+
 void BM_deflate_zlib(benchmark::State& st)
 {
     const size_t size = static_cast<size_t>(st.range(0));
@@ -516,6 +537,7 @@ BENCHMARK(BM_deflate_igzip)->ArgNames({"size", "level"})->Apply([](auto* b) {
         for (int64_t l : {0, 1})
             b->Args({s, l});
 });
+BENCHMARK(BM_deflate_igzip_trained)->ArgName("size")->Apply(text_sizes);
 BENCHMARK(BM_deflate_zlib)->ArgNames({"size", "level"})->Apply([](auto* b) {
     for (int64_t s : {256, 1400, 4096, 16384, 65536})
         b->Args({s, 1});

@@ -63,6 +63,7 @@ def main(paths):
     for s in (256, 1400, 4096, 16384, 65536):
         rows.append(("deflate L1", s, f"BM_deflate_igzip/size:{s}/level:1", [f"BM_deflate_zlib/size:{s}/level:1"]))
         rows.append(("deflate L0", s, f"BM_deflate_igzip/size:{s}/level:0", [f"BM_deflate_zlib/size:{s}/level:1"]))
+        rows.append(("deflate L0 trained", s, f"BM_deflate_igzip_trained/size:{s}", [f"BM_deflate_zlib/size:{s}/level:1"]))
     for s in (256, 1400, 4096, 16384, 65536):
         rows.append(("inflate", s, f"BM_inflate_igzip/size:{s}", [f"BM_inflate_zlib/size:{s}"]))
 

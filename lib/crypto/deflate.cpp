@@ -58,6 +58,25 @@ std::unique_ptr<deflater> deflater::create(unsigned level, zformat fmt)
     }
 }
 
+std::unique_ptr<deflater> deflater::create_trained(const uint8_t* sample, size_t sample_len,
+                                                  zformat fmt)
+{
+    if (sample == nullptr || sample_len == 0 || sample_len > INT32_MAX)
+        return nullptr;
+    try {
+        std::unique_ptr<deflater> d(new deflater(0, fmt));
+        auto hist = std::make_unique<isal_huff_histogram>();
+        std::memset(hist.get(), 0, sizeof *hist);
+        isal_update_histogram(const_cast<uint8_t*>(sample), static_cast<int>(sample_len), hist.get());
+        d->tables_ = std::make_unique<isal_hufftables>();
+        if (isal_create_hufftables(d->tables_.get(), hist.get()) != 0)
+            return nullptr;
+        return d;
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
+}
+
 deflater::deflater(unsigned level, zformat fmt)
     : stream_(new isal_zstream), level_buf_size_(level_buf_size(level)), level_(level), fmt_(fmt)
 {
@@ -88,6 +107,8 @@ long deflater::compress(const uint8_t* in, uint32_t in_len, uint8_t* out, uint32
     s.level = level_;
     s.level_buf = level_buf_.get();
     s.level_buf_size = level_buf_size_;
+    if (tables_)
+        s.hufftables = tables_.get();  // else the default isal_deflate_stateless_init set
     s.end_of_stream = 1;
     s.flush = NO_FLUSH;
     s.gzip_flag = deflate_wrapper(fmt_);

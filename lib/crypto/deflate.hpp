@@ -16,6 +16,7 @@
 #include <memory>
 
 struct isal_zstream;
+struct isal_hufftables;
 struct inflate_state;
 
 namespace peregrine::crypto {
@@ -31,6 +32,15 @@ public:
     // level: ISA-L levels 0..3 (1 is the fast general-purpose one; 0 is mostly-Huffman with
     // small matches). nullptr if level is out of range or allocation fails.
     static std::unique_ptr<deflater> create(unsigned level = 1, zformat fmt = zformat::raw);
+
+    // Level 0 with Huffman codes trained on `sample` (ISA-L's semi-static mode: the histogram
+    // of a representative payload, isal_create_hufftables) instead of ISA-L's generic ones.
+    // Level-0 speed with close to level-1 ratio on payloads like the sample (measured in
+    // docs/performance.md), where level 1 spends microseconds per call building a dynamic code.
+    // Every literal still gets a code: any input compresses, merely worse if unlike the
+    // sample. The code travels in each stream's block header: any inflater decodes it.
+    static std::unique_ptr<deflater> create_trained(const uint8_t* sample, size_t sample_len,
+                                                    zformat fmt = zformat::raw);
     ~deflater();
 
     // Compresses in[0..in_len) into out[0..out_cap). Returns the compressed size, or -1 if it
@@ -45,6 +55,7 @@ private:
     deflater(unsigned level, zformat fmt);
     std::unique_ptr<isal_zstream> stream_;
     std::unique_ptr<uint8_t[]> level_buf_;
+    std::unique_ptr<isal_hufftables> tables_;  // trained codes, or null for ISA-L's defaults
     uint32_t level_buf_size_;
     unsigned level_;
     zformat fmt_;
