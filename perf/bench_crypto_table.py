@@ -82,11 +82,11 @@ def main(paths):
             q = med[p]
             peer_name = p.split("/")[0].replace("BM_", "")
             first = i == 0
-            print(f"| {what if first else ''} | {s if first else ''} | "
+            label = what + (fmt_ratio(a[2]) if a[2] is not None else "")
+            print(f"| {label if first else ''} | {s if first else ''} | "
                   f"{f'{a[0]:.1f}' if first else ''} | {f'{a[1]:.2f}' if first else ''} | "
-                  f"{peer_name}{fmt_ratio(q[2]) if 'deflate' in p else ''} | {q[0]:.1f} | {q[1]:.2f} | "
-                  f"{q[0] / a[0]:.2f}x |"
-                  + (f" {fmt_ratio(a[2]).strip()}" if first and a[2] is not None else ""))
+                  f"{peer_name}{fmt_ratio(q[2]) if q[2] is not None else ''} | {q[0]:.1f} | {q[1]:.2f} | "
+                  f"{q[0] / a[0]:.2f}x |")
 
     print("\nAll benchmarks (median ns per buffer, GB/s):\n")
     print("| benchmark | ns/pkt | GB/s |")

@@ -36,13 +36,13 @@ fi
 # ---- packages ----
 PACKAGES=(
     dpdk dpdk-dev libdpdk-dev              # DPDK 22.11: libraries, dpdk-telemetry.py, dpdk-dumpcap
-    libisal-dev libipsec-mb-dev libhyperscan-dev libssl-dev   # probed by meson for later protocols
+    libisal-dev libipsec-mb-dev libhyperscan-dev libssl-dev   # lib/crypto (ISA-L, IPsec-MB; OpenSSL in its tests); hyperscan probed
     libgtest-dev libbenchmark-dev          # unit tests, perf benchmark
     meson ninja-build pkg-config g++       # build
     clang libclang-rt-14-dev               # libFuzzer build (build-fuzz)
     python3 python3-pyelftools             # e2e suite and tools; dpdk-pmdinfo
     iproute2 iputils-ping                  # network namespaces in the e2e suite and the demo
-    libpcap-dev zlib1g-dev                 # pcap support in DPDK tools
+    libpcap-dev zlib1g-dev                 # pcap support in DPDK tools; zlib: lib/crypto tests and benchmarks
 )
 
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
