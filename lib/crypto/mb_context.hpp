@@ -41,8 +41,9 @@ public:
     arch used_arch() const { return arch_; }
     static const char* arch_name(arch a);
 
-    // Jobs IPsec-MB completed with an error status (their outputs were zeroed). Never expected:
-    // every job we build is valid by construction; counted so a library surprise is visible.
+    // Digests that could not be computed and were zeroed instead: HMAC inputs longer than
+    // mb_max_len (a caller bug: see hmac_sha256_burst), and jobs IPsec-MB finished with an error
+    // status (never expected: every job is built valid; counted so a surprise is visible).
     uint64_t job_errors() const { return job_errors_; }
 
     // Scratch for the burst APIs (IMB_SUBMIT_HASH_BURST takes a caller-owned job array).
