@@ -13,7 +13,11 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <zlib.h>
 
+#include "crypto/aes_gcm.hpp"
+#include "crypto/crc32.hpp"
+#include "crypto/deflate.hpp"
 #include "crypto/sha256.hpp"
 
 namespace peregrine::crypto {
@@ -343,20 +347,6 @@ TEST(HmacSha256, DigestEqualIsExact)
         b[i] ^= 0x80;
     }
 }
-
-} // namespace
-} // namespace peregrine::crypto
-
-// ==== part 2 of this file: AES-GCM, CRC-32, igzip ==============================================
-
-#include <zlib.h>
-
-#include "crypto/aes_gcm.hpp"
-#include "crypto/crc32.hpp"
-#include "crypto/deflate.hpp"
-
-namespace peregrine::crypto {
-namespace {
 
 // ---- AES-GCM ----------------------------------------------------------------------------------
 
