@@ -1,0 +1,65 @@
+#pragma once
+
+// Per-lcore IPsec-MB state. Every accelerator call that goes through Intel's Multi-Buffer
+// library takes one of these: the IMB_MGR holds the job ring, the out-of-order lane managers
+// (SHA-256 x16 on AVX-512, ...) and the function pointers chosen for this CPU, so it must never
+// be shared between threads. Create it off the hot path (it allocates); using it never does.
+
+// IPsec-MB <= 1.x defines compatibility macros (SHA1, SHA256, AES_128_BYTES, ...) that collide
+// with OpenSSL's functions and with ordinary identifiers: opt out before including.
+#ifndef NO_COMPAT_IMB_API_053
+#define NO_COMPAT_IMB_API_053
+#endif
+#include <intel-ipsec-mb.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace peregrine::crypto {
+
+class mb_context {
+public:
+    // Which IPsec-MB code path to use. automatic = init_mb_mgr_auto (the widest the CPU has;
+    // measured best on AVX-512 + SHA-NI hosts, see docs/performance.md). The explicit ones exist
+    // for benchmarks and tests.
+    enum class arch { automatic, sse, avx, avx2, avx512 };
+
+    // Jobs one hash-burst call hands IPsec-MB at most (IMB_MAX_BURST_SIZE); longer bursts are
+    // split. Also bounds the per-context scratch (jobs, tags).
+    static constexpr unsigned max_chunk = IMB_MAX_BURST_SIZE;
+
+    // nullptr if allocation fails or the CPU lacks the requested arch.
+    static std::unique_ptr<mb_context> create();
+    static std::unique_ptr<mb_context> create(arch a);
+    ~mb_context();
+
+    mb_context(const mb_context&) = delete;
+    mb_context& operator=(const mb_context&) = delete;
+
+    IMB_MGR* mgr() { return mgr_; }
+    arch used_arch() const { return arch_; }
+    static const char* arch_name(arch a);
+
+    // Jobs IPsec-MB completed with an error status (their outputs were zeroed). Never expected:
+    // every job we build is valid by construction; counted so a library surprise is visible.
+    uint64_t job_errors() const { return job_errors_; }
+
+    // Scratch for the burst APIs (IMB_SUBMIT_HASH_BURST takes a caller-owned job array; GCM
+    // decryption computes tags here before comparing). Internal; preallocated so calls never
+    // allocate.
+    IMB_JOB* job_scratch() { return jobs_.get(); }
+    uint8_t (*tag_scratch())[16] { return tags_.get(); }
+    void count_job_error() { ++job_errors_; }
+
+private:
+    mb_context(IMB_MGR* m, arch a);
+
+    IMB_MGR* mgr_;
+    arch arch_;
+    uint64_t job_errors_ = 0;
+    std::unique_ptr<IMB_JOB[]> jobs_;
+    std::unique_ptr<uint8_t[][16]> tags_;
+};
+
+} // namespace peregrine::crypto
