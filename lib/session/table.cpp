@@ -75,7 +75,9 @@ table* table::create(const params& p)
         rte_rcu_qsbr_dq_parameters dp{};
         dp.name = dqname;
         dp.flags = RTE_RCU_QSBR_DQ_MT_UNSAFE;  // single writer
-        dp.size = t->n_slots_;
+        // Only slots in a grace period wait here, at most the slack's worth before alloc_slot
+        // reclaims; a full queue falls back to a synchronous grace period (retire_slot).
+        dp.size = slack_for(p.capacity);
         dp.esize = sizeof(uint32_t);
         dp.trigger_reclaim_limit = reclaim_batch;
         dp.max_reclaim_size = reclaim_batch;
@@ -150,7 +152,7 @@ void table::retire_slot(uint32_t slot)
 {
     live_[slot] = 0;
     if (rte_rcu_qsbr_dq_enqueue(dq_, &slot) != 0) {
-        // Cannot happen with the queue sized to every slot, but never leak a slot if it does.
+        // Queue full (more than the slack retired within one grace period): wait the grace period out.
         rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
         free_[n_free_++] = slot;
     }
