@@ -64,13 +64,15 @@ struct answers {
     rte_mbuf* m[burst_size + max_app_out];
     net::udp_view* v[burst_size + max_app_out];
     uint16_t len[burst_size + max_app_out];  // datagram payload length: 64 + session payload
+    uint16_t port[burst_size + max_app_out]; // ethdev port it leaves by (where it came from)
     unsigned n = 0;
 
-    void add(rte_mbuf* mb, net::udp_view* vw, uint16_t l)
+    void add(rte_mbuf* mb, net::udp_view* vw, uint16_t l, uint16_t p)
     {
         m[n] = mb;
         v[n] = vw;
-        len[n++] = l;
+        len[n] = l;
+        port[n++] = p;
     }
 
     // Fills every digest field (one multi-buffer call), then turns each datagram into an answer
@@ -89,7 +91,7 @@ struct answers {
         digest_burst(cfg, mb, p, l, n, d);
         for (unsigned k = 0; k < n; ++k) {
             std::memcpy(v[k]->data + off_digest, d[k], digest_len);
-            net::make_reply(m[k], *v[k], len[k], ports[m[k]->port].mac);
+            net::make_reply(m[k], *v[k], len[k], ports[port[k]].mac);
         }
     }
 };
@@ -170,7 +172,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
     snd.n_out = &n_slots;
     snd.max_out = max_app_out;
     snd.st = &st;
-    const int64_t now_ms = static_cast<int64_t>(cfg.wall_ms(now));
+    const uint64_t now_ms = cfg.wall_ms(now);
 
     for (unsigned k = 0; k < n_ok; ++k) {
         const unsigned i = idx[k];
@@ -182,7 +184,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
                 return false;
             }
             write_header(v[i].data, v[i].data + off_client, t, plen, p.custom, p.order);
-            ans.add(m[i], &v[i], static_cast<uint16_t>(header_len + plen));
+            ans.add(m[i], &v[i], static_cast<uint16_t>(header_len + plen), rx_port);
             out[i].a = action::tx;
             return true;
         };
@@ -201,8 +203,9 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
                 reject(ses::rejected_bad_hello);
                 continue;
             }
-            const int64_t skew = static_cast<int64_t>(load_be64(v[i].data + header_len)) - now_ms;
-            if (skew > int64_t(cfg.hello_window_ms) || skew < -int64_t(cfg.hello_window_ms)) {
+            // Unsigned distance: any 64-bit timestamp, no overflow.
+            const uint64_t ts = load_be64(v[i].data + header_len);
+            if ((ts > now_ms ? ts - now_ms : now_ms - ts) > cfg.hello_window_ms) {
                 reject(ses::rejected_stale_hello);
                 continue;
             }
@@ -293,7 +296,8 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
     }
 
     for (unsigned s = 0; s < n_slots; ++s) {
-        ans.add(slots[s].m, &slots[s].v, slots[s].v.len);
+        slots[s].m->port = rx_port;
+        ans.add(slots[s].m, &slots[s].v, slots[s].v.len, rx_port);
         app[s] = slots[s].m;
     }
     *n_app = n_slots;
@@ -352,7 +356,7 @@ unsigned apply_control(const config& cfg, table& tab, lcore_stats& st, const net
             st.count(ses::rejected_disconnect);
         }
         write_header(w.data, w.data + off_client, t, plen, h.custom, h.order);
-        ans.add(x, &w, static_cast<uint16_t>(header_len + plen));
+        ans.add(x, &w, static_cast<uint16_t>(header_len + plen), x->port);
         m[n_keep++] = x;
     }
     if (mb)

@@ -17,6 +17,14 @@ uint32_t slack_for(uint32_t capacity) { return capacity / 8 + 1024; }
 static constexpr uint32_t reclaim_batch = 1024;
 
 std::atomic<unsigned> instance_seq{0};
+
+// Client IDs sit at offset 74 of a frame: rte_hash_crc reads keys 8 bytes at a time, so hand it
+// an aligned copy (no unaligned access, also on strict-alignment CPUs).
+struct alignas(16) key {
+    uint8_t b[client_id_len];
+    explicit key(const uint8_t* id) { std::memcpy(b, id, client_id_len); }
+    key() = default;
+};
 } // namespace
 
 table* table::create(const params& p)
@@ -119,9 +127,14 @@ void table::free_slots(void* p, void* elems, unsigned n)
 
 void table::lookup(const uint8_t* const* ids, unsigned n, entry** out) const
 {
+    key k[RTE_HASH_LOOKUP_BULK_MAX];
+    const void* kp[RTE_HASH_LOOKUP_BULK_MAX];
+    for (unsigned i = 0; i < n; ++i) {
+        std::memcpy(k[i].b, ids[i], client_id_len);
+        kp[i] = &k[i];
+    }
     uint64_t hits = 0;
-    rte_hash_lookup_bulk_data(hash_, reinterpret_cast<const void**>(const_cast<const uint8_t**>(ids)), n, &hits,
-                              reinterpret_cast<void**>(out));
+    rte_hash_lookup_bulk_data(hash_, kp, n, &hits, reinterpret_cast<void**>(out));
     // rte_hash leaves the data of a miss untouched: make misses explicit.
     for (uint64_t miss = ~hits & ((n == 64) ? ~0ull : ((1ull << n) - 1)); miss; miss &= miss - 1)
         out[__builtin_ctzll(miss)] = nullptr;
@@ -129,8 +142,9 @@ void table::lookup(const uint8_t* const* ids, unsigned n, entry** out) const
 
 entry* table::find(const uint8_t* id) const
 {
+    const key k(id);
     void* d = nullptr;
-    return rte_hash_lookup_data(hash_, id, &d) >= 0 ? static_cast<entry*>(d) : nullptr;
+    return rte_hash_lookup_data(hash_, &k, &d) >= 0 ? static_cast<entry*>(d) : nullptr;
 }
 
 bool table::alloc_slot(uint32_t* slot)
@@ -194,7 +208,8 @@ open_result table::open(const uint8_t* id, const endpoint& ep, uint64_t hello_ts
     live_[slot] = 1;
     // Publish (release store of the data pointer: a reader that finds the key sees the filled
     // slot). For an existing key this swaps the pointer in place.
-    if (rte_hash_add_key_data(hash_, id, &e) < 0) {
+    const key k(id);
+    if (rte_hash_add_key_data(hash_, &k, &e) < 0) {
         retire_slot(slot);
         ++c_.full;
         return open_result::full;
@@ -214,7 +229,8 @@ bool table::close(const uint8_t* id)
     entry* e = find(id);
     if (!e)
         return false;
-    rte_hash_del_key(hash_, id);
+    const key k(id);
+    rte_hash_del_key(hash_, &k);
     retire_slot(static_cast<uint32_t>(e - slots_));
     std::atomic_ref<uint32_t>(size_).store(size_ - 1, std::memory_order_relaxed);
     ++c_.closed;
@@ -229,7 +245,8 @@ unsigned table::expire(uint64_t now, uint64_t max_age, unsigned budget)
         cursor_ = (cursor_ + 1 == n_slots_) ? 0 : cursor_ + 1;
         if (!live_[s] || !slots_[s].expired(now, max_age))
             continue;
-        rte_hash_del_key(hash_, slots_[s].client_id);
+        const key k(slots_[s].client_id);
+        rte_hash_del_key(hash_, &k);
         retire_slot(s);
         std::atomic_ref<uint32_t>(size_).store(size_ - 1, std::memory_order_relaxed);
         ++removed;
