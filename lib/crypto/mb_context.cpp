@@ -1,6 +1,7 @@
 #include "crypto/mb_context.hpp"
 
 #include <cstring>
+#include <new>
 
 namespace peregrine::crypto {
 
@@ -57,11 +58,16 @@ std::unique_ptr<mb_context> mb_context::create(arch a)
         free_mb_mgr(m);
         return nullptr;
     }
-    return std::unique_ptr<mb_context>(new mb_context(m, used));
+    try {
+        return std::unique_ptr<mb_context>(new mb_context(m, used));
+    } catch (const std::bad_alloc&) {
+        free_mb_mgr(m);
+        return nullptr;
+    }
 }
 
 mb_context::mb_context(IMB_MGR* m, arch a)
-    : mgr_(m), arch_(a), jobs_(new IMB_JOB[max_chunk]), tags_(new uint8_t[max_chunk][16])
+    : mgr_(m), arch_(a), jobs_(new IMB_JOB[max_chunk])
 {
     std::memset(jobs_.get(), 0, sizeof(IMB_JOB) * max_chunk);
 }

@@ -26,7 +26,7 @@ public:
     enum class arch { automatic, sse, avx, avx2, avx512 };
 
     // Jobs one hash-burst call hands IPsec-MB at most (IMB_MAX_BURST_SIZE); longer bursts are
-    // split. Also bounds the per-context scratch (jobs, tags).
+    // split. Also sizes the per-context job scratch.
     static constexpr unsigned max_chunk = IMB_MAX_BURST_SIZE;
 
     // nullptr if allocation fails or the CPU lacks the requested arch.
@@ -45,11 +45,9 @@ public:
     // every job we build is valid by construction; counted so a library surprise is visible.
     uint64_t job_errors() const { return job_errors_; }
 
-    // Scratch for the burst APIs (IMB_SUBMIT_HASH_BURST takes a caller-owned job array; GCM
-    // decryption computes tags here before comparing). Internal; preallocated so calls never
-    // allocate.
+    // Scratch for the burst APIs (IMB_SUBMIT_HASH_BURST takes a caller-owned job array).
+    // Internal; preallocated so calls never allocate.
     IMB_JOB* job_scratch() { return jobs_.get(); }
-    uint8_t (*tag_scratch())[16] { return tags_.get(); }
     void count_job_error() { ++job_errors_; }
 
 private:
@@ -59,7 +57,6 @@ private:
     arch arch_;
     uint64_t job_errors_ = 0;
     std::unique_ptr<IMB_JOB[]> jobs_;
-    std::unique_ptr<uint8_t[][16]> tags_;
 };
 
 } // namespace peregrine::crypto

@@ -34,6 +34,9 @@ void sha256_burst(mb_context& ctx, const uint8_t* const* data, const uint32_t* l
 {
     // Plain SHA-256 has no hash-burst entry point in IPsec-MB 1.3 (IMB_SUBMIT_HASH_BURST takes
     // HMAC only), so use the job ring: submit returns jobs as lanes complete, flush the rest.
+    // NOCHECK: the library's argument validation costs ~11 ns per 64-byte job (12 %, measured)
+    // and every job here is valid by construction (non-null source, length within the lane
+    // limit, 32-byte digest); the caller's pointers are preconditions, as for memcpy.
     IMB_MGR* m = ctx.mgr();
     for (unsigned i = 0; i < n; ++i) {
         if (PG_UNLIKELY(len[i] > mb_max_len)) {
@@ -50,7 +53,7 @@ void sha256_burst(mb_context& ctx, const uint8_t* const* data, const uint32_t* l
         job->msg_len_to_hash_in_bytes = len[i];
         job->auth_tag_output = digest[i];
         job->auth_tag_output_len_in_bytes = sha256_len;
-        job = IMB_SUBMIT_JOB(m);
+        job = IMB_SUBMIT_JOB_NOCHECK(m);
         if (job != nullptr)
             check(ctx, job);
     }
@@ -63,8 +66,8 @@ void hmac_sha256_burst(mb_context& ctx, const hmac_key& key, const uint8_t* cons
 {
     // The hash-burst API skips the job ring's scheduling (measured ~15 % cheaper per 64-byte
     // packet than get_next/submit/flush); it takes at most max_chunk jobs per call. Empty and
-    // over-long buffers are answered here and left out of the burst (the checked burst would
-    // refuse the whole burst for one of them).
+    // over-long buffers are answered here and left out of the burst (IPsec-MB refuses them),
+    // which makes every submitted job valid by construction: NOCHECK, as in sha256_burst.
     IMB_MGR* m = ctx.mgr();
     IMB_JOB* jobs = ctx.job_scratch();
     unsigned k = 0;
@@ -88,13 +91,13 @@ void hmac_sha256_burst(mb_context& ctx, const hmac_key& key, const uint8_t* cons
         job->u.HMAC._hashed_auth_key_xor_ipad = key.ipad_state;
         job->u.HMAC._hashed_auth_key_xor_opad = key.opad_state;
         if (k == mb_context::max_chunk || i + 1 == n) {
-            if (PG_UNLIKELY(IMB_SUBMIT_HASH_BURST(m, jobs, k, IMB_AUTH_HMAC_SHA_256) != k))
+            if (PG_UNLIKELY(IMB_SUBMIT_HASH_BURST_NOCHECK(m, jobs, k, IMB_AUTH_HMAC_SHA_256) != k))
                 for (unsigned j = 0; j < k; ++j)
                     check(ctx, &jobs[j]);
             k = 0;
         }
     }
-    if (k != 0 && PG_UNLIKELY(IMB_SUBMIT_HASH_BURST(m, jobs, k, IMB_AUTH_HMAC_SHA_256) != k))
+    if (k != 0 && PG_UNLIKELY(IMB_SUBMIT_HASH_BURST_NOCHECK(m, jobs, k, IMB_AUTH_HMAC_SHA_256) != k))
         for (unsigned j = 0; j < k; ++j)
             check(ctx, &jobs[j]);
 }

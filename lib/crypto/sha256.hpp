@@ -39,8 +39,8 @@ struct hmac_key {
 hmac_key make_hmac_key(mb_context& ctx, const uint8_t* key, size_t key_len);
 
 // digest[i] = SHA-256(data[i][0 .. len[i])), i < n. Any n (0 included); the buffers are
-// submitted together and flushed, so all n are done on return. data[i] may be null when
-// len[i] == 0.
+// submitted together and flushed, so all n are done on return. data[i] must hold len[i]
+// readable bytes (it may be null when len[i] == 0); digest must hold n digests.
 void sha256_burst(mb_context& ctx, const uint8_t* const* data, const uint32_t* len, unsigned n,
                   uint8_t (*digest)[sha256_len]);
 
