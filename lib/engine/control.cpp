@@ -1,5 +1,6 @@
 #include "engine/control.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include <rte_cycles.h>
@@ -112,7 +113,11 @@ void control::housekeeping(uint64_t now)
     ctx_.registry->expire(now, ctx_.router.heartbeat_timeout_tsc, sweep_budget_);
     ctx_.registry->reclaim();
     if (ctx_.sessions) {
-        ctx_.sessions->expire(now, ctx_.session.timeout_tsc, session_sweep_budget_);
+        // A slice per tick that passed, not per call: a descheduled control lcore still visits
+        // every session about once a second.
+        const uint64_t ticks = last_session_sweep_ ? std::min<uint64_t>((now - last_session_sweep_) / tick_tsc_, tick_hz) : 1;
+        last_session_sweep_ = now;
+        ctx_.sessions->expire(now, ctx_.session.timeout_tsc, static_cast<unsigned>(session_sweep_budget_ * std::max<uint64_t>(ticks, 1)));
         ctx_.sessions->reclaim();
     }
 }

@@ -51,6 +51,7 @@ private:
     uint64_t tick_tsc_;
     unsigned sweep_budget_;
     unsigned session_sweep_budget_;
+    uint64_t last_session_sweep_ = 0;
 };
 
 } // namespace peregrine::engine

@@ -233,7 +233,7 @@ class SessionTimeoutTest(SessionCase):
         time.sleep(1.5)
         self.expect(c, c.packet(DATA_ACK, b'late'), REJECT, 'DATA_ACK after the timeout')
         self.expect(c, c.packet(PING), REJECT, 'PING after the timeout')
-        s = wait_for(lambda: (lambda x: x if x['expired'] == 1 else None)(self.session()), 3.0)
+        s = wait_for(lambda: (lambda x: x if x['expired'] == 1 else None)(self.session()), 8.0)
         self.assertIsNotNone(s, 'the control lcore never swept the timed-out session out')
         self.assertEqual(s['sessions'], 0)
         self.assertEqual(s['rejected_timed_out'] + s['rejected_no_session'], 2)
