@@ -3,11 +3,13 @@
 // The running daemon's state, shared by main, the control loop and the telemetry callbacks.
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/stats.hpp"
+#include "crypto/sha256.hpp"
 #include "engine/context.hpp"
 #include "engine/worker.hpp"
 #include "options.hpp"
@@ -26,6 +28,11 @@ struct app {
     uint64_t start_tsc = 0;
     unsigned telemetry_reader = 0;             // RCU reader id of telemetry lookups
     std::mutex telemetry_mu;                   // serialises telemetry's RCU reader id
+    // Session protocol: one multi-buffer SHA-256 manager per lcore (workers and control), the
+    // application, and the keyed mode's key.
+    std::vector<std::unique_ptr<crypto::mb_context>> session_mb;
+    std::unique_ptr<session::application> session_app;
+    crypto::hmac_key session_key{};
 };
 
 // Registers the /peregrine/... telemetry commands. Call after the registry exists.

@@ -3,6 +3,7 @@
 // first port starts: options (before the EAL), then the port/queue/lcore plan.
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -10,6 +11,8 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -158,6 +161,73 @@ plan make_plan(app& a)
     return pl;
 }
 
+// The keyed mode's pre-shared key: the file's bytes, exactly.
+std::vector<uint8_t> read_key_file(const std::string& path)
+{
+    // Short keys are guessable; long ones gain nothing (HMAC hashes keys over 64 bytes first).
+    static constexpr size_t min_key = 16, max_key = 1024;
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f)
+        die("--session-key-file: cannot open " + path + ": " + std::strerror(errno));
+    std::vector<uint8_t> key(max_key + 1);
+    const size_t n = std::fread(key.data(), 1, key.size(), f);
+    const bool err = std::ferror(f);
+    std::fclose(f);
+    if (err)
+        die("--session-key-file: cannot read " + path);
+    if (n < min_key || n > max_key)
+        die("--session-key-file: " + path + " holds " + (n > max_key ? "more than 1024" : std::to_string(n)) +
+            " bytes; a key is 16 to 1024 bytes");
+    key.resize(n);
+    return key;
+}
+
+// Session protocol: table (on the workers' RCU variable), per-lcore SHA-256 managers,
+// application, key, clock.
+void create_sessions(app& a, const plan& pl)
+{
+    const options& o = a.opt;
+    session::table::params sp;
+    sp.capacity = o.max_sessions;
+    sp.rcu = a.ctx.registry->rcu();
+    sp.socket_id = static_cast<int>(rte_socket_id());
+    a.ctx.sessions = session::table::create(sp);
+    if (!a.ctx.sessions)
+        die("cannot create a session table for " + std::to_string(o.max_sessions) + " sessions: " +
+            rte_strerror(rte_errno) + " (more hugepages, or a smaller --max-sessions)");
+
+    session::config& c = a.ctx.session;
+    std::vector<unsigned> lcores{rte_get_main_lcore()};
+    for (const auto& [lcore, rxqs] : pl.rx_of_lcore)
+        lcores.push_back(lcore);
+    for (unsigned l : lcores) {
+        auto mb = crypto::mb_context::create();
+        if (!mb)
+            die("cannot create an IPsec-MB manager for lcore " + std::to_string(l));
+        c.mb[l] = mb.get();
+        a.session_mb.push_back(std::move(mb));
+    }
+    a.session_app = session::make_app(o.session_app);
+    if (!a.session_app)
+        die("--session-app: unknown application " + o.session_app);
+    c.app = a.session_app.get();
+    if (!o.session_key_file.empty()) {
+        std::vector<uint8_t> key = read_key_file(o.session_key_file);
+        a.session_key = crypto::make_hmac_key(*a.session_mb[0], key.data(), key.size());
+        std::fill(key.begin(), key.end(), 0);
+        c.key = &a.session_key;
+    }
+    const uint64_t hz = rte_get_tsc_hz();
+    c.udp_port = o.session_port;
+    c.timeout_tsc = uint64_t(o.session_timeout_s) * hz;
+    c.hello_window_ms = uint64_t(o.session_hello_window_s) * 1000;
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    c.tsc_base = rte_rdtsc();
+    c.wall_base_ms = uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000;
+    c.tsc_per_ms = std::max<uint64_t>(hz / 1000, 1);
+}
+
 void create_memory(app& a, const plan& pl)
 {
     const options& o = a.opt;
@@ -189,6 +259,8 @@ void create_memory(app& a, const plan& pl)
     a.telemetry_reader = nw;
     a.ctx.router.udp_port = o.router_port;
     a.ctx.router.heartbeat_timeout_tsc = uint64_t(o.heartbeat_timeout_s) * rte_get_tsc_hz();
+
+    create_sessions(a, pl);
 
     a.n_stats = nw + 1;
     a.stats = static_cast<lcore_stats*>(rte_zmalloc_socket("pg_stats", sizeof(lcore_stats) * a.n_stats, cache_line, socket));
@@ -338,6 +410,31 @@ void control_loop(app& a, engine::control& ctl)
     }
 }
 
+// Every live session gets a REJECT ("server communication termination") while the ports are
+// still up. The workers have stopped, so queue 0 of each port is ours.
+void send_session_rejects(app& a)
+{
+    // Full TX queues are retried for a bounded time: a stuck link must not hang the exit.
+    static constexpr uint64_t budget_ms = 2000;
+    lcore_stats& st = a.stats[a.n_stats - 1];
+    const uint64_t give_up = rte_rdtsc() + budget_ms * rte_get_tsc_hz() / 1000;
+    uint64_t sent = 0;
+    const unsigned built = session::reject_all(a.ctx.session, *a.ctx.sessions, a.pool, a.ctx.ports,
+                                               [&](uint16_t port, rte_mbuf** m, unsigned n) {
+        unsigned done = 0;
+        while (done < n && rte_rdtsc() < give_up)
+            done += rte_eth_tx_burst(port, 0, m + done, static_cast<uint16_t>(n - done));
+        if (done < n) {
+            st.drops[static_cast<unsigned>(drop::tx_full)] += n - done;
+            rte_pktmbuf_free_bulk(m + done, n - done);
+        }
+        sent += done;
+    });
+    st.tx_packets += sent;
+    st.count(ses::shutdown_reject, built);
+    LOG(INFO, "sent REJECT to %lu of %u session(s)", sent, built);
+}
+
 void shutdown(app& a, const std::vector<engine::control::worker_rings>& rings)
 {
     LOG(INFO, "signal %d: stopping", int(got_signal));
@@ -349,6 +446,7 @@ void shutdown(app& a, const std::vector<engine::control::worker_rings>& rings)
         for (rte_ring* ring : {r.exc, r.ctl, r.tx})
             while (unsigned n = rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(m), burst_size, nullptr))
                 rte_pktmbuf_free_bulk(m, n);
+    send_session_rejects(a);
     print_stats(a);
     for (uint16_t p : a.ports)
         if (a.ctx.tap_of[p] != engine::no_port)
@@ -358,6 +456,8 @@ void shutdown(app& a, const std::vector<engine::control::worker_rings>& rings)
     rte_pdump_uninit();
     {
         std::lock_guard<std::mutex> lk(a.telemetry_mu);
+        delete a.ctx.sessions;
+        a.ctx.sessions = nullptr;
         delete a.ctx.registry;
         a.ctx.registry = nullptr;
     }
@@ -396,6 +496,9 @@ int main(int argc, char** argv)
         rte_eal_remote_launch(engine::worker_main, w, w->lcore);
     LOG(INFO, "running: %u worker(s), router on UDP %u, heartbeat timeout %u s, up to %u clients", pl.n_workers(),
         a.opt.router_port, a.opt.heartbeat_timeout_s, a.opt.max_clients);
+    LOG(INFO, "session protocol on UDP %u: app %s, %s, timeout %u s, up to %u sessions", a.opt.session_port,
+        a.opt.session_app.c_str(), a.ctx.session.key ? "keyed (HMAC-SHA-256)" : "plain SHA-256",
+        a.opt.session_timeout_s, a.opt.max_sessions);
     std::printf("peregrine: ready\n");
     std::fflush(stdout);
 

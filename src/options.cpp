@@ -29,6 +29,11 @@ enum opt_id : int {
     opt_tap_name,
     opt_no_tap,
     opt_mbufs,
+    opt_session_app,
+    opt_session_key_file,
+    opt_max_sessions,
+    opt_session_timeout,
+    opt_session_hello_window,
 };
 
 const option long_opts[] = {
@@ -45,6 +50,11 @@ const option long_opts[] = {
     {"tap-name", required_argument, nullptr, opt_tap_name},
     {"no-tap", no_argument, nullptr, opt_no_tap},
     {"mbufs", required_argument, nullptr, opt_mbufs},
+    {"session-app", required_argument, nullptr, opt_session_app},
+    {"session-key-file", required_argument, nullptr, opt_session_key_file},
+    {"max-sessions", required_argument, nullptr, opt_max_sessions},
+    {"session-timeout", required_argument, nullptr, opt_session_timeout},
+    {"session-hello-window", required_argument, nullptr, opt_session_hello_window},
     {"help", no_argument, nullptr, 'h'},
     {nullptr, 0, nullptr, 0},
 };
@@ -234,6 +244,35 @@ bool parse_options(int argc, char** argv, options* o, std::string* err)
                 return range_err(err, "mbufs", arg, 1024, 1u << 26);
             o->mbufs = static_cast<uint32_t>(v);
             break;
+        case opt_session_app:
+            if (std::strcmp(arg, "echo") != 0 && std::strcmp(arg, "discard") != 0) {
+                *err = std::string("--session-app: '") + arg + "' is not one of: echo, discard";
+                return false;
+            }
+            o->session_app = arg;
+            break;
+        case opt_session_key_file:
+            if (!*arg) {
+                *err = "--session-key-file: empty path";
+                return false;
+            }
+            o->session_key_file = arg;
+            break;
+        case opt_max_sessions:
+            if (!parse_u64(arg, 10, 1, 100'000'000, &v))
+                return range_err(err, "max-sessions", arg, 1, 100'000'000);
+            o->max_sessions = static_cast<uint32_t>(v);
+            break;
+        case opt_session_timeout:
+            if (!parse_u64(arg, 10, 1, 86400, &v))
+                return range_err(err, "session-timeout", arg, 1, 86400);
+            o->session_timeout_s = static_cast<uint32_t>(v);
+            break;
+        case opt_session_hello_window:
+            if (!parse_u64(arg, 10, 1, 3600, &v))
+                return range_err(err, "session-hello-window", arg, 1, 3600);
+            o->session_hello_window_s = static_cast<uint32_t>(v);
+            break;
         case 'h':
             o->help = true;
             return true;
@@ -263,7 +302,7 @@ std::string usage(const char* prog)
 {
     return std::string("Usage: ") + prog + R"USAGE( [EAL options] -- [options]
 
-Peregrine: a DPDK packet engine serving the router protocol (UDP) on the fast path,
+Peregrine: a DPDK packet engine serving the router and session protocols (UDP) on the fast path,
 with a TAP exception path to the Linux kernel for everything else.
 
 Ports and queues:
@@ -282,7 +321,7 @@ Ports and queues:
 Protocols (UDP ports on the engine's address, [1, 65535]):
   --router-port N        router protocol (default 7100)
   --lb-port N            load-balancer protocol, reserved (default 7200)
-  --session-port N       session protocol, reserved (default 7300)
+  --session-port N       session protocol (default 7300)
   --rudp-port N          RUDP, reserved (default 7400)
   --lekt-port N          LEKT rendezvous over TCP, reserved (default 7500)
 
@@ -291,6 +330,20 @@ Router:
                          Heartbeat, [1, 86400] (default 90: three missed 30 s heartbeats)
   --max-clients N        registry capacity, [1, 100000000] (default 1048576; about 230-260
                          bytes of hugepage memory each: 10 million need ~2.2 GiB)
+
+Session protocol (SHA-256 per packet; docs/protocols/session.md):
+  --session-app NAME     application DATA payloads go to: echo (default; answers each payload
+                         with a DATA_NOACK carrying it) or discard
+  --session-key-file F   keyed mode: every packet's digest is HMAC-SHA-256 with the key in F (its
+                         bytes exactly, 16 to 1024 of them); default off (plain SHA-256: integrity,
+                         not authenticity)
+  --max-sessions N       session table capacity, [1, 100000000] (default 1048576; about 200 bytes
+                         of hugepage memory each)
+  --session-timeout S    a session with no accepted packet (PING or data) for S seconds is over,
+                         [1, 86400] (default 30: three missed 10 s pings)
+  --session-hello-window S
+                         a HELLO timestamp may differ from our clock by S seconds, [1, 3600]
+                         (default 30)
 
 Exception path:
   --tap-name FMT         kernel interface name per port, %u is the port id (default pgx%u)

@@ -34,6 +34,12 @@ struct options {
     uint16_t lekt_port = 7500;
     uint32_t heartbeat_timeout_s = 90;     // 3 missed 30 s heartbeats
     uint32_t max_clients = 1u << 20;
+    // Session protocol (docs/protocols/session.md).
+    std::string session_app = "echo";      // what DATA payloads are delivered to: echo | discard
+    std::string session_key_file;          // keyed mode (HMAC-SHA-256) with this pre-shared key
+    uint32_t max_sessions = 1u << 20;
+    uint32_t session_timeout_s = 30;       // three missed 10 s pings
+    uint32_t session_hello_window_s = 30;  // HELLO timestamp vs our clock
     uint32_t stats_interval_s = 0;         // 0: no periodic stats line
     std::string tap_name = "pgx%u";        // %u is replaced by the port id
     bool no_tap = false;

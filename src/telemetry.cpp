@@ -2,7 +2,9 @@
 // Callbacks run on the telemetry thread: they only read counters (relaxed) and, for client
 // look-ups, act as an RCU reader of the registry with their own reader id.
 
+#include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include <arpa/inet.h>
@@ -147,6 +149,75 @@ int cmd_client(const char*, const char* params, rte_tel_data* d)
     return 0;
 }
 
+int cmd_session(const char*, const char*, rte_tel_data* d)
+{
+    const lcore_stats s = stats_sum(g_app->stats, g_app->n_stats);
+    rte_tel_data_start_dict(d);
+    std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
+    const auto* tab = g_app->ctx.sessions;
+    if (!tab)
+        return -ENODEV;
+    rte_tel_data_add_dict_u64(d, "udp_port", g_app->opt.session_port);
+    rte_tel_data_add_dict_string(d, "app", g_app->opt.session_app.c_str());
+    rte_tel_data_add_dict_u64(d, "keyed", g_app->ctx.session.key != nullptr);
+    rte_tel_data_add_dict_u64(d, "sessions", tab->size());
+    rte_tel_data_add_dict_u64(d, "capacity", tab->capacity());
+    rte_tel_data_add_dict_u64(d, "timeout_s", g_app->opt.session_timeout_s);
+    rte_tel_data_add_dict_u64(d, "hello_window_s", g_app->opt.session_hello_window_s);
+    for (unsigned i = 0; i < ses_count; ++i)
+        rte_tel_data_add_dict_u64(d, std::string(ses_name(i)).c_str(), s.session[i]);
+    const session::table_counters c = tab->counters();
+    rte_tel_data_add_dict_u64(d, "opened", c.opened);
+    rte_tel_data_add_dict_u64(d, "reopened", c.reopened);
+    rte_tel_data_add_dict_u64(d, "hello_repeated", c.duplicate);
+    rte_tel_data_add_dict_u64(d, "hello_replayed", c.replayed);
+    rte_tel_data_add_dict_u64(d, "closed", c.closed);
+    rte_tel_data_add_dict_u64(d, "expired", c.expired);
+    rte_tel_data_add_dict_u64(d, "refused_full", c.full);
+    return 0;
+}
+
+// /peregrine/session/id,<32 hex digits>: one session by Client ID.
+int cmd_session_id(const char*, const char* params, rte_tel_data* d)
+{
+    uint8_t id[session::client_id_len];
+    if (!params || std::strlen(params) != 2 * sizeof(id))
+        return -EINVAL;
+    for (size_t i = 0; i < sizeof(id); ++i) {
+        const char hex[3] = {params[2 * i], params[2 * i + 1], 0};
+        char* end = nullptr;
+        if (!std::isxdigit(static_cast<unsigned char>(hex[0])) || !std::isxdigit(static_cast<unsigned char>(hex[1])))
+            return -EINVAL;
+        id[i] = static_cast<uint8_t>(std::strtoul(hex, &end, 16));
+    }
+    rte_tel_data_start_dict(d);
+    std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
+    auto* tab = g_app->ctx.sessions;
+    if (!tab)
+        return -ENODEV;
+    rte_rcu_qsbr* rcu = g_app->ctx.registry->rcu();
+    const unsigned rid = g_app->telemetry_reader;
+    rte_rcu_qsbr_thread_register(rcu, rid);
+    rte_rcu_qsbr_thread_online(rcu, rid);
+    const session::entry* e = tab->find(id);
+    const uint64_t now = rte_rdtsc();
+    rte_tel_data_add_dict_string(d, "client_id", params);
+    rte_tel_data_add_dict_u64(d, "open", e != nullptr && !e->expired(now, g_app->ctx.session.timeout_tsc));
+    if (e) {
+        rte_tel_data_add_dict_string(d, "ip", net::ipv4_to_string(e->ip_be).c_str());
+        rte_tel_data_add_dict_u64(d, "udp_port", ntohs(e->udp_port_be));
+        rte_tel_data_add_dict_u64(d, "port_id", e->port_id);
+        rte_tel_data_add_dict_u64(d, "hello_ts_ms", e->hello_ts);
+        rte_tel_data_add_dict_u64(d, "highest_order", e->win.top());
+        rte_tel_data_add_dict_u64(d, "server_order", std::atomic_ref<const uint64_t>(e->tx_order).load());
+        const uint64_t seen = e->seen();
+        rte_tel_data_add_dict_u64(d, "idle_ms", now > seen ? (now - seen) * 1000 / rte_get_tsc_hz() : 0);
+    }
+    rte_rcu_qsbr_thread_offline(rcu, rid);
+    rte_rcu_qsbr_thread_unregister(rcu, rid);
+    return 0;
+}
+
 int cmd_ports(const char*, const char*, rte_tel_data* d)
 {
     rte_tel_data_start_dict(d);
@@ -191,6 +262,9 @@ void telemetry_init(app* a)
     rte_telemetry_register_cmd("/peregrine/router", cmd_router, "Router protocol counters and registry. No parameters");
     rte_telemetry_register_cmd("/peregrine/router/client", cmd_client,
                                "Registration of a Client ID. Parameters: client ID, decimal or 0x-hex");
+    rte_telemetry_register_cmd("/peregrine/session", cmd_session, "Session protocol counters and table. No parameters");
+    rte_telemetry_register_cmd("/peregrine/session/id", cmd_session_id,
+                               "One session. Parameters: Client ID, 32 hex digits");
 }
 
 } // namespace peregrine

@@ -25,6 +25,11 @@ constexpr std::string_view rtr_names[] = {
     PG_ROUTER_COUNTERS(PG_X)
 #undef PG_X
 };
+constexpr std::string_view ses_names[] = {
+#define PG_X(name, desc) #name,
+    PG_SESSION_COUNTERS(PG_X)
+#undef PG_X
+};
 
 uint64_t relaxed(const uint64_t& v)
 {
@@ -61,6 +66,8 @@ lcore_stats stats_sum(const lcore_stats* blocks, unsigned n)
             s.exceptions[i] += relaxed(x.exceptions[i]);
         for (unsigned i = 0; i < rtr_count; ++i)
             s.router[i] += relaxed(x.router[i]);
+        for (unsigned i = 0; i < ses_count; ++i)
+            s.session[i] += relaxed(x.session[i]);
     }
     return s;
 }
@@ -69,5 +76,6 @@ std::string_view drop_name(unsigned i) { return drop_names[i]; }
 std::string_view drop_desc(unsigned i) { return drop_descs[i]; }
 std::string_view exc_name(unsigned i) { return exc_names[i]; }
 std::string_view rtr_name(unsigned i) { return rtr_names[i]; }
+std::string_view ses_name(unsigned i) { return ses_names[i]; }
 
 } // namespace peregrine

@@ -17,6 +17,21 @@
 
 namespace peregrine {
 
+// Session protocol drops (lib/session, docs/protocols/session.md).
+#define PG_SESSION_DROP_REASONS(X)                                                          \
+    X(session_short, "session datagram shorter than the 64-byte header")                    \
+    X(session_bad_len, "session length field disagrees with the datagram length")          \
+    X(session_unknown_type, "session packet with an unknown packet ID")                    \
+    X(session_reply_type, "session packet of a type only the server sends")                \
+    X(session_bad_source, "session datagram from a source no reply may go to")             \
+    X(session_bad_digest, "session packet failing SHA-256/HMAC verification (not answered)") \
+    X(session_wrong_endpoint, "session packet from an endpoint other than its session's")  \
+    X(session_duplicate, "session packet whose order count was already accepted")          \
+    X(session_too_old, "session packet whose order count is behind the replay window")     \
+    X(session_hello_replayed, "HELLO older than its session's, or the same from elsewhere") \
+    X(session_no_crypto, "session packet on an lcore without a crypto context")           \
+    X(session_no_room, "session answer longer than the request does not fit its mbuf")
+
 // X(name, description). Names are the telemetry keys: keep them stable.
 #define PG_DROP_REASONS(X)                                                                  \
     X(eth_short, "frame shorter than an Ethernet header")                                  \
@@ -38,6 +53,7 @@ namespace peregrine {
     X(router_hb_unregistered, "router Heartbeat from an endpoint with no registration")    \
     X(router_self_source, "router datagram whose source is the engine itself")             \
     X(router_bad_source, "router datagram from a source no reply may go to")               \
+    PG_SESSION_DROP_REASONS(X)                                                             \
     X(control_ring_full, "registration could not be handed to the control lcore")          \
     X(exception_ring_full, "exception packet could not be handed to the control lcore")    \
     X(registry_full, "Register Client refused: registry at --max-clients")                 \
@@ -89,6 +105,38 @@ enum class rtr : uint16_t {
 };
 static constexpr unsigned rtr_count = static_cast<unsigned>(rtr::count_);
 
+// Session protocol outcomes that are not drops. `consumed` packets end their life in the
+// engine without being sent (DATA_NOACK and client ACKs, once delivered); `app_sent` and
+// `shutdown_reject` ones start it there, so with sessions the identity above reads:
+// rx_packets + kernel_out + app_sent + shutdown_reject == tx_packets + kernel_in + drops + consumed.
+#define PG_SESSION_COUNTERS(X)                                                              \
+    X(hello_rx, "HELLO verified and handed to the control lcore")                         \
+    X(accepted, "ACCEPT sent (session opened, reopened, or its HELLO repeated)")           \
+    X(rejected_stale_hello, "REJECT: HELLO timestamp outside the window")                 \
+    X(rejected_bad_hello, "REJECT: HELLO without an 8-byte timestamp")                    \
+    X(rejected_full, "REJECT: HELLO with the session table full")                         \
+    X(rejected_no_session, "REJECT: packet for a Client ID with no session")              \
+    X(rejected_timed_out, "REJECT: packet for a session that missed its pings")           \
+    X(rejected_disconnect, "REJECT: answer to a DISCONNECT (session closed)")             \
+    X(pong, "PING answered with PONG")                                                   \
+    X(ack, "DATA_ACK answered with ACK")                                                 \
+    X(bad_ack, "DATA_ACK failing verification answered with BAD_ACK")                   \
+    X(data_noack, "DATA_NOACK accepted")                                                 \
+    X(ack_rx, "ACK from a client (of a server DATA_ACK) accepted")                       \
+    X(delivered, "payloads delivered to the application")                                \
+    X(app_sent, "packets the application sent on a session")                             \
+    X(app_send_failed, "application sends refused (no mbuf, too long, burst full)")      \
+    X(consumed, "packets freed after delivery, with no answer (not drops)")              \
+    X(shutdown_reject, "REJECT built for a session at shutdown (sent, or counted as tx_full)")
+
+enum class ses : uint16_t {
+#define PG_X(name, desc) name,
+    PG_SESSION_COUNTERS(PG_X)
+#undef PG_X
+        count_
+};
+static constexpr unsigned ses_count = static_cast<unsigned>(ses::count_);
+
 struct alignas(cache_line) lcore_stats {
     uint64_t rx_packets;
     uint64_t rx_bursts;
@@ -102,10 +150,12 @@ struct alignas(cache_line) lcore_stats {
     std::array<uint64_t, drop_count> drops;
     std::array<uint64_t, exc_count> exceptions;
     std::array<uint64_t, rtr_count> router;
+    std::array<uint64_t, ses_count> session;
 
     void count(drop d) { ++drops[static_cast<unsigned>(d)]; }
     void count(exc e) { ++exceptions[static_cast<unsigned>(e)]; }
     void count(rtr r) { ++router[static_cast<unsigned>(r)]; }
+    void count(ses x, uint64_t n = 1) { session[static_cast<unsigned>(x)] += n; }
     uint64_t drop_total() const;
 };
 
@@ -116,5 +166,6 @@ std::string_view drop_name(unsigned i);
 std::string_view drop_desc(unsigned i);
 std::string_view exc_name(unsigned i);
 std::string_view rtr_name(unsigned i);
+std::string_view ses_name(unsigned i);
 
 } // namespace peregrine

@@ -12,6 +12,8 @@
 #include "net/classify.hpp"
 #include "router/pipeline.hpp"
 #include "router/registry.hpp"
+#include "session/pipeline.hpp"
+#include "session/table.hpp"
 
 namespace peregrine::engine {
 
@@ -22,6 +24,8 @@ struct context {
     uint16_t tap_of[RTE_MAX_ETHPORTS];       // exception TAP ethdev of each port, or no_port
     router::config router;
     router::registry* registry = nullptr;
+    session::config session;
+    session::table* sessions = nullptr;      // nullptr: no session protocol (its port is the kernel's)
     std::atomic<bool> quit{false};
 };
 

@@ -1,5 +1,6 @@
 #include "engine/control.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include <rte_cycles.h>
@@ -7,6 +8,7 @@
 
 #include "engine/burst.hpp"
 #include "router/pipeline.hpp"
+#include "session/pipeline.hpp"
 
 namespace peregrine::engine {
 
@@ -19,6 +21,7 @@ control::control(context& ctx, lcore_stats& st, std::vector<uint16_t> ports, std
     tick_tsc_ = rte_get_tsc_hz() / tick_hz;
     // Visit every slot about once a second: expiry is late by at most ~1 s plus the timeout.
     sweep_budget_ = ctx_.registry->slots() / tick_hz + 1;
+    session_sweep_budget_ = ctx_.sessions ? ctx_.sessions->slots() / tick_hz + 1 : 0;
 }
 
 void control::send(unsigned w, rte_mbuf** m, unsigned n)
@@ -71,17 +74,28 @@ bool control::drain_registrations(uint64_t now)
     bool any = false;
     rte_mbuf* pkts[burst_size];
     rte_mbuf* replies[burst_size];
+    rte_mbuf* ses[burst_size];
     for (unsigned w = 0; w < rings_.size(); ++w) {
         const unsigned n = rte_ring_sc_dequeue_burst(rings_[w].ctl, reinterpret_cast<void**>(pkts), burst_size, nullptr);
         unsigned n_rep = 0;
+        unsigned n_ses = 0;
         for (unsigned i = 0; i < n; ++i) {
             rte_mbuf* m = pkts[i];
+            if (ctx_.sessions && session::is_session(m, ctx_.ports[m->port], ctx_.session.udp_port)) {
+                ses[n_ses++] = m;
+                continue;
+            }
             if (router::apply_register(*ctx_.registry, m, ctx_.ports[m->port], now) == router::upsert_result::full) {
                 st_.count(drop::registry_full);
                 rte_pktmbuf_free(m);
                 continue;
             }
             replies[n_rep++] = m;
+        }
+        if (n_ses) {
+            const unsigned k = session::apply_control(ctx_.session, *ctx_.sessions, st_, ctx_.ports, ses, n_ses, now);
+            for (unsigned j = 0; j < k; ++j)
+                replies[n_rep++] = ses[j];
         }
         // Back through the worker that received them: same queue, same flow order.
         if (n_rep)
@@ -98,6 +112,14 @@ void control::housekeeping(uint64_t now)
     next_tick_ = now + tick_tsc_;
     ctx_.registry->expire(now, ctx_.router.heartbeat_timeout_tsc, sweep_budget_);
     ctx_.registry->reclaim();
+    if (ctx_.sessions) {
+        // A slice per tick that passed, not per call: a descheduled control lcore still visits
+        // every session about once a second.
+        const uint64_t ticks = last_session_sweep_ ? std::min<uint64_t>((now - last_session_sweep_) / tick_tsc_, tick_hz) : 1;
+        last_session_sweep_ = now;
+        ctx_.sessions->expire(now, ctx_.session.timeout_tsc, static_cast<unsigned>(session_sweep_budget_ * std::max<uint64_t>(ticks, 1)));
+        ctx_.sessions->reclaim();
+    }
 }
 
 bool control::poll(uint64_t now)

@@ -7,6 +7,8 @@
 //    and answered through the TX ring of the worker that received them, so a client that holds its Register Client
 //    Response is already visible to every worker;
 //  - registrations that missed their heartbeats expire, a slice per millisecond;
+//  - session HELLOs and DISCONNECTs open and close sessions (the table's only writer), answered
+//    the same way; sessions that missed their pings expire like registrations;
 //  - retired registry slots are recycled once the workers have passed a quiescent state.
 
 #include <cstdint>
@@ -48,6 +50,8 @@ private:
     uint64_t next_tick_ = 0;
     uint64_t tick_tsc_;
     unsigned sweep_budget_;
+    unsigned session_sweep_budget_;
+    uint64_t last_session_sweep_ = 0;
 };
 
 } // namespace peregrine::engine

@@ -11,6 +11,9 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
     rte_mbuf* rtr_m[burst_size];
     net::udp_view rtr_v[burst_size];
     unsigned n_rtr = 0;
+    rte_mbuf* ses_m[burst_size];
+    net::udp_view ses_v[burst_size];
+    unsigned n_ses = 0;
 
     for (unsigned i = 0; i < prefetch_ahead && i < n; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
@@ -43,6 +46,16 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
             rtr_m[n_rtr++] = m;
             continue;
         }
+        if (ctx.sessions && v.dst_port == ctx.session.udp_port) {
+            if (PG_UNLIKELY(m->nb_segs != 1)) {
+                st.count(drop::multi_seg);
+                out.drop[out.n_drop++] = m;
+                continue;
+            }
+            ses_v[n_ses] = v;
+            ses_m[n_ses++] = m;
+            continue;
+        }
         st.count(exc::udp_other_port);
         out.exc[out.n_exc++] = m;
     }
@@ -66,6 +79,38 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
                 break;
             }
         }
+    }
+    if (n_ses) {
+        session::outcome oc[burst_size];
+        rte_mbuf* app[session::max_app_out];
+        unsigned n_app = 0;
+        session::handle_burst(ctx.session, *ctx.sessions, st, ctx.ports, rx_port, ses_m, ses_v, n_ses, now, oc, app,
+                              &n_app);
+        rte_mbuf** tx = out.tx[rx_port];
+        uint16_t& n_tx = out.n_tx[rx_port];
+        for (unsigned k = 0; k < n_ses; ++k) {
+            rte_mbuf* m = ses_m[k];
+            switch (oc[k].a) {
+            case session::action::tx:
+                tx[n_tx++] = m;
+                break;
+            case session::action::control:
+                out.ctl[out.n_ctl++] = m;
+                break;
+            case session::action::drop:
+                st.count(oc[k].why);
+                out.drop[out.n_drop++] = m;
+                break;
+            case session::action::consume:
+                st.count(ses::consumed);
+                out.drop[out.n_drop++] = m;
+                break;
+            }
+        }
+        for (unsigned k = 0; k < n_app; ++k)
+            tx[n_tx++] = app[k];
+        if (n_tx)
+            out.tx_port_mask |= 1ull << rx_port;
     }
     st.rx_packets += n;
 }

@@ -14,7 +14,8 @@
 namespace peregrine::engine {
 
 struct burst_out {
-    rte_mbuf* tx[max_ports][burst_size];
+    // Twice a burst: a session DATA_ACK may yield its ACK and an application packet.
+    rte_mbuf* tx[max_ports][2 * burst_size];
     uint16_t n_tx[max_ports];
     rte_mbuf* exc[burst_size];   // to the kernel through the port's TAP
     uint16_t n_exc;

@@ -290,6 +290,9 @@ class Engine:
                 ['--no-pci', '--no-huge', '-m', '512', '--file-prefix=' + self.prefix,
                  '--vdev=net_tap0,iface=' + self.wire, '--',
                  '--addr', '0:%s/%d' % (self.ip, self.subnet.prefixlen), '--tap-name', self.tap] +
+                # The default million sessions (~200 MiB) does not fit -m 512 beside the default
+                # registry; a test's own --max-sessions (in app, later) wins.
+                ['--max-sessions', '65536'] +
                 self.app)
 
     def _read(self, path):

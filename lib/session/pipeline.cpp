@@ -1,0 +1,417 @@
+#include "session/pipeline.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <rte_ip.h>
+#include <rte_prefetch.h>
+#include <rte_udp.h>
+
+#include "net/rewrite.hpp"
+
+namespace peregrine::session {
+
+static_assert(burst_size <= RTE_HASH_LOOKUP_BULK_MAX, "one bulk lookup per burst");
+
+namespace {
+
+// A unicast host address, a non-zero port and a unicast MAC: anything else is spoofed or
+// broken, and answering it would make the engine a reflector (the router's rule).
+bool source_ok(const net::udp_view& v)
+{
+    const uint8_t first = reinterpret_cast<const uint8_t*>(&v.ip->src_addr)[0];
+    return first != 0 && first != 127 && first < 224 && v.udp->src_port != 0 &&
+           !rte_is_multicast_ether_addr(&v.eth->src_addr);
+}
+
+// Constant time, so a keyed-mode forger learns nothing from how long a refusal took.
+inline bool digest_eq(const uint8_t* a, const uint8_t* b)
+{
+    uint64_t x = 0;
+    for (unsigned w = 0; w < digest_len; w += 8) {
+        uint64_t p, q;
+        std::memcpy(&p, a + w, 8);
+        std::memcpy(&q, b + w, 8);
+        x |= p ^ q;
+    }
+    return x == 0;
+}
+
+using digest_t = uint8_t[digest_len];
+
+// SHA-256 or, in keyed mode, HMAC-SHA-256 of n buffers, a burst at a time.
+void digest_burst(const config& cfg, crypto::mb_context& mb, const uint8_t* const* p, const uint32_t* len,
+                  unsigned n, digest_t* out)
+{
+    for (unsigned i = 0; i < n; i += burst_size) {
+        const unsigned k = std::min(burst_size, n - i);
+        if (cfg.key)
+            crypto::hmac_sha256_burst(mb, *cfg.key, p + i, len + i, k, out + i);
+        else
+            crypto::sha256_burst(mb, p + i, len + i, k, out + i);
+    }
+}
+
+// Bytes an answer may grow into past the datagram's end: Ethernet padding plus tailroom.
+inline unsigned room(const rte_mbuf* m, const net::udp_view& v)
+{
+    const uint8_t* frame_end = rte_pktmbuf_mtod(m, const uint8_t*) + m->data_len;
+    return static_cast<unsigned>(rte_pktmbuf_tailroom(m) + (frame_end - (v.data + v.len)));
+}
+
+// Answers written in place (or built by the application) waiting to be signed and readdressed.
+struct answers {
+    rte_mbuf* m[burst_size + max_app_out];
+    net::udp_view* v[burst_size + max_app_out];
+    uint16_t len[burst_size + max_app_out];  // datagram payload length: 64 + session payload
+    uint16_t port[burst_size + max_app_out]; // ethdev port it leaves by (where it came from)
+    unsigned n = 0;
+
+    void add(rte_mbuf* mb, net::udp_view* vw, uint16_t l, uint16_t p)
+    {
+        m[n] = mb;
+        v[n] = vw;
+        len[n] = l;
+        port[n++] = p;
+    }
+
+    // Fills every digest field (one multi-buffer call), then turns each datagram into an answer
+    // to its sender (addresses, lengths, checksums).
+    void finish(const config& cfg, crypto::mb_context& mb, const net::port_addr* ports)
+    {
+        if (!n)
+            return;
+        const uint8_t* p[burst_size + max_app_out];
+        uint32_t l[burst_size + max_app_out];
+        digest_t d[burst_size + max_app_out];
+        for (unsigned k = 0; k < n; ++k) {
+            p[k] = v[k]->data + off_client;
+            l[k] = len[k] - off_client;
+        }
+        digest_burst(cfg, mb, p, l, n, d);
+        for (unsigned k = 0; k < n; ++k) {
+            std::memcpy(v[k]->data + off_digest, d[k], digest_len);
+            net::make_reply(m[k], *v[k], len[k], ports[port[k]].mac);
+        }
+    }
+};
+
+} // namespace
+
+bool is_session(rte_mbuf* m, const net::port_addr& pa, uint16_t udp_port)
+{
+    net::udp_view v;
+    const net::classification c = net::classify(m, pa, &v);
+    return c.v == net::verdict::local_udp && v.dst_port == udp_port;
+}
+
+void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const net::port_addr* ports,
+                  uint16_t rx_port, rte_mbuf* const* m, net::udp_view* v, unsigned n, uint64_t now,
+                  outcome* out, rte_mbuf** app, unsigned* n_app)
+{
+    *n_app = 0;
+    crypto::mb_context* mb = cfg.lcore_mb();
+    if (PG_UNLIKELY(!mb)) {
+        for (unsigned i = 0; i < n; ++i)
+            out[i] = {action::drop, drop::session_no_crypto};
+        return;
+    }
+
+    // Pass 1: headers and sources; gather what to verify.
+    header h[burst_size];
+    uint8_t idx[burst_size];
+    const uint8_t* vp[burst_size];
+    uint32_t vl[burst_size];
+    unsigned n_ok = 0;
+    const uint32_t our_ip = ports[rx_port].ip_be;
+    for (unsigned i = 0; i < n; ++i) {
+        drop why;
+        if (PG_UNLIKELY(!parse(v[i].data, v[i].len, &h[i], &why))) {
+            out[i] = {action::drop, why};
+            continue;
+        }
+        if (PG_UNLIKELY(v[i].ip->src_addr == our_ip || !source_ok(v[i]))) {
+            out[i] = {action::drop, drop::session_bad_source};
+            continue;
+        }
+        vp[n_ok] = v[i].data + off_client;
+        vl[n_ok] = static_cast<uint32_t>(v[i].len - off_client);
+        idx[n_ok++] = static_cast<uint8_t>(i);
+    }
+    if (!n_ok)
+        return;
+
+    // Pass 2: every digest in one multi-buffer call; every session in one bulk lookup.
+    digest_t dg[burst_size];
+    digest_burst(cfg, *mb, vp, vl, n_ok, dg);
+
+    const uint8_t* ids[burst_size];
+    uint8_t id_of[burst_size];
+    unsigned n_ids = 0;
+    for (unsigned k = 0; k < n_ok; ++k)
+        if (h[idx[k]].t != type::hello) {
+            ids[n_ids] = h[idx[k]].client_id;
+            id_of[n_ids++] = static_cast<uint8_t>(k);
+        }
+    entry* found[burst_size];
+    entry* hit[burst_size] = {};
+    if (n_ids)
+        tab.lookup(ids, n_ids, found);
+    for (unsigned j = 0; j < n_ids; ++j) {
+        hit[id_of[j]] = found[j];
+        if (found[j])
+            rte_prefetch0(found[j]);
+    }
+
+    // Pass 3: the state machine.
+    answers ans;
+    sender::slot slots[max_app_out];
+    unsigned n_slots = 0;
+    sender snd;
+    snd.out = slots;
+    snd.n_out = &n_slots;
+    snd.max_out = max_app_out;
+    snd.st = &st;
+    const uint64_t now_ms = cfg.wall_ms(now);
+
+    for (unsigned k = 0; k < n_ok; ++k) {
+        const unsigned i = idx[k];
+        const header& p = h[i];
+        // Writes the answer's header over the request's (Client ID stays where it is).
+        auto answer = [&](type t, uint16_t plen) {
+            if (plen > p.length && room(m[i], v[i]) < unsigned(plen - p.length)) {
+                out[i] = {action::drop, drop::session_no_room};
+                return false;
+            }
+            write_header(v[i].data, v[i].data + off_client, t, plen, p.custom, p.order);
+            ans.add(m[i], &v[i], static_cast<uint16_t>(header_len + plen), rx_port);
+            out[i].a = action::tx;
+            return true;
+        };
+        auto reject = [&](ses why) {
+            if (answer(type::reject, 0))
+                st.count(why);
+        };
+        const bool good = digest_eq(dg[k], v[i].data + off_digest);
+
+        if (p.t == type::hello) {
+            if (PG_UNLIKELY(!good)) {
+                out[i] = {action::drop, drop::session_bad_digest};
+                continue;
+            }
+            if (p.length != timestamp_len) {
+                reject(ses::rejected_bad_hello);
+                continue;
+            }
+            // Unsigned distance: any 64-bit timestamp, no overflow.
+            const uint64_t ts = load_be64(v[i].data + header_len);
+            if ((ts > now_ms ? ts - now_ms : now_ms - ts) > cfg.hello_window_ms) {
+                reject(ses::rejected_stale_hello);
+                continue;
+            }
+            // The control lcore stores the source address: make sure the headers are intact.
+            if (PG_UNLIKELY(!net::udp_cksum_ok(m[i], v[i]))) {
+                out[i] = {action::drop, drop::udp_bad_cksum};
+                continue;
+            }
+            st.count(ses::hello_rx);
+            out[i].a = action::control;
+            continue;
+        }
+
+        entry* e = hit[k];
+        if (PG_UNLIKELY(!good)) {
+            // BAD_ACK only towards a live session's own endpoint: a corrupt packet's Client ID
+            // and source cannot be trusted otherwise.
+            if (p.t == type::data_ack && e && e->from(v[i].ip->src_addr, v[i].udp->src_port) &&
+                !e->expired(now, cfg.timeout_tsc)) {
+                if (answer(type::bad_ack, digest_len)) {
+                    std::memcpy(v[i].data + header_len, dg[k], digest_len);
+                    st.count(ses::bad_ack);
+                }
+            } else {
+                out[i] = {action::drop, drop::session_bad_digest};
+            }
+            continue;
+        }
+        if (!e) {
+            reject(ses::rejected_no_session);
+            continue;
+        }
+        if (e->expired(now, cfg.timeout_tsc)) {
+            reject(ses::rejected_timed_out);
+            continue;
+        }
+        if (PG_UNLIKELY(!e->from(v[i].ip->src_addr, v[i].udp->src_port))) {
+            out[i] = {action::drop, drop::session_wrong_endpoint};
+            continue;
+        }
+        const replay r = e->win.check_and_set(p.order);
+        if (PG_UNLIKELY(r != replay::fresh)) {
+            // A repeated DISCONNECT (its REJECT was lost) is answered again; the first one is
+            // already closing the session.
+            if (r == replay::duplicate && p.t == type::disconnect)
+                reject(ses::rejected_disconnect);
+            else
+                out[i] = {action::drop, r == replay::duplicate ? drop::session_duplicate : drop::session_too_old};
+            continue;
+        }
+        e->touch(now);
+
+        switch (p.t) {
+        case type::ping:
+            if (answer(type::pong, p.length))  // the payload is echoed
+                st.count(ses::pong);
+            break;
+        case type::data_ack:
+        case type::data_noack: {
+            const bool want_ack = p.t == type::data_ack;
+            if (cfg.app) {
+                snd.src = m[i];
+                snd.src_v = &v[i];
+                snd.session = e;
+                cfg.app->on_data({p.client_id, v[i].data + header_len, p.length, p.custom, p.order, want_ack}, snd);
+            }
+            st.count(ses::delivered);
+            if (want_ack) {
+                // The digest of the acknowledged packet, as it arrived (verified equal to its field).
+                if (answer(type::ack, digest_len)) {
+                    std::memcpy(v[i].data + header_len, dg[k], digest_len);
+                    st.count(ses::ack);
+                }
+            } else {
+                out[i].a = action::consume;
+                st.count(ses::data_noack);
+            }
+            break;
+        }
+        case type::ack:
+            out[i].a = action::consume;
+            st.count(ses::ack_rx);
+            break;
+        default:  // disconnect: the control lcore closes the session and answers
+            out[i].a = action::control;
+            break;
+        }
+    }
+
+    for (unsigned s = 0; s < n_slots; ++s) {
+        slots[s].m->port = rx_port;
+        ans.add(slots[s].m, &slots[s].v, slots[s].v.len, rx_port);
+        app[s] = slots[s].m;
+    }
+    *n_app = n_slots;
+    ans.finish(cfg, *mb, ports);
+}
+
+unsigned apply_control(const config& cfg, table& tab, lcore_stats& st, const net::port_addr* ports, rte_mbuf** m,
+                       unsigned n, uint64_t now)
+{
+    crypto::mb_context* mb = cfg.lcore_mb();
+    answers ans;
+    net::udp_view v[burst_size];
+    unsigned n_keep = 0;
+    for (unsigned i = 0; i < n; ++i) {
+        rte_mbuf* x = m[i];
+        header h;
+        drop why = drop::session_no_crypto;
+        // The worker validated the frame; classifying again relocates the headers.
+        const bool ok = mb && net::classify(x, ports[x->port], &v[n_keep]).v == net::verdict::local_udp &&
+                        parse(v[n_keep].data, v[n_keep].len, &h, &why);
+        if (PG_UNLIKELY(!ok)) {
+            st.count(why);
+            rte_pktmbuf_free(x);
+            continue;
+        }
+        net::udp_view& w = v[n_keep];
+        type t;
+        uint16_t plen = 0;
+        if (h.t == type::hello) {
+            endpoint ep;
+            ep.ip_be = w.ip->src_addr;
+            ep.udp_port_be = w.udp->src_port;
+            ep.port_id = x->port;
+            ep.next_hop = w.eth->src_addr;
+            const open_result r = tab.open(h.client_id, ep, load_be64(w.data + header_len), h.order, now, cfg.timeout_tsc);
+            if (r == open_result::replayed) {
+                st.count(drop::session_hello_replayed);
+                rte_pktmbuf_free(x);
+                continue;
+            }
+            if (r == open_result::full) {
+                t = type::reject;
+                st.count(ses::rejected_full);
+            } else {
+                t = type::accept;
+                plen = timestamp_len;  // the server's clock, in the HELLO's timestamp's place
+                store_be64(w.data + header_len, cfg.wall_ms(now));
+                st.count(ses::accepted);
+            }
+        } else {
+            // DISCONNECT. A session reopened from another endpoint meanwhile is not this one's.
+            const entry* e = tab.find(h.client_id);
+            if (e && e->from(w.ip->src_addr, w.udp->src_port))
+                tab.close(h.client_id);
+            t = type::reject;
+            st.count(ses::rejected_disconnect);
+        }
+        write_header(w.data, w.data + off_client, t, plen, h.custom, h.order);
+        ans.add(x, &w, static_cast<uint16_t>(header_len + plen), x->port);
+        m[n_keep++] = x;
+    }
+    if (mb)
+        ans.finish(cfg, *mb, ports);
+    return n_keep;
+}
+
+rte_mbuf* build_reject(const config& cfg, const table& tab, const entry& e, rte_mempool* pool,
+                       const net::port_addr* ports)
+{
+    crypto::mb_context* mb = cfg.lcore_mb();
+    if (!mb)
+        return nullptr;
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (!m)
+        return nullptr;
+    constexpr uint16_t ulen = sizeof(rte_udp_hdr) + header_len;
+    constexpr uint16_t frame = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + ulen;
+    auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, frame));
+    if (!d) {
+        rte_pktmbuf_free(m);
+        return nullptr;
+    }
+    const net::port_addr& pa = ports[e.port_id];
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(d);
+    eth->dst_addr = tab.next_hop(e);
+    eth->src_addr = pa.mac;
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+    std::memset(ip, 0, sizeof(*ip));
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->total_length = rte_cpu_to_be_16(sizeof(rte_ipv4_hdr) + ulen);
+    ip->time_to_live = net::default_ttl;
+    ip->next_proto_id = IPPROTO_UDP;
+    ip->src_addr = pa.ip_be;
+    ip->dst_addr = e.ip_be;
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
+    udp->src_port = rte_cpu_to_be_16(cfg.udp_port);
+    udp->dst_port = e.udp_port_be;
+    udp->dgram_len = rte_cpu_to_be_16(ulen);
+    udp->dgram_cksum = 0;
+    uint8_t* s = reinterpret_cast<uint8_t*>(udp + 1);
+    // The server's own next order count: not an answer to any packet.
+    write_header(s, e.client_id, type::reject, 0, 0, std::atomic_ref<const uint64_t>(e.tx_order).load());
+    const uint8_t* p[1] = {s + off_client};
+    const uint32_t l[1] = {header_len - off_client};
+    digest_t dg[1];
+    digest_burst(cfg, *mb, p, l, 1, dg);
+    std::memcpy(s, dg[0], digest_len);
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+    if (udp->dgram_cksum == 0)
+        udp->dgram_cksum = 0xffff;
+    m->port = e.port_id;
+    return m;
+}
+
+} // namespace peregrine::session

@@ -1,0 +1,270 @@
+#include "session/table.hpp"
+
+#include <cstdio>
+#include <cstring>
+
+#include <rte_errno.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+namespace peregrine::session {
+
+namespace {
+// Slots beyond capacity so sessions in a grace period never make an open fail.
+uint32_t slack_for(uint32_t capacity) { return capacity / 8 + 1024; }
+
+// Reclaim in batches: the control lcore must keep its own loop short.
+static constexpr uint32_t reclaim_batch = 1024;
+
+std::atomic<unsigned> instance_seq{0};
+
+// Client IDs sit at offset 74 of a frame: rte_hash_crc reads keys 8 bytes at a time, so hand it
+// an aligned copy (no unaligned access, also on strict-alignment CPUs).
+struct alignas(16) key {
+    uint8_t b[client_id_len];
+    explicit key(const uint8_t* id) { std::memcpy(b, id, client_id_len); }
+    key() = default;
+};
+} // namespace
+
+table* table::create(const params& p)
+{
+    if (p.capacity == 0 || !p.rcu) {
+        rte_errno = EINVAL;
+        return nullptr;
+    }
+    auto* t = new table();
+    const unsigned seq = instance_seq.fetch_add(1);
+    t->rcu_ = p.rcu;
+    t->capacity_ = p.capacity;
+    t->n_slots_ = p.capacity + slack_for(p.capacity);
+    int err = ENOMEM;
+
+    t->slots_ = static_cast<entry*>(
+        rte_zmalloc_socket("pg_sess_slots", sizeof(entry) * size_t(t->n_slots_), RTE_CACHE_LINE_SIZE, p.socket_id));
+    t->live_ = static_cast<uint8_t*>(rte_zmalloc_socket("pg_sess_live", t->n_slots_, 0, p.socket_id));
+    t->free_ = static_cast<uint32_t*>(
+        rte_malloc_socket("pg_sess_free", sizeof(uint32_t) * size_t(t->n_slots_), 0, p.socket_id));
+    t->hops_ = static_cast<rte_ether_addr*>(
+        rte_zmalloc_socket("pg_sess_hops", sizeof(rte_ether_addr) * size_t(t->n_slots_), 0, p.socket_id));
+    if (!t->slots_ || !t->live_ || !t->free_ || !t->hops_)
+        goto fail;
+    for (uint32_t i = 0; i < t->n_slots_; ++i)
+        t->free_[i] = t->n_slots_ - 1 - i;
+    t->n_free_ = t->n_slots_;
+
+    {
+        char name[RTE_HASH_NAMESIZE];
+        std::snprintf(name, sizeof(name), "%.12s_%u", p.name, seq);
+        rte_hash_parameters hp{};
+        hp.name = name;
+        hp.entries = t->n_slots_;
+        hp.key_len = client_id_len;
+        hp.hash_func = rte_hash_crc;
+        hp.socket_id = p.socket_id;
+        // LF: readers never take a lock; EXT_TABLE: no insert fails on a crowded bucket.
+        hp.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+        t->hash_ = rte_hash_create(&hp);
+        if (!t->hash_) {
+            err = rte_errno;
+            goto fail;
+        }
+        rte_hash_rcu_config rc{};
+        rc.v = p.rcu;
+        rc.mode = RTE_HASH_QSBR_MODE_DQ;
+        if (rte_hash_rcu_qsbr_add(t->hash_, &rc) != 0) {
+            err = rte_errno;
+            goto fail;
+        }
+    }
+    {
+        char dqname[RTE_RING_NAMESIZE];
+        std::snprintf(dqname, sizeof(dqname), "pg_sdq%u", seq);
+        rte_rcu_qsbr_dq_parameters dp{};
+        dp.name = dqname;
+        dp.flags = RTE_RCU_QSBR_DQ_MT_UNSAFE;  // single writer
+        // Only slots in a grace period wait here, at most the slack's worth before alloc_slot
+        // reclaims; a full queue falls back to a synchronous grace period (retire_slot).
+        dp.size = slack_for(p.capacity);
+        dp.esize = sizeof(uint32_t);
+        dp.trigger_reclaim_limit = reclaim_batch;
+        dp.max_reclaim_size = reclaim_batch;
+        dp.free_fn = &table::free_slots;
+        dp.p = t;
+        dp.v = p.rcu;
+        t->dq_ = rte_rcu_qsbr_dq_create(&dp);
+        if (!t->dq_) {
+            err = rte_errno;
+            goto fail;
+        }
+    }
+    return t;
+
+fail:
+    delete t;
+    rte_errno = err;
+    return nullptr;
+}
+
+table::~table()
+{
+    if (dq_)
+        rte_rcu_qsbr_dq_delete(dq_);
+    rte_hash_free(hash_);
+    rte_free(free_);
+    rte_free(live_);
+    rte_free(hops_);
+    rte_free(slots_);
+}
+
+void table::free_slots(void* p, void* elems, unsigned n)
+{
+    auto* t = static_cast<table*>(p);
+    const auto* idx = static_cast<const uint32_t*>(elems);
+    for (unsigned i = 0; i < n; ++i)
+        t->free_[t->n_free_++] = idx[i];
+}
+
+void table::lookup(const uint8_t* const* ids, unsigned n, entry** out) const
+{
+    key k[RTE_HASH_LOOKUP_BULK_MAX];
+    const void* kp[RTE_HASH_LOOKUP_BULK_MAX];
+    for (unsigned i = 0; i < n; ++i) {
+        std::memcpy(k[i].b, ids[i], client_id_len);
+        kp[i] = &k[i];
+    }
+    uint64_t hits = 0;
+    rte_hash_lookup_bulk_data(hash_, kp, n, &hits, reinterpret_cast<void**>(out));
+    // rte_hash leaves the data of a miss untouched: make misses explicit.
+    for (uint64_t miss = ~hits & ((n == 64) ? ~0ull : ((1ull << n) - 1)); miss; miss &= miss - 1)
+        out[__builtin_ctzll(miss)] = nullptr;
+}
+
+entry* table::find(const uint8_t* id) const
+{
+    const key k(id);
+    void* d = nullptr;
+    return rte_hash_lookup_data(hash_, &k, &d) >= 0 ? static_cast<entry*>(d) : nullptr;
+}
+
+bool table::alloc_slot(uint32_t* slot)
+{
+    if (n_free_ == 0)
+        rte_rcu_qsbr_dq_reclaim(dq_, UINT32_MAX, nullptr, nullptr, nullptr);
+    if (n_free_ == 0) {
+        // Every spare slot is in a grace period: wait it out (workers report every loop).
+        rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
+        rte_rcu_qsbr_dq_reclaim(dq_, UINT32_MAX, nullptr, nullptr, nullptr);
+    }
+    if (n_free_ == 0)
+        return false;
+    *slot = free_[--n_free_];
+    return true;
+}
+
+void table::retire_slot(uint32_t slot)
+{
+    live_[slot] = 0;
+    if (rte_rcu_qsbr_dq_enqueue(dq_, &slot) != 0) {
+        // Queue full (more than the slack retired within one grace period): wait the grace period out.
+        rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
+        free_[n_free_++] = slot;
+    }
+}
+
+open_result table::open(const uint8_t* id, const endpoint& ep, uint64_t hello_ts, uint64_t order, uint64_t now,
+                        uint64_t max_age)
+{
+    entry* old = find(id);
+    if (old && !old->expired(now, max_age)) {
+        if (hello_ts < old->hello_ts || (hello_ts == old->hello_ts && !old->from(ep.ip_be, ep.udp_port_be))) {
+            ++c_.replayed;
+            return open_result::replayed;
+        }
+        if (hello_ts == old->hello_ts) {
+            ++c_.duplicate;
+            return open_result::duplicate;
+        }
+    }
+    if (!old && size_ >= capacity_) {
+        ++c_.full;
+        return open_result::full;
+    }
+    uint32_t slot;
+    if (!alloc_slot(&slot)) {
+        ++c_.full;
+        return open_result::full;
+    }
+    entry& e = slots_[slot];
+    e.win.reset(order);
+    std::memcpy(e.client_id, id, client_id_len);
+    e.hello_ts = hello_ts;
+    e.ip_be = ep.ip_be;
+    e.udp_port_be = ep.udp_port_be;
+    e.port_id = ep.port_id;
+    e.tx_order = 0;
+    hops_[slot] = ep.next_hop;
+    e.touch(now);
+    live_[slot] = 1;
+    // Publish (release store of the data pointer: a reader that finds the key sees the filled
+    // slot). For an existing key this swaps the pointer in place.
+    const key k(id);
+    if (rte_hash_add_key_data(hash_, &k, &e) < 0) {
+        retire_slot(slot);
+        ++c_.full;
+        return open_result::full;
+    }
+    if (old) {
+        retire_slot(static_cast<uint32_t>(old - slots_));
+        ++c_.reopened;
+        return open_result::reopened;
+    }
+    std::atomic_ref<uint32_t>(size_).store(size_ + 1, std::memory_order_relaxed);
+    ++c_.opened;
+    return open_result::opened;
+}
+
+bool table::close(const uint8_t* id)
+{
+    entry* e = find(id);
+    if (!e)
+        return false;
+    const key k(id);
+    rte_hash_del_key(hash_, &k);
+    retire_slot(static_cast<uint32_t>(e - slots_));
+    std::atomic_ref<uint32_t>(size_).store(size_ - 1, std::memory_order_relaxed);
+    ++c_.closed;
+    return true;
+}
+
+unsigned table::expire(uint64_t now, uint64_t max_age, unsigned budget)
+{
+    unsigned removed = 0;
+    for (unsigned i = 0; i < budget; ++i) {
+        const uint32_t s = cursor_;
+        cursor_ = (cursor_ + 1 == n_slots_) ? 0 : cursor_ + 1;
+        if (!live_[s] || !slots_[s].expired(now, max_age))
+            continue;
+        const key k(slots_[s].client_id);
+        rte_hash_del_key(hash_, &k);
+        retire_slot(s);
+        std::atomic_ref<uint32_t>(size_).store(size_ - 1, std::memory_order_relaxed);
+        ++removed;
+    }
+    c_.expired += removed;
+    return removed;
+}
+
+void table::reclaim()
+{
+    rte_rcu_qsbr_dq_reclaim(dq_, reclaim_batch, nullptr, nullptr, nullptr);
+}
+
+table_counters table::counters() const
+{
+    auto ld = [](const uint64_t& v) { return std::atomic_ref<const uint64_t>(v).load(std::memory_order_relaxed); };
+    return {ld(c_.opened), ld(c_.reopened), ld(c_.duplicate), ld(c_.replayed), ld(c_.closed), ld(c_.expired),
+            ld(c_.full)};
+}
+
+} // namespace peregrine::session

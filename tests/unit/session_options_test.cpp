@@ -1,0 +1,77 @@
+// Session protocol options (src/options.cpp): defaults, ranges, and refusals naming the option.
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "options.hpp"
+
+namespace peregrine {
+namespace {
+
+bool parse(std::vector<std::string> args, options* o, std::string* err)
+{
+    args.insert(args.begin(), "peregrine");
+    std::vector<char*> argv;
+    for (auto& a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    return parse_options(static_cast<int>(args.size()), argv.data(), o, err);
+}
+
+TEST(SessionOptions, Defaults)
+{
+    options o;
+    std::string err;
+    ASSERT_TRUE(parse({}, &o, &err)) << err;
+    EXPECT_EQ(o.session_port, 7300);
+    EXPECT_EQ(o.session_app, "echo");
+    EXPECT_TRUE(o.session_key_file.empty());
+    EXPECT_EQ(o.max_sessions, 1u << 20);
+    EXPECT_EQ(o.session_timeout_s, 30u);
+    EXPECT_EQ(o.session_hello_window_s, 30u);
+}
+
+TEST(SessionOptions, GoodValues)
+{
+    options o;
+    std::string err;
+    ASSERT_TRUE(parse({"--session-app", "discard", "--session-key-file", "/etc/pg.key", "--max-sessions", "100000000",
+                       "--session-timeout", "86400", "--session-hello-window", "1"},
+                      &o, &err))
+        << err;
+    EXPECT_EQ(o.session_app, "discard");
+    EXPECT_EQ(o.session_key_file, "/etc/pg.key");
+    EXPECT_EQ(o.max_sessions, 100000000u);
+    EXPECT_EQ(o.session_timeout_s, 86400u);
+    EXPECT_EQ(o.session_hello_window_s, 1u);
+}
+
+TEST(SessionOptions, RefusedValuesNameTheOption)
+{
+    const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+        {{"--session-app", "cat"}, "--session-app"},
+        {{"--session-app", ""}, "--session-app"},
+        {{"--session-key-file", ""}, "--session-key-file"},
+        {{"--max-sessions", "0"}, "--max-sessions"},
+        {{"--max-sessions", "100000001"}, "--max-sessions"},
+        {{"--max-sessions", "-1"}, "--max-sessions"},
+        {{"--session-timeout", "0"}, "--session-timeout"},
+        {{"--session-timeout", "86401"}, "--session-timeout"},
+        {{"--session-timeout", "1s"}, "--session-timeout"},
+        {{"--session-hello-window", "0"}, "--session-hello-window"},
+        {{"--session-hello-window", "3601"}, "--session-hello-window"},
+        {{"--session-port", "0"}, "--session-port"},
+        {{"--session-port", "7100"}, "7100"},  // the router's
+    };
+    for (const auto& [args, mention] : bad) {
+        options o;
+        std::string err;
+        EXPECT_FALSE(parse(args, &o, &err)) << args[0] << " " << args[1];
+        EXPECT_NE(err.find(mention), std::string::npos) << err;
+    }
+}
+
+} // namespace
+} // namespace peregrine
