@@ -26,6 +26,7 @@
 #include "engine/control.hpp"
 #include "engine/worker.hpp"
 #include "exception/tap.hpp"
+#include "lb/state.hpp"
 #include "net/format.hpp"
 #include "options.hpp"
 #include "port/port.hpp"
@@ -189,6 +190,16 @@ void create_memory(app& a, const plan& pl)
     a.telemetry_reader = nw;
     a.ctx.router.udp_port = o.router_port;
     a.ctx.router.heartbeat_timeout_tsc = uint64_t(o.heartbeat_timeout_s) * rte_get_tsc_hz();
+
+    a.ctx.lb.enabled = true;
+    a.ctx.lb.udp_port = o.lb_port;
+    a.ctx.lb.pol = o.lb_least_loaded ? lb::policy::least_loaded : lb::policy::maglev;
+    lb::state_params lp;
+    lp.pool = a.pool;
+    lp.rcu = a.ctx.registry->rcu();  // the workers already report quiescent states on it
+    lp.tsc_hz = rte_get_tsc_hz();
+    lp.expiry_s = o.lb_expiry_s;
+    a.ctx.lb_state = new lb::state(a.ctx.lb, a.ctx.ports, lp);
 
     a.n_stats = nw + 1;
     a.stats = static_cast<lcore_stats*>(rte_zmalloc_socket("pg_stats", sizeof(lcore_stats) * a.n_stats, cache_line, socket));
@@ -358,6 +369,8 @@ void shutdown(app& a, const std::vector<engine::control::worker_rings>& rings)
     rte_pdump_uninit();
     {
         std::lock_guard<std::mutex> lk(a.telemetry_mu);
+        delete a.ctx.lb_state;  // before the registry: its tables were guarded by the same RCU
+        a.ctx.lb_state = nullptr;
         delete a.ctx.registry;
         a.ctx.registry = nullptr;
     }
@@ -396,6 +409,8 @@ int main(int argc, char** argv)
         rte_eal_remote_launch(engine::worker_main, w, w->lcore);
     LOG(INFO, "running: %u worker(s), router on UDP %u, heartbeat timeout %u s, up to %u clients", pl.n_workers(),
         a.opt.router_port, a.opt.heartbeat_timeout_s, a.opt.max_clients);
+    LOG(INFO, "load balancer on UDP %u, policy %s, expiry %u s", a.opt.lb_port,
+        a.opt.lb_least_loaded ? "least-loaded" : "maglev", a.opt.lb_expiry_s);
     std::printf("peregrine: ready\n");
     std::fflush(stdout);
 

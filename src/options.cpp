@@ -29,6 +29,8 @@ enum opt_id : int {
     opt_tap_name,
     opt_no_tap,
     opt_mbufs,
+    opt_lb_policy,
+    opt_lb_expiry,
 };
 
 const option long_opts[] = {
@@ -45,6 +47,8 @@ const option long_opts[] = {
     {"tap-name", required_argument, nullptr, opt_tap_name},
     {"no-tap", no_argument, nullptr, opt_no_tap},
     {"mbufs", required_argument, nullptr, opt_mbufs},
+    {"lb-policy", required_argument, nullptr, opt_lb_policy},
+    {"lb-expiry", required_argument, nullptr, opt_lb_expiry},
     {"help", no_argument, nullptr, 'h'},
     {nullptr, 0, nullptr, 0},
 };
@@ -234,6 +238,21 @@ bool parse_options(int argc, char** argv, options* o, std::string* err)
                 return range_err(err, "mbufs", arg, 1024, 1u << 26);
             o->mbufs = static_cast<uint32_t>(v);
             break;
+        case opt_lb_policy:
+            if (std::strcmp(arg, "maglev") == 0) {
+                o->lb_least_loaded = false;
+            } else if (std::strcmp(arg, "least-loaded") == 0) {
+                o->lb_least_loaded = true;
+            } else {
+                *err = std::string("--lb-policy: '") + arg + "' is not one of maglev, least-loaded";
+                return false;
+            }
+            break;
+        case opt_lb_expiry:
+            if (!parse_u64(arg, 10, 1, 86400, &v))
+                return range_err(err, "lb-expiry", arg, 1, 86400);
+            o->lb_expiry_s = static_cast<uint32_t>(v);
+            break;
         case 'h':
             o->help = true;
             return true;
@@ -263,8 +282,8 @@ std::string usage(const char* prog)
 {
     return std::string("Usage: ") + prog + R"USAGE( [EAL options] -- [options]
 
-Peregrine: a DPDK packet engine serving the router protocol (UDP) on the fast path,
-with a TAP exception path to the Linux kernel for everything else.
+Peregrine: a DPDK packet engine serving the router and load-balancer protocols (UDP) on the
+fast path, with a TAP exception path to the Linux kernel for everything else.
 
 Ports and queues:
   -p PORTMASK            hexadecimal mask of ports to drive (default: every probed port)
@@ -281,7 +300,7 @@ Ports and queues:
 
 Protocols (UDP ports on the engine's address, [1, 65535]):
   --router-port N        router protocol (default 7100)
-  --lb-port N            load-balancer protocol, reserved (default 7200)
+  --lb-port N            load-balancer protocol, Peregrine as the Controlling Function (default 7200)
   --session-port N       session protocol, reserved (default 7300)
   --rudp-port N          RUDP, reserved (default 7400)
   --lekt-port N          LEKT rendezvous over TCP, reserved (default 7500)
@@ -291,6 +310,14 @@ Router:
                          Heartbeat, [1, 86400] (default 90: three missed 30 s heartbeats)
   --max-clients N        registry capacity, [1, 100000000] (default 1048576; about 230-260
                          bytes of hugepage memory each: 10 million need ~2.2 GiB)
+
+Load balancer (docs/protocols/load-balancer.md):
+  --lb-policy P          how Request Serving Node picks a node: maglev (default; consistent
+                         hashing of the client's address, answered by the workers) or
+                         least-loaded (fewest registrations plus recent assignments, decided by
+                         the control lcore)
+  --lb-expiry S          a serving node or call controller registration expires S seconds after
+                         its last Register, [1, 86400] (default 120, as the origin)
 
 Exception path:
   --tap-name FMT         kernel interface name per port, %u is the port id (default pgx%u)

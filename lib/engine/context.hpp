@@ -9,9 +9,14 @@
 
 #include "common/compiler.hpp"
 #include "common/stats.hpp"
+#include "lb/pipeline.hpp"
 #include "net/classify.hpp"
 #include "router/pipeline.hpp"
 #include "router/registry.hpp"
+
+namespace peregrine::lb {
+class state;
+}
 
 namespace peregrine::engine {
 
@@ -22,6 +27,8 @@ struct context {
     uint16_t tap_of[RTE_MAX_ETHPORTS];       // exception TAP ethdev of each port, or no_port
     router::config router;
     router::registry* registry = nullptr;
+    lb::config lb;                    // load-balancer protocol (lb.enabled: served at all)
+    lb::state* lb_state = nullptr;    // its state; the control lcore's alone
     std::atomic<bool> quit{false};
 };
 

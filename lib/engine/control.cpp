@@ -6,6 +6,7 @@
 #include <rte_ethdev.h>
 
 #include "engine/burst.hpp"
+#include "lb/state.hpp"
 #include "router/pipeline.hpp"
 
 namespace peregrine::engine {
@@ -76,6 +77,10 @@ bool control::drain_registrations(uint64_t now)
         unsigned n_rep = 0;
         for (unsigned i = 0; i < n; ++i) {
             rte_mbuf* m = pkts[i];
+            if (ctx_.lb_state && is_lb(m)) {
+                ctx_.lb_state->handle(m, now, st_);  // consumes m; replies go to its outbox
+                continue;
+            }
             if (router::apply_register(*ctx_.registry, m, ctx_.ports[m->port], now) == router::upsert_result::full) {
                 st_.count(drop::registry_full);
                 rte_pktmbuf_free(m);
@@ -88,7 +93,29 @@ bool control::drain_registrations(uint64_t now)
             send(w, replies, n_rep);
         any |= n > 0;
     }
+    flush_lb();
     return any;
+}
+
+bool control::is_lb(rte_mbuf* m) const
+{
+    net::udp_view v;
+    const net::classification c = net::classify(m, ctx_.ports[m->port], &v);
+    return c.v == net::verdict::local_udp && v.dst_port == ctx_.lb.udp_port;
+}
+
+void control::flush_lb()
+{
+    if (!ctx_.lb_state)
+        return;
+    auto& out = ctx_.lb_state->outbox();
+    if (out.empty())
+        return;
+    // One ring per port keeps each peer's frames in order (an Ack before the list it precedes).
+    for_each_port_run(out.data(), static_cast<unsigned>(out.size()), [&](uint16_t port, rte_mbuf** run, uint16_t cnt) {
+        send(port % rings_.size(), run, cnt);
+    });
+    out.clear();
 }
 
 void control::housekeeping(uint64_t now)
@@ -98,6 +125,10 @@ void control::housekeeping(uint64_t now)
     next_tick_ = now + tick_tsc_;
     ctx_.registry->expire(now, ctx_.router.heartbeat_timeout_tsc, sweep_budget_);
     ctx_.registry->reclaim();
+    if (ctx_.lb_state) {
+        ctx_.lb_state->tick(now, st_);
+        flush_lb();
+    }
 }
 
 bool control::poll(uint64_t now)
