@@ -178,7 +178,8 @@ int cmd_lb(const char*, const char*, rte_tel_data* d)
     return 0;
 }
 
-// /peregrine/lb/nodes: serving nodes and call controllers, keyed by the sender's endpoint.
+// /peregrine/lb/nodes: serving nodes and call controllers as "node<i>" / "controller<i>"
+// (telemetry keys allow no '.' or ':'), at most 256 entries in all.
 int cmd_lb_nodes(const char*, const char*, rte_tel_data* d)
 {
     rte_tel_data_start_dict(d);
@@ -189,24 +190,29 @@ int cmd_lb_nodes(const char*, const char*, rte_tel_data* d)
     std::lock_guard<std::mutex> lk2(st->mu());
     const uint64_t now = rte_rdtsc();
     const uint64_t hz = rte_get_tsc_hz();
-    auto add = [&](const char* kind, const std::map<uint64_t, lb::peer>& peers) {
+    unsigned n = 0;
+    auto add = [&](const char* kind, const char* prefix, const std::map<uint64_t, lb::peer>& peers) {
+        unsigned i = 0;
         for (const auto& [k, p] : peers) {
+            if (n++ == RTE_TEL_MAX_DICT_ENTRIES)
+                break;
             rte_tel_data* c = rte_tel_data_alloc();
             if (!c)
                 return -ENOMEM;
             rte_tel_data_start_dict(c);
             rte_tel_data_add_dict_string(c, "kind", kind);
             rte_tel_data_add_dict_string(c, "endpoint", ep_string(p.advertised).c_str());
+            rte_tel_data_add_dict_string(c, "sender", ep_string(p.sender).c_str());
             rte_tel_data_add_dict_u64(c, "port_id", p.port_id);
             rte_tel_data_add_dict_u64(c, "age_ms", now > p.registered ? (now - p.registered) * 1000 / hz : 0);
             rte_tel_data_add_dict_u64(c, "registrations", p.registrations);
             rte_tel_data_add_dict_u64(c, "calls", p.calls);
-            rte_tel_data_add_dict_container(d, ep_string(p.sender).c_str(), c, 0);
+            rte_tel_data_add_dict_container(d, (prefix + std::to_string(i++)).c_str(), c, 0);
         }
         return 0;
     };
-    const int r = add("serving_node", st->serving_nodes());
-    return r ? r : add("call_controller", st->call_controllers());
+    const int r = add("serving_node", "node", st->serving_nodes());
+    return r ? r : add("call_controller", "controller", st->call_controllers());
 }
 
 // /peregrine/lb/registrations[,group]: "group/user" -> endpoint (telemetry replies are capped
