@@ -230,8 +230,10 @@ void state::handle(rte_mbuf* m, uint64_t now, lcore_stats& st)
         publish();
         return;
     }
-    answered_[dkey] = {now + dup_tsc_, answer};
-    answered_fifo_.push_back({now + dup_tsc_, dkey});
+    if (answered_.size() < max_answered) {
+        answered_[dkey] = {now + dup_tsc_, answer};
+        answered_fifo_.push_back({now + dup_tsc_, dkey});
+    }
 
     const bool rsn = p.t == type::request_serving_node;
     const uint16_t len = rsn ? serving_node_response_len : ack_len;

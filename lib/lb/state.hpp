@@ -37,6 +37,9 @@ namespace peregrine::lb {
 // How long a (sender, Request ID) is remembered as answered: longer than the origin's 3 tries
 // x 1 s, shorter than its 60 s re-registration (which may reuse the ID).
 static constexpr uint64_t dup_window_s = 10;
+// Remembered (sender, Request ID) pairs at most: bounds memory under a flood of requests (past
+// it, a duplicate is applied again, which every write tolerates but for ordering).
+static constexpr std::size_t max_answered = 1u << 20;
 // Least-loaded: an assignment counts towards a node's load this long, time for the client to
 // register with the node and the node to send its Registration Update.
 static constexpr uint64_t assign_window_s = 10;
