@@ -168,7 +168,7 @@ void state::handle(rte_mbuf* m, uint64_t now, lcore_stats& st)
 
     // Same sender, same Request ID, seen recently: answer again, apply nothing.
     const uint64_t dkey = pkey(skey, p.request_id);
-    if (auto it = answered_.find(dkey); it != answered_.end() && it->second.expires > now) {
+    if (auto it = answered_.find(dkey); it != answered_.end() && it->second.expires > now && it->second.t == p.t) {
         st.count(lbc::duplicate);
         const bool rsn = p.t == type::request_serving_node;
         const uint16_t len = rsn ? serving_node_response_len : ack_len;
@@ -206,7 +206,7 @@ void state::handle(rte_mbuf* m, uint64_t now, lcore_stats& st)
             ack = false;
             break;
         }
-        on_registration(p, skey, now, st);
+        ack = on_registration(p, skey, now, st);
         break;
     case type::request_serving_node: {
         // Least-loaded policy (the Maglev policy is answered by the workers).
@@ -231,7 +231,7 @@ void state::handle(rte_mbuf* m, uint64_t now, lcore_stats& st)
         return;
     }
     if (answered_.size() < max_answered) {
-        answered_[dkey] = {now + dup_tsc_, answer};
+        answered_[dkey] = {now + dup_tsc_, answer, p.t};
         answered_fifo_.push_back({now + dup_tsc_, dkey});
     }
 
@@ -316,7 +316,7 @@ void state::on_register(peer_kind k, const packet& p, const endpoint& sender, co
             notify_nodes({added.advertised}, o, now, st);
 }
 
-void state::on_registration(const packet& p, uint64_t sender, uint64_t now, lcore_stats& st)
+bool state::on_registration(const packet& p, uint64_t sender, uint64_t now, lcore_stats& st)
 {
     const uint64_t rk = reg_key(p.group_id, p.user_id);
     auto it = regs_.find(rk);
@@ -324,27 +324,29 @@ void state::on_registration(const packet& p, uint64_t sender, uint64_t now, lcor
         if (it != regs_.end())
             drop_registration(it);
         st.count(lbc::registration_removed);  // Acked either way: the end state is what was asked
-        return;
+        return true;
     }
-    st.count(lbc::registration_updated);
     if (it != regs_.end()) {
+        st.count(lbc::registration_updated);
         if (it->second.reporter != sender) {
             if (auto n = nodes_.find(it->second.reporter); n != nodes_.end() && n->second.registrations)
                 --n->second.registrations;
             ++nodes_[sender].registrations;
         }
         it->second = {p.ep, sender, now};
-        return;
+        return true;
     }
     if (regs_.size() >= p_.max_registrations) {
-        st.count(drop::lb_full);
-        return;
+        st.count(drop::lb_full);  // no Ack: the node retries, and may find room later
+        return false;
     }
     regs_[rk] = {p.ep, sender, now};
+    st.count(lbc::registration_updated);
     ++nodes_[sender].registrations;
     call& c = calls_[p.group_id];
     if (c.members++ == 0)
         start_call(p.group_id, now, st);
+    return true;
 }
 
 void state::drop_registration(std::map<uint64_t, registration>::iterator it)

@@ -124,11 +124,12 @@ private:
     struct dup {
         uint64_t expires;
         endpoint answer;  // least-loaded Request Serving Node: the node it was given
+        type t;           // a different type with the same ID is a new request
     };
 
     void on_register(peer_kind k, const packet& p, const endpoint& sender, const net::udp_view& v, uint16_t port,
                      uint64_t now, lcore_stats& st, bool* ack);
-    void on_registration(const packet& p, uint64_t sender, uint64_t now, lcore_stats& st);
+    bool on_registration(const packet& p, uint64_t sender, uint64_t now, lcore_stats& st);
     void remove_node(uint64_t key, uint64_t now, lcore_stats& st);
     void remove_controller(uint64_t key);
     void drop_registration(std::map<uint64_t, registration>::iterator it);

@@ -34,6 +34,7 @@ struct host {
 host node(unsigned i) { return {ip4(198, 18, 3, static_cast<uint8_t>(10 + i % 200)), static_cast<uint16_t>(5000 + i), uint8_t(0x40 + i)}; }
 host ctl(unsigned i) { return {ip4(198, 18, 4, static_cast<uint8_t>(10 + i)), static_cast<uint16_t>(6000 + i), uint8_t(0x80 + i)}; }
 const host client{ip4(198, 18, 5, 9), 41000, 0x99};
+endpoint peer_endpoint() { return {ip4(198, 18, 5, 10), rte_cpu_to_be_16(41001)}; }
 
 // One frame the state sent.
 struct sent {
@@ -58,13 +59,14 @@ protected:
         EXPECT_EQ(rte_mempool_in_use_count(pool()), in_use) << "mbuf leak";
     }
 
-    void make(bool least_loaded = false)
+    void make(bool least_loaded = false, uint32_t max_registrations = 1u << 20)
     {
         s.reset();
         cfg.pol = least_loaded ? policy::least_loaded : policy::maglev;
         state_params p;
         p.pool = pool();
         p.tsc_hz = hz;
+        p.max_registrations = max_registrations;
         s = std::make_unique<state>(cfg, ports, p);
     }
 
@@ -309,6 +311,32 @@ TEST_F(LbState, DuplicateRequestIdsAreAnsweredNotReapplied)
     recv(node(0), update(10, 5, 42, client.sender()));
     out();
     EXPECT_EQ(s->registrations().size(), 1u);
+}
+
+TEST_F(LbState, SameRequestIdOnAnotherTypeIsANewRequest)
+{
+    ack_all(add_node(0, 9), {node(0)});
+    recv(node(0), update(9, 1, 1, client.sender()));
+    auto o = out();
+    ASSERT_EQ(o.size(), 1u);
+    EXPECT_EQ(o[0].payload, ack(9));
+    EXPECT_EQ(s->registrations().size(), 1u) << "applied, not taken for a duplicate of the Register";
+    EXPECT_EQ(c(lbc::duplicate), 0u);
+}
+
+TEST_F(LbState, FullRegistrationTableIsNotAcked)
+{
+    make(false, 1);
+    ack_all(add_node(0), {node(0)});
+    recv(node(0), update(2, 1, 1, client.sender()));
+    EXPECT_EQ(out().size(), 1u);
+    recv(node(0), update(3, 1, 2, client.sender()));
+    EXPECT_TRUE(out().empty()) << "no Ack: the node retries";
+    EXPECT_EQ(d(drop::lb_full), 1u);
+    recv(node(0), update(4, 1, 1, peer_endpoint()));
+    EXPECT_EQ(out().size(), 1u) << "an update of an existing registration still fits";
+    EXPECT_EQ(s->registrations().at(state::reg_key(1, 1)).ep, peer_endpoint());
+    EXPECT_EQ(c(lbc::registration_updated), 2u);
 }
 
 TEST_F(LbState, RegistrationsOnlyFromServingNodesAndStartCall)
