@@ -105,7 +105,9 @@ static constexpr unsigned rtr_count = static_cast<unsigned>(rtr::count_);
 
 // Load-balancer protocol outcomes that are not drops. Frames the control lcore originates
 // (notifications, Start Call, retransmissions) are counted in `originated`: they are sent
-// without a received packet, so the engine-wide balance gains a term on the left.
+// without a received packet; a matched Ack is consumed (`acked`): neither sent nor dropped. So
+// with the load balancer the engine-wide balance reads
+// rx_packets + kernel_out + lb.originated == tx_packets + kernel_in + drops + lb.acked.
 #define PG_LB_COUNTERS(X)                                                                   \
     X(request_answered, "Request Serving Node answered with a live serving node")          \
     X(request_no_node, "Request Serving Node answered with 0.0.0.0:0 (no live serving node)") \

@@ -167,6 +167,17 @@ class LbTest(LbCase):
                          sorted([a.public, b.public]))
         t = self.lb()
         self.assertEqual((t['serving_nodes'], t['call_controllers']), (2, 1))
+        self.assert_balanced()
+
+    def assert_balanced(self):
+        """Every frame in is out, dropped or consumed (an Ack); originated frames are extra."""
+        def balance():
+            s, lb = self.eng.stats(), self.lb()
+            left = s['rx_packets'] + s['kernel_out'] + lb['originated']
+            right = s['tx_packets'] + s['kernel_in'] + s['drops'] + lb['acked']
+            return (left, right) if left == right else None
+        self.assertIsNotNone(wait_for(balance, 2.0), 'packet accounting does not balance: %r %r' %
+                             (self.eng.stats(), self.lb()))
 
     def test_silent_node_gets_retries_then_is_removed(self):
         a = self.peer(self.eng.client_ips[0])
@@ -214,6 +225,37 @@ class LbTest(LbCase):
             self.assertIn(k, delta)
         self.assertTrue(self.eng.alive())
         self.assertEqual(self.request_node(x), a.public, 'still answering after the garbage')
+
+
+class LbLeastLoadedTest(LbCase):
+    ENGINE_ARGS = {'app': ['--lb-policy', 'least-loaded']}
+
+    def test_least_loaded_node_is_given(self):
+        client = self.peer(self.eng.client_ips[2])
+        self.assertEqual(self.request_node(client), '0.0.0.0:0', 'no live node: zeroes')
+        a = self.peer(self.eng.client_ips[0])
+        self.register(a)
+        b = self.peer(self.eng.client_ips[1])
+        self.register(b)
+        b.ack(b.recv_type(SERVING_NODES))
+        a.ack(a.recv_type(SERVING_NODES))
+        # a reports three registrations: b is the less loaded until it has been given three clients.
+        for u in range(3):
+            req = a.next_req()
+            a.send(pkt(REGISTRATION_UPDATE, req, struct.pack('>HI', 5, u) + ep_bytes(client.ip, 40000 + u)))
+            self.assertEqual(a.recv_type(ACK), pkt(ACK, req))
+        given = [self.request_node(self.peer(self.eng.client_ips[2])) for _ in range(3)]
+        self.assertEqual(given, [b.public] * 3, 'the least-loaded node first')
+        rest = [self.request_node(self.peer(self.eng.client_ips[2])) for _ in range(4)]
+        self.assertEqual(sorted(rest), sorted([a.public, a.public, b.public, b.public]), 'then both in turn')
+        # A repeated request (same sender, same Request ID) gets the same answer, no new assignment.
+        before = self.lb()
+        client.send(pkt(REQUEST_SERVING_NODE, client.req))
+        r = client.recv_type(SERVING_NODE_RESPONSE)
+        self.assertIsNotNone(r)
+        after = self.lb()
+        self.assertEqual(after['duplicate'] - before['duplicate'], 1)
+        self.assertEqual(after['request_answered'], before['request_answered'])
 
 
 class LbExpiryTest(LbCase):
