@@ -7,6 +7,9 @@
 // is built and swapped in, the old one is freed after every worker has passed a quiescent
 // state). Telemetry reads under mu(); the control lcore holds it while it works on the state
 // (the control lcore is not the fast path; the lock is uncontended but for telemetry reads).
+// For the same reason the tables are standard containers: they allocate, on the control lcore
+// only, and their sizes are bounded (max_nodes, max_controllers, max_registrations,
+// max_answered).
 //
 // Timers (docs/protocols/load-balancer.md): a serving node or call controller expires
 // `expiry` after its last Register; every message that needs an Ack is sent again every
