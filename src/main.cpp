@@ -29,6 +29,7 @@
 #include "engine/control.hpp"
 #include "engine/worker.hpp"
 #include "exception/tap.hpp"
+#include "lb/state.hpp"
 #include "net/format.hpp"
 #include "options.hpp"
 #include "port/port.hpp"
@@ -261,6 +262,15 @@ void create_memory(app& a, const plan& pl)
     a.ctx.router.heartbeat_timeout_tsc = uint64_t(o.heartbeat_timeout_s) * rte_get_tsc_hz();
 
     create_sessions(a, pl);
+    a.ctx.lb.enabled = true;
+    a.ctx.lb.udp_port = o.lb_port;
+    a.ctx.lb.pol = o.lb_least_loaded ? lb::policy::least_loaded : lb::policy::maglev;
+    lb::state_params lp;
+    lp.pool = a.pool;
+    lp.rcu = a.ctx.registry->rcu();  // the workers already report quiescent states on it
+    lp.tsc_hz = rte_get_tsc_hz();
+    lp.expiry_s = o.lb_expiry_s;
+    a.ctx.lb_state = new lb::state(a.ctx.lb, a.ctx.ports, lp);
 
     a.n_stats = nw + 1;
     a.stats = static_cast<lcore_stats*>(rte_zmalloc_socket("pg_stats", sizeof(lcore_stats) * a.n_stats, cache_line, socket));
@@ -458,6 +468,8 @@ void shutdown(app& a, const std::vector<engine::control::worker_rings>& rings)
         std::lock_guard<std::mutex> lk(a.telemetry_mu);
         delete a.ctx.sessions;
         a.ctx.sessions = nullptr;
+        delete a.ctx.lb_state;  // before the registry: its tables were guarded by the same RCU
+        a.ctx.lb_state = nullptr;
         delete a.ctx.registry;
         a.ctx.registry = nullptr;
     }
@@ -499,6 +511,8 @@ int main(int argc, char** argv)
     LOG(INFO, "session protocol on UDP %u: app %s, %s, timeout %u s, up to %u sessions", a.opt.session_port,
         a.opt.session_app.c_str(), a.ctx.session.key ? "keyed (HMAC-SHA-256)" : "plain SHA-256",
         a.opt.session_timeout_s, a.opt.max_sessions);
+    LOG(INFO, "load balancer on UDP %u, policy %s, expiry %u s", a.opt.lb_port,
+        a.opt.lb_least_loaded ? "least-loaded" : "maglev", a.opt.lb_expiry_s);
     std::printf("peregrine: ready\n");
     std::fflush(stdout);
 

@@ -34,6 +34,8 @@ enum opt_id : int {
     opt_max_sessions,
     opt_session_timeout,
     opt_session_hello_window,
+    opt_lb_policy,
+    opt_lb_expiry,
 };
 
 const option long_opts[] = {
@@ -55,6 +57,8 @@ const option long_opts[] = {
     {"max-sessions", required_argument, nullptr, opt_max_sessions},
     {"session-timeout", required_argument, nullptr, opt_session_timeout},
     {"session-hello-window", required_argument, nullptr, opt_session_hello_window},
+    {"lb-policy", required_argument, nullptr, opt_lb_policy},
+    {"lb-expiry", required_argument, nullptr, opt_lb_expiry},
     {"help", no_argument, nullptr, 'h'},
     {nullptr, 0, nullptr, 0},
 };
@@ -273,6 +277,21 @@ bool parse_options(int argc, char** argv, options* o, std::string* err)
                 return range_err(err, "session-hello-window", arg, 1, 3600);
             o->session_hello_window_s = static_cast<uint32_t>(v);
             break;
+        case opt_lb_policy:
+            if (std::strcmp(arg, "maglev") == 0) {
+                o->lb_least_loaded = false;
+            } else if (std::strcmp(arg, "least-loaded") == 0) {
+                o->lb_least_loaded = true;
+            } else {
+                *err = std::string("--lb-policy: '") + arg + "' is not one of maglev, least-loaded";
+                return false;
+            }
+            break;
+        case opt_lb_expiry:
+            if (!parse_u64(arg, 10, 1, 86400, &v))
+                return range_err(err, "lb-expiry", arg, 1, 86400);
+            o->lb_expiry_s = static_cast<uint32_t>(v);
+            break;
         case 'h':
             o->help = true;
             return true;
@@ -302,8 +321,8 @@ std::string usage(const char* prog)
 {
     return std::string("Usage: ") + prog + R"USAGE( [EAL options] -- [options]
 
-Peregrine: a DPDK packet engine serving the router and session protocols (UDP) on the fast path,
-with a TAP exception path to the Linux kernel for everything else.
+Peregrine: a DPDK packet engine serving the router, load-balancer and session protocols (UDP)
+on the fast path, with a TAP exception path to the Linux kernel for everything else.
 
 Ports and queues:
   -p PORTMASK            hexadecimal mask of ports to drive (default: every probed port)
@@ -320,7 +339,7 @@ Ports and queues:
 
 Protocols (UDP ports on the engine's address, [1, 65535]):
   --router-port N        router protocol (default 7100)
-  --lb-port N            load-balancer protocol, reserved (default 7200)
+  --lb-port N            load-balancer protocol, Peregrine as the Controlling Function (default 7200)
   --session-port N       session protocol (default 7300)
   --rudp-port N          RUDP, reserved (default 7400)
   --lekt-port N          LEKT rendezvous over TCP, reserved (default 7500)
@@ -344,6 +363,13 @@ Session protocol (SHA-256 per packet; docs/protocols/session.md):
   --session-hello-window S
                          a HELLO timestamp may differ from our clock by S seconds, [1, 3600]
                          (default 30)
+Load balancer (docs/protocols/load-balancer.md):
+  --lb-policy P          how Request Serving Node picks a node: maglev (default; consistent
+                         hashing of the client's address, answered by the workers) or
+                         least-loaded (fewest registrations plus recent assignments, decided by
+                         the control lcore)
+  --lb-expiry S          a serving node or call controller registration expires S seconds after
+                         its last Register, [1, 86400] (default 120, as the origin)
 
 Exception path:
   --tap-name FMT         kernel interface name per port, %u is the port id (default pgx%u)

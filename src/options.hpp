@@ -33,6 +33,8 @@ struct options {
     uint16_t rudp_port = 7400;
     uint16_t lekt_port = 7500;
     uint32_t heartbeat_timeout_s = 90;     // 3 missed 30 s heartbeats
+    bool lb_least_loaded = false;          // --lb-policy least-loaded (default maglev)
+    uint32_t lb_expiry_s = 120;            // NOTES.md: the origin's registration lifetime
     uint32_t max_clients = 1u << 20;
     // Session protocol (docs/protocols/session.md).
     std::string session_app = "echo";      // what DATA payloads are delivered to: echo | discard

@@ -16,6 +16,7 @@
 #include <rte_telemetry.h>
 
 #include "app.hpp"
+#include "lb/state.hpp"
 #include "net/format.hpp"
 
 namespace peregrine {
@@ -218,6 +219,103 @@ int cmd_session_id(const char*, const char* params, rte_tel_data* d)
     return 0;
 }
 
+// ---- load balancer ----
+
+std::string ep_string(const lb::endpoint& e)
+{
+    return net::ipv4_to_string(e.ip_be) + ":" + std::to_string(ntohs(e.port_be));
+}
+
+int cmd_lb(const char*, const char*, rte_tel_data* d)
+{
+    const lcore_stats s = stats_sum(g_app->stats, g_app->n_stats);
+    rte_tel_data_start_dict(d);
+    std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
+    const lb::state* st = g_app->ctx.lb_state;
+    if (!st)
+        return -ENODEV;
+    rte_tel_data_add_dict_u64(d, "udp_port", g_app->opt.lb_port);
+    rte_tel_data_add_dict_string(d, "policy", g_app->opt.lb_least_loaded ? "least-loaded" : "maglev");
+    rte_tel_data_add_dict_u64(d, "expiry_s", g_app->opt.lb_expiry_s);
+    for (unsigned i = 0; i < lbc_count; ++i)
+        rte_tel_data_add_dict_u64(d, std::string(lbc_name(i)).c_str(), s.lb[i]);
+    std::lock_guard<std::mutex> lk2(st->mu());
+    rte_tel_data_add_dict_u64(d, "serving_nodes", st->serving_nodes().size());
+    rte_tel_data_add_dict_u64(d, "call_controllers", st->call_controllers().size());
+    rte_tel_data_add_dict_u64(d, "registrations", st->registrations().size());
+    rte_tel_data_add_dict_u64(d, "calls", st->calls().size());
+    rte_tel_data_add_dict_u64(d, "awaiting_ack", st->awaiting_ack());
+    rte_tel_data_add_dict_u64(d, "table_generation", st->table_generation());
+    return 0;
+}
+
+// /peregrine/lb/nodes: serving nodes and call controllers as "node<i>" / "controller<i>"
+// (telemetry keys allow no '.' or ':'), at most 256 entries in all.
+int cmd_lb_nodes(const char*, const char*, rte_tel_data* d)
+{
+    rte_tel_data_start_dict(d);
+    std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
+    const lb::state* st = g_app->ctx.lb_state;
+    if (!st)
+        return -ENODEV;
+    std::lock_guard<std::mutex> lk2(st->mu());
+    const uint64_t now = rte_rdtsc();
+    const uint64_t hz = rte_get_tsc_hz();
+    unsigned n = 0;
+    auto add = [&](const char* kind, const char* prefix, const std::map<uint64_t, lb::peer>& peers) {
+        unsigned i = 0;
+        for (const auto& [k, p] : peers) {
+            if (n++ == RTE_TEL_MAX_DICT_ENTRIES)
+                break;
+            rte_tel_data* c = rte_tel_data_alloc();
+            if (!c)
+                return -ENOMEM;
+            rte_tel_data_start_dict(c);
+            rte_tel_data_add_dict_string(c, "kind", kind);
+            rte_tel_data_add_dict_string(c, "endpoint", ep_string(p.advertised).c_str());
+            rte_tel_data_add_dict_string(c, "sender", ep_string(p.sender).c_str());
+            rte_tel_data_add_dict_u64(c, "port_id", p.port_id);
+            rte_tel_data_add_dict_u64(c, "age_ms", now > p.registered ? (now - p.registered) * 1000 / hz : 0);
+            rte_tel_data_add_dict_u64(c, "registrations", p.registrations);
+            rte_tel_data_add_dict_u64(c, "calls", p.calls);
+            rte_tel_data_add_dict_container(d, (prefix + std::to_string(i++)).c_str(), c, 0);
+        }
+        return 0;
+    };
+    const int r = add("serving_node", "node", st->serving_nodes());
+    return r ? r : add("call_controller", "controller", st->call_controllers());
+}
+
+// /peregrine/lb/registrations[,group]: "group/user" -> endpoint (telemetry replies are capped
+// at 16 KiB: ask per group for large tables).
+int cmd_lb_regs(const char*, const char* params, rte_tel_data* d)
+{
+    long group = -1;
+    if (params && *params) {
+        char* end = nullptr;
+        const unsigned long g = std::strtoul(params, &end, 10);
+        if (*end != '\0' || g > UINT16_MAX || params[0] == '-')
+            return -EINVAL;
+        group = static_cast<long>(g);
+    }
+    rte_tel_data_start_dict(d);
+    std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
+    const lb::state* st = g_app->ctx.lb_state;
+    if (!st)
+        return -ENODEV;
+    std::lock_guard<std::mutex> lk2(st->mu());
+    const auto& regs = st->registrations();
+    auto it = group < 0 ? regs.begin() : regs.lower_bound(lb::state::reg_key(uint16_t(group), 0));
+    for (unsigned n = 0; it != regs.end() && n < 256; ++it, ++n) {
+        const uint16_t g = static_cast<uint16_t>(it->first >> 32);
+        if (group >= 0 && g != group)
+            break;
+        const std::string key = std::to_string(g) + "/" + std::to_string(uint32_t(it->first));
+        rte_tel_data_add_dict_string(d, key.c_str(), ep_string(it->second.ep).c_str());
+    }
+    return 0;
+}
+
 int cmd_ports(const char*, const char*, rte_tel_data* d)
 {
     rte_tel_data_start_dict(d);
@@ -265,6 +363,12 @@ void telemetry_init(app* a)
     rte_telemetry_register_cmd("/peregrine/session", cmd_session, "Session protocol counters and table. No parameters");
     rte_telemetry_register_cmd("/peregrine/session/id", cmd_session_id,
                                "One session. Parameters: Client ID, 32 hex digits");
+    rte_telemetry_register_cmd("/peregrine/lb", cmd_lb,
+                               "Load-balancer counters, node and registration counts. No parameters");
+    rte_telemetry_register_cmd("/peregrine/lb/nodes", cmd_lb_nodes,
+                               "Serving nodes and call controllers by sender endpoint. No parameters");
+    rte_telemetry_register_cmd("/peregrine/lb/registrations", cmd_lb_regs,
+                               "(group, user) registrations, at most 256. Parameters: group ID (optional)");
 }
 
 } // namespace peregrine

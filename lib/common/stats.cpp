@@ -31,6 +31,12 @@ constexpr std::string_view ses_names[] = {
 #undef PG_X
 };
 
+constexpr std::string_view lbc_names[] = {
+#define PG_X(name, desc) #name,
+    PG_LB_COUNTERS(PG_X)
+#undef PG_X
+};
+
 uint64_t relaxed(const uint64_t& v)
 {
     return std::atomic_ref<const uint64_t>(v).load(std::memory_order_relaxed);
@@ -68,6 +74,8 @@ lcore_stats stats_sum(const lcore_stats* blocks, unsigned n)
             s.router[i] += relaxed(x.router[i]);
         for (unsigned i = 0; i < ses_count; ++i)
             s.session[i] += relaxed(x.session[i]);
+        for (unsigned i = 0; i < lbc_count; ++i)
+            s.lb[i] += relaxed(x.lb[i]);
     }
     return s;
 }
@@ -77,5 +85,6 @@ std::string_view drop_desc(unsigned i) { return drop_descs[i]; }
 std::string_view exc_name(unsigned i) { return exc_names[i]; }
 std::string_view rtr_name(unsigned i) { return rtr_names[i]; }
 std::string_view ses_name(unsigned i) { return ses_names[i]; }
+std::string_view lbc_name(unsigned i) { return lbc_names[i]; }
 
 } // namespace peregrine

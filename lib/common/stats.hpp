@@ -31,6 +31,18 @@ namespace peregrine {
     X(session_hello_replayed, "HELLO older than its session's, or the same from elsewhere") \
     X(session_no_crypto, "session packet on an lcore without a crypto context")           \
     X(session_no_room, "session answer longer than the request does not fit its mbuf")
+// Load-balancer protocol drops (lib/lb), kept in a block of their own.
+#define PG_LB_DROP_REASONS(X)                                                               \
+    X(lb_empty, "load-balancer datagram with no payload")                                  \
+    X(lb_unknown_type, "load-balancer datagram with an unknown packet type")               \
+    X(lb_bad_len, "load-balancer datagram whose length does not match its type")           \
+    X(lb_reply_type, "load-balancer datagram of a type only the Controlling Function sends") \
+    X(lb_self_source, "load-balancer datagram whose source is the engine itself")          \
+    X(lb_bad_source, "load-balancer datagram from a source no reply may go to")            \
+    X(lb_no_room, "load-balancer reply does not fit the received buffer")                  \
+    X(lb_not_serving_node, "Registration Update/Removed from a sender that is no live serving node") \
+    X(lb_ack_unmatched, "load-balancer Ack matching no message awaiting one")              \
+    X(lb_full, "load-balancer registration refused: table full")
 
 // X(name, description). Names are the telemetry keys: keep them stable.
 #define PG_DROP_REASONS(X)                                                                  \
@@ -58,7 +70,8 @@ namespace peregrine {
     X(exception_ring_full, "exception packet could not be handed to the control lcore")    \
     X(registry_full, "Register Client refused: registry at --max-clients")                 \
     X(exception_no_tap, "exception packet for a port without a TAP")                       \
-    X(tx_full, "TX queue or TAP full")
+    X(tx_full, "TX queue or TAP full")                                                     \
+    PG_LB_DROP_REASONS(X)
 
 enum class drop : uint16_t {
 #define PG_X(name, desc) name,
@@ -136,6 +149,35 @@ enum class ses : uint16_t {
         count_
 };
 static constexpr unsigned ses_count = static_cast<unsigned>(ses::count_);
+// Load-balancer protocol outcomes that are not drops. Frames the control lcore originates
+// (notifications, Start Call, retransmissions) are counted in `originated`: they are sent
+// without a received packet; a matched Ack is consumed (`acked`): neither sent nor dropped. So
+// with the load balancer the engine-wide balance reads
+// rx_packets + kernel_out + lb.originated == tx_packets + kernel_in + drops + lb.acked.
+#define PG_LB_COUNTERS(X)                                                                   \
+    X(request_answered, "Request Serving Node answered with a live serving node")          \
+    X(request_no_node, "Request Serving Node answered with 0.0.0.0:0 (no live serving node)") \
+    X(to_control, "datagram handed to the control lcore (state write)")                   \
+    X(node_registered, "serving node registered (new)")                                   \
+    X(controller_registered, "call controller registered (new)")                          \
+    X(refreshed, "serving node or call controller re-registered (refresh)")               \
+    X(registration_updated, "Registration Update applied")                                \
+    X(registration_removed, "Registration Removed applied")                               \
+    X(duplicate, "duplicate (same sender, same Request ID) answered again, not re-applied") \
+    X(acked, "Ack matched a message awaiting one")                                         \
+    X(originated, "frame built and sent by the control lcore")                            \
+    X(retransmitted, "message sent again after 1 s without an Ack")                        \
+    X(ack_timeout, "no Ack after every try: peer marked unhealthy")                       \
+    X(expired, "serving node or call controller registration expired")                    \
+    X(alloc_failed, "no mbuf for an outgoing message (retried on the next timer)")
+
+enum class lbc : uint16_t {
+#define PG_X(name, desc) name,
+    PG_LB_COUNTERS(PG_X)
+#undef PG_X
+        count_
+};
+static constexpr unsigned lbc_count = static_cast<unsigned>(lbc::count_);
 
 struct alignas(cache_line) lcore_stats {
     uint64_t rx_packets;
@@ -151,11 +193,13 @@ struct alignas(cache_line) lcore_stats {
     std::array<uint64_t, exc_count> exceptions;
     std::array<uint64_t, rtr_count> router;
     std::array<uint64_t, ses_count> session;
+    std::array<uint64_t, lbc_count> lb;
 
     void count(drop d) { ++drops[static_cast<unsigned>(d)]; }
     void count(exc e) { ++exceptions[static_cast<unsigned>(e)]; }
     void count(rtr r) { ++router[static_cast<unsigned>(r)]; }
     void count(ses x, uint64_t n = 1) { session[static_cast<unsigned>(x)] += n; }
+    void count(lbc c) { ++lb[static_cast<unsigned>(c)]; }
     uint64_t drop_total() const;
 };
 
@@ -167,5 +211,6 @@ std::string_view drop_desc(unsigned i);
 std::string_view exc_name(unsigned i);
 std::string_view rtr_name(unsigned i);
 std::string_view ses_name(unsigned i);
+std::string_view lbc_name(unsigned i);
 
 } // namespace peregrine

@@ -9,11 +9,16 @@
 
 #include "common/compiler.hpp"
 #include "common/stats.hpp"
+#include "lb/pipeline.hpp"
 #include "net/classify.hpp"
 #include "router/pipeline.hpp"
 #include "router/registry.hpp"
 #include "session/pipeline.hpp"
 #include "session/table.hpp"
+
+namespace peregrine::lb {
+class state;
+}
 
 namespace peregrine::engine {
 
@@ -26,6 +31,8 @@ struct context {
     router::registry* registry = nullptr;
     session::config session;
     session::table* sessions = nullptr;      // nullptr: no session protocol (its port is the kernel's)
+    lb::config lb;                    // load-balancer protocol (lb.enabled: served at all)
+    lb::state* lb_state = nullptr;    // its state; the control lcore's alone
     std::atomic<bool> quit{false};
 };
 

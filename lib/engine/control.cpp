@@ -7,6 +7,7 @@
 #include <rte_ethdev.h>
 
 #include "engine/burst.hpp"
+#include "lb/state.hpp"
 #include "router/pipeline.hpp"
 #include "session/pipeline.hpp"
 
@@ -85,6 +86,10 @@ bool control::drain_registrations(uint64_t now)
                 ses[n_ses++] = m;
                 continue;
             }
+            if (ctx_.lb_state && is_lb(m)) {
+                ctx_.lb_state->handle(m, now, st_);  // consumes m; replies go to its outbox
+                continue;
+            }
             if (router::apply_register(*ctx_.registry, m, ctx_.ports[m->port], now) == router::upsert_result::full) {
                 st_.count(drop::registry_full);
                 rte_pktmbuf_free(m);
@@ -102,7 +107,29 @@ bool control::drain_registrations(uint64_t now)
             send(w, replies, n_rep);
         any |= n > 0;
     }
+    flush_lb();
     return any;
+}
+
+bool control::is_lb(rte_mbuf* m) const
+{
+    net::udp_view v;
+    const net::classification c = net::classify(m, ctx_.ports[m->port], &v);
+    return c.v == net::verdict::local_udp && v.dst_port == ctx_.lb.udp_port;
+}
+
+void control::flush_lb()
+{
+    if (!ctx_.lb_state)
+        return;
+    auto& out = ctx_.lb_state->outbox();
+    if (out.empty())
+        return;
+    // One ring per port keeps each peer's frames in order (an Ack before the list it precedes).
+    for_each_port_run(out.data(), static_cast<unsigned>(out.size()), [&](uint16_t port, rte_mbuf** run, uint16_t cnt) {
+        send(port % rings_.size(), run, cnt);
+    });
+    out.clear();
 }
 
 void control::housekeeping(uint64_t now)
@@ -119,6 +146,10 @@ void control::housekeeping(uint64_t now)
         last_session_sweep_ = now;
         ctx_.sessions->expire(now, ctx_.session.timeout_tsc, static_cast<unsigned>(session_sweep_budget_ * std::max<uint64_t>(ticks, 1)));
         ctx_.sessions->reclaim();
+    }
+    if (ctx_.lb_state) {
+        ctx_.lb_state->tick(now, st_);
+        flush_lb();
     }
 }
 

@@ -6,6 +6,8 @@
 //  - Register Client packets from the workers are applied to the registry (its only writer)
 //    and answered through the TX ring of the worker that received them, so a client that holds its Register Client
 //    Response is already visible to every worker;
+//  - load-balancer datagrams from the workers (state writes) go to lb::state, and what it
+//    queues (replies, notifications, retransmissions) goes out through a worker's TX ring;
 //  - registrations that missed their heartbeats expire, a slice per millisecond;
 //  - session HELLOs and DISCONNECTs open and close sessions (the table's only writer), answered
 //    the same way; sessions that missed their pings expire like registrations;
@@ -42,6 +44,8 @@ private:
     bool drain_taps();
     bool drain_registrations(uint64_t now);
     void housekeeping(uint64_t now);
+    bool is_lb(rte_mbuf* m) const;  // a load-balancer datagram (else a router one)
+    void flush_lb();                // sends what lb::state queued
 
     context& ctx_;
     lcore_stats& st_;

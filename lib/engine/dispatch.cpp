@@ -14,6 +14,9 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
     rte_mbuf* ses_m[burst_size];
     net::udp_view ses_v[burst_size];
     unsigned n_ses = 0;
+    rte_mbuf* lb_m[burst_size];
+    net::udp_view lb_v[burst_size];
+    unsigned n_lb = 0;
 
     for (unsigned i = 0; i < prefetch_ahead && i < n; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
@@ -56,8 +59,39 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
             ses_m[n_ses++] = m;
             continue;
         }
+        if (ctx.lb.enabled && v.dst_port == ctx.lb.udp_port) {
+            if (PG_UNLIKELY(m->nb_segs != 1)) {
+                st.count(drop::multi_seg);
+                out.drop[out.n_drop++] = m;
+                continue;
+            }
+            lb_v[n_lb] = v;
+            lb_m[n_lb++] = m;
+            continue;
+        }
         st.count(exc::udp_other_port);
         out.exc[out.n_exc++] = m;
+    }
+
+    if (n_lb) {
+        lb::outcome oc[burst_size];
+        lb::handle_burst(ctx.lb, st, ctx.ports, rx_port, lb_m, lb_v, n_lb, oc);
+        for (unsigned k = 0; k < n_lb; ++k) {
+            rte_mbuf* m = lb_m[k];
+            switch (oc[k].a) {
+            case lb::action::tx:
+                out.tx[rx_port][out.n_tx[rx_port]++] = m;
+                out.tx_port_mask |= 1ull << rx_port;
+                break;
+            case lb::action::control:
+                out.ctl[out.n_ctl++] = m;
+                break;
+            case lb::action::drop:
+                st.count(oc[k].why);
+                out.drop[out.n_drop++] = m;
+                break;
+            }
+        }
     }
 
     if (n_rtr) {

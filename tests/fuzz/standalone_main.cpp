@@ -192,7 +192,8 @@ int main(int argc, char** argv)
 
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const fuzz_counts& c = fuzz_router_counts();
-    std::printf("fuzz_router_replay: %lu corpus files + %lu mutants in %.2f s\n", static_cast<unsigned long>(replayed),
+    const std::string me = fs::path(argv[0]).filename().string();  // fuzz_router_replay or fuzz_lb_replay
+    std::printf("%s: %lu corpus files + %lu mutants in %.2f s\n", me.c_str(), static_cast<unsigned long>(replayed),
                 static_cast<unsigned long>(iterations), secs);
     std::printf("  outcomes: drop %lu, exception %lu, control %lu (registered %lu), tx %lu (forwarded %lu, answered %lu)\n",
                 static_cast<unsigned long>(c.drop), static_cast<unsigned long>(c.exc), static_cast<unsigned long>(c.ctl),
@@ -200,7 +201,7 @@ int main(int argc, char** argv)
                 static_cast<unsigned long>(c.forwarded), static_cast<unsigned long>(c.answered));
     // A run that never reached the deep paths tested nothing there.
     if (!c.drop || !c.exc || !c.registered || !c.forwarded || !c.answered) {
-        std::fprintf(stderr, "fuzz_router_replay: some outcome was never reached (corpus missing?)\n");
+        std::fprintf(stderr, "%s: some outcome was never reached (corpus missing?)\n", me.c_str());
         return 1;
     }
     return 0;

@@ -134,6 +134,25 @@ TEST(Options, TwoProtocolsOnOneUdpPort)
     expect_refused({"--session-port", "8000", "--rudp-port", "8000"}, "8000");
 }
 
+TEST(Options, LoadBalancerPolicyAndExpiry)
+{
+    const parse_result d = parse({});
+    EXPECT_FALSE(d.o.lb_least_loaded);
+    EXPECT_EQ(d.o.lb_expiry_s, 120u);
+    const parse_result r = parse({"--lb-policy", "least-loaded", "--lb-expiry", "3"});
+    ASSERT_TRUE(r.ok) << r.err;
+    EXPECT_TRUE(r.o.lb_least_loaded);
+    EXPECT_EQ(r.o.lb_expiry_s, 3u);
+    EXPECT_FALSE(parse({"--lb-policy", "least-loaded", "--lb-policy", "maglev"}).o.lb_least_loaded);
+    for (const char* bad : {"", "Maglev", "round-robin", "least_loaded"})
+        expect_refused({"--lb-policy", bad}, "--lb-policy");
+    for (const char* bad : {"0", "86401", "-1", "1s", ""})
+        expect_refused({"--lb-expiry", bad}, "--lb-expiry");
+    EXPECT_TRUE(parse({"--lb-expiry", "86400"}).ok);
+    EXPECT_NE(usage("peregrine").find("--lb-policy"), std::string::npos);
+    EXPECT_NE(usage("peregrine").find("--lb-expiry"), std::string::npos);
+}
+
 TEST(Options, TapName)
 {
     for (const char* bad : {"", "pg%d", "pg%u%u", "%u%", "pg%", "averyverylongname%u"})

@@ -1,0 +1,56 @@
+#pragma once
+
+// The load-balancer protocol's fast path: one call per burst of load-balancer datagrams on a
+// worker lcore. Workers only read: a Request Serving Node is answered in place from the current
+// Maglev table (an RCU-published pointer). Everything that writes state (registrations, updates,
+// Acks, and Request Serving Node under the least-loaded policy, which must count assignments)
+// is handed to the control lcore, the single writer (lb::state).
+
+#include <atomic>
+#include <cstdint>
+
+#include <rte_mbuf.h>
+
+#include "common/compiler.hpp"
+#include "common/stats.hpp"
+#include "lb/codec.hpp"
+#include "lb/maglev.hpp"
+#include "net/classify.hpp"
+
+namespace peregrine::lb {
+
+enum class policy : uint8_t { maglev, least_loaded };
+
+struct config {
+    bool enabled = false;               // set when the daemon runs the protocol
+    uint16_t udp_port = 7200;           // host order
+    policy pol = policy::maglev;
+    // The current Maglev table, published by the control lcore (release), read by workers
+    // (acquire) inside their RCU read-side section; nullptr until the first serving node.
+    std::atomic<const table*> current{nullptr};
+};
+
+enum class action : uint8_t { tx, control, drop };
+
+struct outcome {
+    action a;  // tx: the reply goes back out of rx_port
+    drop why;  // for drop
+};
+
+// m[i]/v[i]: n <= burst_size load-balancer datagrams (single-segment, located by net::classify)
+// received on rx_port. Writes out[i] for each.
+void handle_burst(const config& cfg, lcore_stats& st, const net::port_addr* ports, uint16_t rx_port,
+                  rte_mbuf* const* m, net::udp_view* v, unsigned n, outcome* out);
+
+// Whether a reply may go to this datagram's source (unicast host address, non-zero port,
+// unicast MAC) and does not come from the engine itself; sets *why when not.
+bool source_ok(const net::udp_view& v, uint32_t our_ip, drop* why);
+
+// Rewrites the received datagram in m into a reply of len payload bytes, which the caller
+// writes through the returned pointer before calling finish_reply. Returns nullptr when the
+// mbuf's buffer has no room (a reply may be longer than the request: Serving Node Response is
+// 9 bytes for a 3-byte request, still a minimum-size Ethernet frame).
+uint8_t* reply_room(rte_mbuf* m, const net::udp_view& v, uint16_t len);
+void finish_reply(rte_mbuf* m, net::udp_view& v, uint16_t len, const rte_ether_addr& our_mac);
+
+} // namespace peregrine::lb

@@ -1,0 +1,250 @@
+// Load-balancer fast-path microbenchmark: Request Serving Node through engine::process_burst
+// (classify + dispatch + lb::handle_burst: parse, checksum, requester hash, Maglev lookup, reply
+// rewrite) on pre-built bursts of 32 mbufs, no I/O. See docs/performance.md.
+//
+// Model of one worker lcore, as in bench_router: a ring of 1024 mbufs reused round-robin, each
+// burst restored before processing from a stream of 2^16 pre-built frames (64 bytes each) from
+// distinct client endpoints, because processing rewrites them in place. BM_lb_restore_only runs
+// the loop without process_burst (subtract it for the cost of process_burst alone);
+// BM_lb_pick_only runs only the requester hash + Maglev lookup. Every run checks that every
+// packet was answered with a serving node; anything else fails the benchmark and makes the
+// process exit non-zero (the meson smoke test relies on that).
+//
+// Flags of our own: --eal-mem=huge|nohuge (default nohuge: the table is 136 KiB, the pool small).
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ip.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_udp.h>
+
+#include "engine/context.hpp"
+#include "engine/dispatch.hpp"
+#include "lb/codec.hpp"
+#include "lb/maglev.hpp"
+#include "net/checksum.hpp"
+
+namespace {
+
+using namespace peregrine;
+
+constexpr unsigned burst = burst_size;
+constexpr unsigned ring_bursts = 32;
+constexpr uint32_t n_frames = 1u << 16;
+constexpr unsigned frame_bytes = 64;
+constexpr uint16_t lb_udp_port = 7200;
+constexpr uint32_t our_ip = RTE_IPV4(192, 0, 2, 1);
+const rte_ether_addr port_mac = {{0x02, 0xaa, 0, 0, 0, 0}};
+
+bool g_failed = false;
+engine::context* g_ctx;
+rte_mbuf* g_ring[ring_bursts * burst];
+uint8_t* g_frames;
+uint16_t g_len;
+
+uint32_t client_ip(uint32_t i) { return RTE_IPV4(10, 0, 0, 0) + (i >> 2) + 1; }
+uint16_t client_port(uint32_t i) { return static_cast<uint16_t>(40000 + (i & 3)); }
+
+uint16_t build_frame(uint8_t* f, uint32_t i)
+{
+    std::memset(f, 0, frame_bytes);
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(f);
+    eth->dst_addr = port_mac;
+    eth->src_addr = {{0x02, 0x00, uint8_t(i >> 24), uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i)}};
+    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+    const uint16_t plen = lb::request_serving_node_len;
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + plen));
+    ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_UDP;
+    ip->src_addr = rte_cpu_to_be_32(client_ip(i));
+    ip->dst_addr = rte_cpu_to_be_32(our_ip);
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
+    udp->src_port = rte_cpu_to_be_16(client_port(i));
+    udp->dst_port = rte_cpu_to_be_16(lb_udp_port);
+    udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_udp_hdr) + plen));
+    lb::encode_request_serving_node(reinterpret_cast<uint8_t*>(udp + 1), static_cast<uint16_t>(i));
+    udp->dgram_cksum = net::udp_csum_fixup(rte_ipv4_udptcp_cksum(ip, udp));
+    return 60;  // 45 bytes, padded to the Ethernet minimum
+}
+
+// A published table of n nodes (rebuilt only when n changes).
+std::unique_ptr<lb::table> g_table;
+uint32_t g_table_n = 0;
+
+void publish(uint32_t n)
+{
+    if (g_table && g_table_n == n)
+        return;
+    std::vector<lb::endpoint> eps;
+    for (uint32_t i = 0; i < n; ++i)
+        eps.push_back({rte_cpu_to_be_32(RTE_IPV4(198, 51, 100, 0) + i), rte_cpu_to_be_16(static_cast<uint16_t>(9000 + i))});
+    auto t = std::make_unique<lb::table>();
+    lb::build(t.get(), eps.data(), n);
+    g_ctx->lb.current.store(t.get());
+    g_table = std::move(t);
+    g_table_n = n;
+}
+
+void set_counters(benchmark::State& state)
+{
+    using C = benchmark::Counter;
+    state.counters["per_pkt"] = C(burst, C::kIsIterationInvariantRate | C::kInvert);
+    state.counters["pps"] = C(burst, C::kIsIterationInvariantRate);
+}
+
+struct harness {
+    unsigned b = 0;
+    uint32_t f = 0;
+    rte_mbuf** restore()
+    {
+        rte_mbuf** pk = &g_ring[b * burst];
+        const uint8_t* src = g_frames + size_t(f) * frame_bytes;
+        for (unsigned k = 0; k < burst; ++k) {
+            rte_mbuf* m = pk[k];
+            std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), src + k * frame_bytes, frame_bytes);
+            m->data_len = g_len;
+            m->pkt_len = g_len;
+            m->ol_flags = 0;
+        }
+        b = (b + 1 == ring_bursts) ? 0 : b + 1;
+        f = (f + burst == n_frames) ? 0 : f + burst;
+        return pk;
+    }
+};
+
+void BM_lb_request_serving_node(benchmark::State& state)
+{
+    publish(static_cast<uint32_t>(state.range(0)));
+    auto* st = static_cast<lcore_stats*>(rte_zmalloc("bench_stats", sizeof(lcore_stats), cache_line));
+    engine::burst_out out;
+    engine::init(out);
+    harness h;
+    uint64_t sink = 0;
+    for (auto _ : state) {
+        rte_mbuf** pk = h.restore();
+        out.reset();
+        engine::process_burst(*g_ctx, *st, 0, pk, burst, rte_rdtsc(), out);
+        sink += out.n_tx[0];
+    }
+    const uint64_t n = static_cast<uint64_t>(state.iterations()) * burst;
+    if (sink != n || st->lb[unsigned(lbc::request_answered)] != n || st->drop_total() != 0) {
+        std::fprintf(stderr, "bench_lb: %lu of %lu answered with a node, %lu drops\n",
+                     static_cast<unsigned long>(st->lb[unsigned(lbc::request_answered)]), static_cast<unsigned long>(n),
+                     static_cast<unsigned long>(st->drop_total()));
+        g_failed = true;
+        state.SkipWithError("unexpected packet outcomes");
+    }
+    rte_free(st);
+    set_counters(state);
+}
+
+void BM_lb_restore_only(benchmark::State& state)
+{
+    harness h;
+    for (auto _ : state) {
+        rte_mbuf** pk = h.restore();
+        benchmark::DoNotOptimize(pk);
+        benchmark::ClobberMemory();
+    }
+    set_counters(state);
+}
+
+void BM_lb_pick_only(benchmark::State& state)
+{
+    publish(static_cast<uint32_t>(state.range(0)));
+    const lb::table* t = g_table.get();
+    uint32_t i = 0;
+    uint64_t sink = 0;
+    for (auto _ : state) {
+        for (unsigned k = 0; k < burst; ++k, ++i)
+            sink += lb::pick(t, lb::requester_hash(rte_cpu_to_be_32(client_ip(i & (n_frames - 1))),
+                                                   rte_cpu_to_be_16(client_port(i)))).port_be;
+    }
+    benchmark::DoNotOptimize(sink);
+    set_counters(state);
+}
+
+BENCHMARK(BM_lb_restore_only);
+BENCHMARK(BM_lb_pick_only)->ArgNames({"nodes"})->Arg(10)->Arg(100)->Arg(1000);
+BENCHMARK(BM_lb_request_serving_node)->ArgNames({"nodes"})->Arg(10)->Arg(100)->Arg(1000);
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    std::string mode = "nohuge";
+    std::vector<char*> rest;
+    for (int i = 0; i < argc; ++i) {
+        const std::string s = argv[i];
+        if (s.rfind("--eal-mem=", 0) == 0)
+            mode = s.substr(10);
+        else
+            rest.push_back(argv[i]);
+    }
+    if (mode != "huge" && mode != "nohuge") {
+        std::fprintf(stderr, "bench_lb: --eal-mem must be huge or nohuge\n");
+        return 2;
+    }
+    int rargc = static_cast<int>(rest.size());
+    benchmark::Initialize(&rargc, rest.data());
+    if (benchmark::ReportUnrecognizedArguments(rargc, rest.data()))
+        return 2;
+
+    std::vector<std::string> a = {"bench_lb", "-l", "0", "--no-pci", "--no-telemetry", "--log-level=*:error",
+                                  "--file-prefix=pgbenchlb" + std::to_string(getpid())};
+    if (mode == "huge")
+        a.push_back("--in-memory");
+    else
+        a.insert(a.end(), {"--no-huge", "-m", "256", "--no-shconf"});
+    std::vector<char*> eargv;
+    for (auto& s : a)
+        eargv.push_back(s.data());
+    if (rte_eal_init(static_cast<int>(eargv.size()), eargv.data()) < 0) {
+        std::fprintf(stderr, "bench_lb: rte_eal_init failed: %s\n", rte_strerror(rte_errno));
+        return 1;
+    }
+    benchmark::AddCustomContext("eal_memory", mode);
+
+    g_ctx = new engine::context();
+    for (auto& t : g_ctx->tap_of)
+        t = engine::no_port;
+    g_ctx->ports[0].mac = port_mac;
+    g_ctx->ports[0].ip_be = rte_cpu_to_be_32(our_ip);
+    g_ctx->ports[0].prefix_len = 24;
+    g_ctx->lb.enabled = true;
+    g_ctx->lb.udp_port = lb_udp_port;
+
+    g_frames = static_cast<uint8_t*>(rte_malloc("bench_frames", size_t(n_frames) * frame_bytes, 64));
+    rte_mempool* pool = rte_pktmbuf_pool_create("bench_pool", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    if (!g_frames || !pool || rte_pktmbuf_alloc_bulk(pool, g_ring, ring_bursts * burst) != 0) {
+        std::fprintf(stderr, "bench_lb: memory: %s\n", rte_strerror(rte_errno));
+        return 1;
+    }
+    for (uint32_t i = 0; i < n_frames; ++i)
+        g_len = build_frame(g_frames + size_t(i) * frame_bytes, i);
+
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+
+    g_ctx->lb.current.store(nullptr);
+    const std::string runtime_dir = rte_eal_get_runtime_dir();
+    rte_eal_cleanup();
+    rmdir(runtime_dir.c_str());
+    return g_failed ? 1 : 0;
+}

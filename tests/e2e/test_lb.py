@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""Load-balancer protocol end to end: Peregrine as the Controlling Function, with kernel UDP
+sockets in the namespace as serving nodes, call controllers and clients. Registration and the
+Serving Nodes notifications, Acks and retransmission (a silent node gets the message again,
+then is taken out of service and the others are told), expiry, Request Serving Node, (group,
+user) registrations and Start Call, malformed input ignored and counted, no mbuf leak."""
+
+import struct
+import time
+
+from peregrine_e2e import EngineTestCase, main, wait_for
+
+LB_PORT = 7200
+REGISTER_SERVING_NODE, REGISTER_CALL_CONTROLLER, START_CALL, ACK = 0, 1, 2, 3
+REGISTRATION_UPDATE, REGISTRATION_REMOVED, REQUEST_SERVING_NODE = 4, 5, 6
+SERVING_NODE_RESPONSE, SERVING_NODES, SERVING_NODE_REMOVED = 7, 9, 10
+
+
+def ep_bytes(ip, port):
+    return bytes(int(x) for x in ip.split('.')) + struct.pack('>H', port)
+
+
+def ep_str(b):
+    return '%d.%d.%d.%d:%d' % (b[0], b[1], b[2], b[3], struct.unpack('>H', b[4:6])[0])
+
+
+def pkt(t, req, body=b''):
+    return struct.pack('>BH', t, req) + body
+
+
+def endpoints(data):
+    return sorted(ep_str(data[i:i + 6]) for i in range(3, len(data), 6))
+
+
+class Peer:
+    """A serving node, call controller or client: one UDP socket in the namespace."""
+
+    def __init__(self, eng, ip=None):
+        self.c = eng.client(ip)
+        self.c.server = (eng.ip, LB_PORT)
+        self.ip, self.port = self.c.addr
+        self.public = '%s:%d' % (self.ip, self.port + 1000)  # the endpoint it advertises
+        self.req = 100
+
+    def send(self, data):
+        self.c.send(data)
+
+    def next_req(self):
+        self.req += 1
+        return self.req
+
+    def recv(self, timeout=2.0):
+        return self.c.recv(timeout)
+
+    def recv_type(self, t, timeout=2.0):
+        """Next datagram of type t (others are kept for later), or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, d in enumerate(self.backlog):
+                if d[0] == t:
+                    return self.backlog.pop(i)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            d = self.c.recv(left)
+            if d is None:
+                return None
+            self.backlog.append(d)
+
+    backlog = None
+
+    def ack(self, data):
+        self.send(pkt(ACK, struct.unpack('>H', data[1:3])[0]))
+
+
+class LbCase(EngineTestCase):
+
+    def peer(self, ip=None):
+        p = Peer(self.eng, ip)
+        p.backlog = []
+        return p
+
+    def lb(self):
+        return self.eng.query('/peregrine/lb')
+
+    def register(self, p, kind=REGISTER_SERVING_NODE):
+        req = p.next_req()
+        ip, port = p.public.split(':')
+        p.send(pkt(kind, req, ep_bytes(ip, int(port))))
+        reply = p.recv_type(ACK)
+        self.assertEqual(reply, pkt(ACK, req), 'Ack of the Register from %s:%d' % (p.ip, p.port))
+
+    def request_node(self, client):
+        req = client.next_req()
+        client.send(pkt(REQUEST_SERVING_NODE, req))
+        r = client.recv_type(SERVING_NODE_RESPONSE)
+        self.assertIsNotNone(r, 'no Serving Node Response')
+        self.assertEqual(len(r), 9)
+        self.assertEqual(r[1:3], struct.pack('>H', req), 'Request ID echoed')
+        return ep_str(r[3:9])
+
+
+class LbTest(LbCase):
+
+    def test_life_cycle(self):
+        client = self.peer(self.eng.client_ips[2])
+        self.assertEqual(self.request_node(client), '0.0.0.0:0', 'no live node: answered at once with zeroes')
+
+        a = self.peer(self.eng.client_ips[0])
+        self.register(a)
+        self.assertIsNone(a.recv_type(SERVING_NODES, 0.3), 'the first node has no others to learn')
+        b = self.peer(self.eng.client_ips[1])
+        self.register(b)
+        lst = b.recv_type(SERVING_NODES)
+        self.assertIsNotNone(lst, 'the new node gets Serving Nodes')
+        self.assertEqual(endpoints(lst), [a.public])
+        note = a.recv_type(SERVING_NODES)
+        self.assertIsNotNone(note, 'the existing node is told about the new one')
+        self.assertEqual(endpoints(note), [b.public])
+        b.ack(lst)
+        a.ack(note)
+        self.assertTrue(wait_for(lambda: self.lb()['awaiting_ack'] == 0, 2), 'Acks matched')
+
+        # Request Serving Node: a live node, the same one each time for the same client.
+        got = self.request_node(client)
+        self.assertIn(got, (a.public, b.public))
+        for _ in range(3):
+            self.assertEqual(self.request_node(client), got, 'a client keeps its node')
+        seen = {self.request_node(self.peer(self.eng.client_ips[2])) for _ in range(24)}
+        self.assertEqual(seen, {a.public, b.public}, 'clients spread over both nodes')
+
+        # A call controller; the first registration of a group starts a call on it.
+        cc = self.peer(self.eng.client_ips[2])
+        self.register(cc, REGISTER_CALL_CONTROLLER)
+        req = a.next_req()
+        a.send(pkt(REGISTRATION_UPDATE, req, struct.pack('>HI', 42, 7) + ep_bytes(client.ip, client.port)))
+        self.assertEqual(a.recv_type(ACK), pkt(ACK, req), 'Registration Update Acked')
+        sc = cc.recv_type(START_CALL)
+        self.assertIsNotNone(sc, 'Start Call to the call controller')
+        self.assertEqual(len(sc), 7)
+        self.assertEqual(struct.unpack('>H', sc[5:7])[0], 42, 'Start Call group ID')
+        # Not Acked: sent again after 1 s, same bytes.
+        again = cc.recv_type(START_CALL, 2.5)
+        self.assertEqual(again, sc, 'Start Call retransmitted until Acked')
+        cc.ack(again)
+        regs = self.eng.query('/peregrine/lb/registrations,42')
+        self.assertEqual(regs, {'42/7': '%s:%d' % (client.ip, client.port)})
+        # Duplicate (same sender, same Request ID): Acked again, counted, not re-applied.
+        before = self.lb()
+        a.send(pkt(REGISTRATION_UPDATE, req, struct.pack('>HI', 42, 7) + ep_bytes(client.ip, client.port)))
+        self.assertEqual(a.recv_type(ACK), pkt(ACK, req))
+        self.assertEqual(self.lb()['duplicate'] - before['duplicate'], 1)
+        self.assertIsNone(cc.recv_type(START_CALL, 1.2), 'no new Start Call (not retransmitted either: Acked)')
+        req = a.next_req()
+        a.send(pkt(REGISTRATION_REMOVED, req, struct.pack('>HI', 42, 7)))
+        self.assertEqual(a.recv_type(ACK), pkt(ACK, req))
+        self.assertEqual(self.eng.query('/peregrine/lb/registrations,42'), {})
+
+        # A client may not write registrations: nothing back, counted.
+        before = self.eng.drops()['lb_not_serving_node']
+        client.send(pkt(REGISTRATION_UPDATE, 1, struct.pack('>HI', 1, 1) + ep_bytes(client.ip, 1)))
+        self.assertIsNone(client.recv(0.4))
+        self.assertEqual(self.eng.drops()['lb_not_serving_node'] - before, 1)
+
+        nodes = self.eng.query('/peregrine/lb/nodes')
+        self.assertEqual(sorted(v['endpoint'] for v in nodes.values() if v['kind'] == 'serving_node'),
+                         sorted([a.public, b.public]))
+        t = self.lb()
+        self.assertEqual((t['serving_nodes'], t['call_controllers']), (2, 1))
+        self.assert_balanced()
+
+    def assert_balanced(self):
+        """Every frame in is out, dropped or consumed (an Ack); originated frames are extra."""
+        def balance():
+            s, lb = self.eng.stats(), self.lb()
+            left = s['rx_packets'] + s['kernel_out'] + lb['originated']
+            right = s['tx_packets'] + s['kernel_in'] + s['drops'] + lb['acked']
+            return (left, right) if left == right else None
+        self.assertIsNotNone(wait_for(balance, 2.0), 'packet accounting does not balance: %r %r' %
+                             (self.eng.stats(), self.lb()))
+
+    def test_silent_node_gets_retries_then_is_removed(self):
+        a = self.peer(self.eng.client_ips[0])
+        self.register(a)
+        silent = self.peer(self.eng.client_ips[1])
+        self.register(silent)
+        first = silent.recv_type(SERVING_NODES)
+        self.assertIsNotNone(first)
+        a.ack(a.recv_type(SERVING_NODES))
+        t0 = time.monotonic()
+        # The silent node never Acks: the same message twice more, about 1 s apart.
+        for k in (2, 3):
+            d = silent.recv_type(SERVING_NODES, 2.0)
+            self.assertEqual(d, first, 'try %d of the same Serving Nodes' % k)
+        self.assertGreater(time.monotonic() - t0, 1.5, 'tries are ~1 s apart')
+        self.assertIsNone(silent.recv_type(SERVING_NODES, 1.3), 'no fourth try')
+        removed = a.recv_type(SERVING_NODE_REMOVED, 2.0)
+        self.assertIsNotNone(removed, 'the remaining node is told the silent node is gone')
+        self.assertEqual(ep_str(removed[3:9]), silent.public)
+        a.ack(removed)
+        t = self.lb()
+        self.assertEqual(t['serving_nodes'], 1)
+        self.assertEqual(t['ack_timeout'], 1)
+        self.assertEqual(t['retransmitted'], 2)
+        client = self.peer(self.eng.client_ips[2])
+        self.assertEqual(self.request_node(client), a.public, 'only the live node is handed out')
+
+    def test_malformed_is_ignored_and_counted(self):
+        a = self.peer(self.eng.client_ips[0])
+        self.register(a)
+        x = self.peer(self.eng.client_ips[1])
+        garbage = [b'', b'\x06', b'\x06\x00', b'\x06\x00\x01\x00', b'\x00' * 8, b'\x00' * 10, b'\x03\x00',
+                   b'\x04' + b'\x00' * 13, b'\x05' + b'\x00' * 9, b'\x07' + b'\x00' * 8, b'\x09\x00\x01',
+                   b'\x02\x00\x01\x00\x01\x00\x01', b'\x0a' + b'\x00' * 8, b'\x08\x00\x01', b'\xff\x00\x01',
+                   b'\x03\x12\x34']  # the last: an Ack that matches nothing
+        before = self.eng.drops()
+        for _ in range(5):
+            for g in garbage:
+                x.send(g)
+        self.assertIsNone(x.recv(0.5), 'malformed input gets nothing')
+        after = self.eng.drops()
+        delta = self.drop_delta(before, after)
+        self.assertEqual(sum(delta.values()), 5 * len(garbage), 'every one counted: %r' % delta)
+        for k in ('lb_empty', 'lb_bad_len', 'lb_reply_type', 'lb_unknown_type', 'lb_ack_unmatched'):
+            self.assertIn(k, delta)
+        self.assertTrue(self.eng.alive())
+        self.assertEqual(self.request_node(x), a.public, 'still answering after the garbage')
+
+
+class LbLeastLoadedTest(LbCase):
+    ENGINE_ARGS = {'app': ['--lb-policy', 'least-loaded']}
+
+    def test_least_loaded_node_is_given(self):
+        client = self.peer(self.eng.client_ips[2])
+        self.assertEqual(self.request_node(client), '0.0.0.0:0', 'no live node: zeroes')
+        a = self.peer(self.eng.client_ips[0])
+        self.register(a)
+        b = self.peer(self.eng.client_ips[1])
+        self.register(b)
+        b.ack(b.recv_type(SERVING_NODES))
+        a.ack(a.recv_type(SERVING_NODES))
+        # a reports three registrations: b is the less loaded until it has been given three clients.
+        for u in range(3):
+            req = a.next_req()
+            a.send(pkt(REGISTRATION_UPDATE, req, struct.pack('>HI', 5, u) + ep_bytes(client.ip, 40000 + u)))
+            self.assertEqual(a.recv_type(ACK), pkt(ACK, req))
+        given = [self.request_node(self.peer(self.eng.client_ips[2])) for _ in range(3)]
+        self.assertEqual(given, [b.public] * 3, 'the least-loaded node first')
+        rest = [self.request_node(self.peer(self.eng.client_ips[2])) for _ in range(4)]
+        self.assertEqual(sorted(rest), sorted([a.public, a.public, b.public, b.public]), 'then both in turn')
+        # A repeated request (same sender, same Request ID) gets the same answer, no new assignment.
+        before = self.lb()
+        client.send(pkt(REQUEST_SERVING_NODE, client.req))
+        r = client.recv_type(SERVING_NODE_RESPONSE)
+        self.assertIsNotNone(r)
+        after = self.lb()
+        self.assertEqual(after['duplicate'] - before['duplicate'], 1)
+        self.assertEqual(after['request_answered'], before['request_answered'])
+
+
+class LbExpiryTest(LbCase):
+    ENGINE_ARGS = {'app': ['--lb-expiry', '3']}
+
+    def test_expired_node_is_removed_and_others_told(self):
+        stays = self.peer(self.eng.client_ips[0])
+        self.register(stays)
+        goes = self.peer(self.eng.client_ips[1])
+        self.register(goes)
+        goes.ack(goes.recv_type(SERVING_NODES))
+        stays.ack(stays.recv_type(SERVING_NODES))
+        # `stays` re-registers every second (a refresh: Ack only); `goes` never does.
+        removed = None
+        deadline = time.monotonic() + 6
+        while removed is None and time.monotonic() < deadline:
+            self.register(stays)
+            removed = stays.recv_type(SERVING_NODE_REMOVED, 1.0)
+        self.assertIsNotNone(removed, 'Serving Node Removed after the 3 s expiry')
+        self.assertEqual(ep_str(removed[3:9]), goes.public)
+        stays.ack(removed)
+        t = self.lb()
+        self.assertEqual((t['serving_nodes'], t['expired']), (1, 1))
+        self.assertIsNone(goes.recv_type(SERVING_NODE_REMOVED, 0.3), 'the expired node is not told')
+
+
+if __name__ == '__main__':
+    main()
