@@ -57,8 +57,9 @@ registry* registry::create(const params& p)
     r->n_free_ = r->n_slots_;
 
     // Every slot, retired ones included, may hold an id and an endpoint way.
-    if (!r->ids_.init(id_index::buckets_for(r->n_slots_), seed, p.socket_id) ||
-        !r->eps_.init(endpoint_index::buckets_for(r->n_slots_), detail::mix(seed + 1), p.socket_id))
+    if (!r->ids_.init(p.index_buckets ? p.index_buckets : id_index::buckets_for(r->n_slots_), seed, p.socket_id) ||
+        !r->eps_.init(p.index_buckets ? p.index_buckets : endpoint_index::buckets_for(r->n_slots_),
+                      detail::mix(seed + 1), p.socket_id))
         goto fail;
 
     {

@@ -71,6 +71,9 @@ public:
         uint32_t capacity = 1u << 20;  // live registrations
         uint32_t max_readers = 1;      // RCU reader thread ids 0..max_readers-1
         int socket_id = 0;             // SOCKET_ID_ANY is fine too
+        // Buckets per index; 0 (always, outside tests) sizes them from capacity. Tests use a
+        // handful to make keys overflow into neighbouring buckets.
+        uint32_t index_buckets = 0;
     };
 
     // Returns nullptr on failure (rte_errno says why).
