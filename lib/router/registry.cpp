@@ -259,17 +259,19 @@ void registry::retire(uint32_t slot, uint32_t way)
     }
 }
 
+// e's endpoint way, if it still maps to e.
 uint32_t registry::way_of(const entry* e) const
 {
     uint32_t w;
-    return eps_.lookup(endpoint_key(e->ip_be, e->udp_port_be), &w) ? w : endpoint_index::none;
+    const bool found = eps_.lookup(endpoint_key(e->ip_be, e->udp_port_be), &w);
+    return found && &slots_[eps_.slot(w)] == e ? w : endpoint_index::none;
 }
 
 void registry::unlink(entry* e)
 {
     const uint32_t slot = static_cast<uint32_t>(e - slots_);
     uint32_t where;
-    if (ids_.locate(e->client_id, &where))
+    if (ids_.locate(e->client_id, &where) && ids_.slot_at(where) == slot)
         ids_.erase(where);
     const uint32_t w = way_of(e);
     if (w != endpoint_index::none)
