@@ -34,7 +34,6 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
     uint64_t eps[burst_size];
     probe ep_probe[burst_size];
     uint8_t ep_pkt[burst_size];
-    bool ep_cksum_ok[burst_size];
     unsigned n_ids = 0, n_eps = 0;
     const uint32_t our_ip = ports[rx_port].ip_be;
 
@@ -63,9 +62,6 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
         case type::heartbeat:
             eps[n_eps] = endpoint_key(v[i].ip->src_addr, v[i].udp->src_port);
             ep_probe[n_eps] = reg.start_endpoint(eps[n_eps]);
-            // Verified now, while the bucket line is on its way (the checksum decides only
-            // after the lookup: an unregistered endpoint's Heartbeat counts as such).
-            ep_cksum_ok[n_eps] = net::udp_cksum_ok(m[i], v[i]);
             ep_pkt[n_eps++] = static_cast<uint8_t>(i);
             out[i].a = action::tx;
             break;
@@ -113,7 +109,7 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
     // refreshes is in that line), so the rewrite of one overlaps the next one's miss.
     auto heartbeat = [&](unsigned k, stamp* seen) {
         const unsigned i = ep_pkt[k];
-        if (PG_UNLIKELY(!seen) || PG_UNLIKELY(!ep_cksum_ok[k])) {
+        if (PG_UNLIKELY(!seen) || PG_UNLIKELY(!net::udp_cksum_ok(m[i], v[i]))) {
             out[i] = {action::drop, 0, seen ? drop::udp_bad_cksum : drop::router_hb_unregistered};
             return;
         }
