@@ -22,7 +22,7 @@
 // Flags of our own (removed before Google Benchmark sees argv):
 //   --eal-mem=auto|huge|nohuge   auto (default): hugepages (--in-memory, mapped on demand) if
 //                                at least 3 GiB are free, else --no-huge
-//   --eal-mem-mb=N               -m for --no-huge (default 4096; 10M clients need ~2.2 GiB)
+//   --eal-mem-mb=N               -m for --no-huge (default 4096; 10M clients need ~1.4 GiB)
 //   --frames=N                   distinct frames in the stream (default 2^20)
 
 #include <benchmark/benchmark.h>
@@ -115,7 +115,7 @@ router::registry* registry_for(uint32_t n)
     router::registry* reg = router::registry::create(p);
     if (!reg) {
         std::fprintf(stderr,
-                     "bench_router: registry::create(%" PRIu32 ") failed: %s (10M clients need ~2.2 GiB of DPDK "
+                     "bench_router: registry::create(%" PRIu32 ") failed: %s (10M clients need ~1.4 GiB of DPDK "
                      "memory: free hugepages, or --eal-mem=nohuge --eal-mem-mb=4096)\n",
                      n, rte_strerror(rte_errno));
         return nullptr;
