@@ -11,8 +11,9 @@
 //    one hot entry;
 //  - BM_restore_only runs the same loop without process_burst: subtract it to get the cost of
 //    process_burst alone (the "net" column of docs/performance.md);
-//  - BM_lookup_ids/BM_lookup_endpoints run only the registry part (bulk lookup, then read or
-//    refresh each entry) on the same key stream: the registry's share of the totals.
+//  - BM_lookup_ids/BM_lookup_endpoints run only the registry part on the same key stream: the
+//    registry's share of the totals (IDs: two-stage lookup, then read each registration;
+//    endpoints: two-stage lookup that stamps each hit, as a Heartbeat does).
 // The restore leaves the packet bytes in L1, i.e. the benchmark models an RX path where the
 // NIC's DMA lands in cache: packet-data misses are not part of these numbers.
 // Every run checks its counters: a packet that ends anywhere but the expected outcome fails the
@@ -21,7 +22,7 @@
 // Flags of our own (removed before Google Benchmark sees argv):
 //   --eal-mem=auto|huge|nohuge   auto (default): hugepages (--in-memory, mapped on demand) if
 //                                at least 3 GiB are free, else --no-huge
-//   --eal-mem-mb=N               -m for --no-huge (default 4096; 10M clients need ~2.2 GiB)
+//   --eal-mem-mb=N               -m for --no-huge (default 4096; 10M clients need ~1.4 GiB)
 //   --frames=N                   distinct frames in the stream (default 2^20)
 
 #include <benchmark/benchmark.h>
@@ -114,7 +115,7 @@ router::registry* registry_for(uint32_t n)
     router::registry* reg = router::registry::create(p);
     if (!reg) {
         std::fprintf(stderr,
-                     "bench_router: registry::create(%" PRIu32 ") failed: %s (10M clients need ~2.2 GiB of DPDK "
+                     "bench_router: registry::create(%" PRIu32 ") failed: %s (10M clients need ~1.4 GiB of DPDK "
                      "memory: free hugepages, or --eal-mem=nohuge --eal-mem-mb=4096)\n",
                      n, rte_strerror(rte_errno));
         return nullptr;
@@ -360,9 +361,10 @@ void BM_heartbeat(benchmark::State& state) { run_router(state, kind::heartbeat, 
 void BM_forward(benchmark::State& state) { run_router(state, kind::forward, rtr::message_forwarded); }
 void BM_unknown_recipient(benchmark::State& state) { run_router(state, kind::unknown, rtr::unknown_recipient); }
 
-// The registry's share: the bulk lookup process_burst does for a burst of these frames, then
-// what the pipeline does with each hit (a forward reads the entry, a heartbeat refreshes it),
-// without classify, parse, checksums or rewrites. Keys come straight from the frame stream.
+// The registry's share: the lookups process_burst does for a burst of these frames and what
+// the pipeline does with each hit (a forward reads the registration, a heartbeat stamps its
+// endpoint), without classify, parse, checksums or rewrites. Keys come straight from the frame
+// stream.
 void run_lookup(benchmark::State& state, kind k)
 {
     router::registry* reg;
@@ -377,7 +379,6 @@ void run_lookup(benchmark::State& state, kind k)
     uint64_t hits = 0, sink = 0;
     for (auto _ : state) {
         const uint8_t* src = fs->data + size_t(f) * frame_bytes;
-        router::entry* e[burst];
         if (k == kind::heartbeat) {
             uint64_t keys[burst];
             for (unsigned i = 0; i < burst; ++i) {
@@ -387,19 +388,14 @@ void run_lookup(benchmark::State& state, kind k)
                 std::memcpy(&port, src + i * frame_bytes + udp_sport, sizeof(port));
                 keys[i] = router::endpoint_key(ip, port);
             }
-            hits += reg->lookup_endpoints(keys, burst, e);
-            for (unsigned i = 0; i < burst; ++i)
-                rte_prefetch0(e[i]);
-            const uint64_t now = rte_rdtsc();
-            for (unsigned i = 0; i < burst; ++i)
-                e[i]->touch(now);
+            bool hit[burst];
+            hits += reg->refresh_endpoints(keys, burst, rte_rdtsc(), hit);
         } else {
             uint32_t ids[burst];
             for (unsigned i = 0; i < burst; ++i)
                 ids[i] = router::read_id(src + i * frame_bytes + msg_id);
+            router::entry* e[burst];
             hits += reg->lookup_ids(ids, burst, e);
-            for (unsigned i = 0; i < burst; ++i)
-                rte_prefetch0(e[i]);
             for (unsigned i = 0; i < burst; ++i)
                 sink += e[i]->port_id + e[i]->ip_be + e[i]->next_hop.addr_bytes[0];
         }

@@ -347,8 +347,8 @@ Protocols (UDP ports on the engine's address, [1, 65535]):
 Router:
   --heartbeat-timeout S  a registration expires S seconds after its last Register or
                          Heartbeat, [1, 86400] (default 90: three missed 30 s heartbeats)
-  --max-clients N        registry capacity, [1, 100000000] (default 1048576; about 230-260
-                         bytes of hugepage memory each: 10 million need ~2.2 GiB)
+  --max-clients N        registry capacity, [1, 100000000] (default 1048576; about 150
+                         bytes of hugepage memory each: 10 million need ~1.4 GiB)
 
 Session protocol (SHA-256 per packet; docs/protocols/session.md):
   --session-app NAME     application DATA payloads go to: echo (default; answers each payload

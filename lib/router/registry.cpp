@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include <rte_errno.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
+#include <rte_random.h>
 
 namespace peregrine::router {
 
@@ -18,39 +18,15 @@ uint32_t slack_for(uint32_t capacity) { return capacity / 8 + 1024; }
 // Reclaim in batches: the control lcore must keep its own loop short.
 static constexpr uint32_t reclaim_batch = 1024;
 
-std::atomic<unsigned> instance_seq{0};
+// Keys per bulk-lookup pass: the deferred-overflow lists live on the stack.
+static constexpr unsigned bulk_chunk = 64;
 
-rte_hash* make_hash(const char* base, const char* what, unsigned seq, uint32_t entries,
-                    uint32_t key_len, int socket, rte_rcu_qsbr* v)
-{
-    char name[RTE_HASH_NAMESIZE];
-    std::snprintf(name, sizeof(name), "%.12s_%s%u", base, what, seq);
-    rte_hash_parameters hp{};
-    hp.name = name;
-    hp.entries = entries;
-    hp.key_len = key_len;
-    hp.hash_func = rte_hash_crc;
-    hp.hash_func_init_val = 0;
-    hp.socket_id = socket;
-    // LF: readers never take a lock; EXT_TABLE: no insert ever fails on a crowded bucket.
-    hp.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-    rte_hash* h = rte_hash_create(&hp);
-    if (!h)
-        return nullptr;
-    rte_hash_rcu_config rc{};
-    rc.v = v;
-    rc.mode = RTE_HASH_QSBR_MODE_DQ;
-    if (rte_hash_rcu_qsbr_add(h, &rc) != 0) {
-        rte_hash_free(h);
-        return nullptr;
-    }
-    return h;
-}
+std::atomic<unsigned> instance_seq{0};
 } // namespace
 
 registry* registry::create(const params& p)
 {
-    if (p.capacity == 0 || p.max_readers == 0) {
+    if (p.capacity == 0 || p.max_readers == 0 || uint64_t(p.capacity) + slack_for(p.capacity) > id_index::max_slots) {
         rte_errno = EINVAL;
         return nullptr;
     }
@@ -59,6 +35,9 @@ registry* registry::create(const params& p)
     const unsigned seq = instance_seq.fetch_add(1);
     r->capacity_ = p.capacity;
     r->n_slots_ = p.capacity + slack_for(p.capacity);
+    // Keyed hashing: a fresh seed per registry (and per run) so bucket collisions cannot be
+    // planned from outside.
+    const uint64_t seed = rte_rand();
 
     const size_t rcu_sz = rte_rcu_qsbr_get_memsize(p.max_readers);
     r->rcu_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc_socket("pg_rcu", rcu_sz, RTE_CACHE_LINE_SIZE, p.socket_id));
@@ -77,9 +56,10 @@ registry* registry::create(const params& p)
         r->free_[i] = r->n_slots_ - 1 - i;
     r->n_free_ = r->n_slots_;
 
-    r->by_id_ = make_hash(p.name, "id", seq, r->n_slots_, sizeof(uint32_t), p.socket_id, r->rcu_);
-    r->by_ep_ = make_hash(p.name, "ep", seq, r->n_slots_, sizeof(uint64_t), p.socket_id, r->rcu_);
-    if (!r->by_id_ || !r->by_ep_)
+    // Every slot, retired ones included, may hold an id and an endpoint way.
+    if (!r->ids_.init(p.index_buckets ? p.index_buckets : id_index::buckets_for(r->n_slots_), seed, p.socket_id) ||
+        !r->eps_.init(p.index_buckets ? p.index_buckets : endpoint_index::buckets_for(r->n_slots_),
+                      detail::mix(seed + 1), p.socket_id))
         goto fail;
 
     {
@@ -89,10 +69,10 @@ registry* registry::create(const params& p)
         dp.name = dqname;
         dp.flags = RTE_RCU_QSBR_DQ_MT_UNSAFE;  // single writer
         dp.size = r->n_slots_;
-        dp.esize = sizeof(uint32_t);
+        dp.esize = sizeof(retired);
         dp.trigger_reclaim_limit = reclaim_batch;
         dp.max_reclaim_size = reclaim_batch;
-        dp.free_fn = &registry::free_slots;
+        dp.free_fn = &registry::free_retired;
         dp.p = r;
         dp.v = r->rcu_;
         r->dq_ = rte_rcu_qsbr_dq_create(&dp);
@@ -102,8 +82,8 @@ registry* registry::create(const params& p)
     return r;
 
 fail:
-    // rte_malloc does not set rte_errno; the hash and ring constructors do.
-    const int err = (r->slots_ && r->live_ && r->free_ && r->rcu_) ? rte_errno : ENOMEM;
+    // rte_malloc does not set rte_errno; the RCU and ring constructors do.
+    const int err = rte_errno != 0 ? rte_errno : ENOMEM;
     delete r;
     rte_errno = err;
     return nullptr;
@@ -111,61 +91,128 @@ fail:
 
 registry::~registry()
 {
-    // Readers are gone (offline) by now, so draining the defer queues cannot block for long.
+    // Readers are gone (offline) by now, so draining the defer queue cannot block for long.
     if (dq_)
         rte_rcu_qsbr_dq_delete(dq_);
-    rte_hash_free(by_id_);
-    rte_hash_free(by_ep_);
     rte_free(free_);
     rte_free(live_);
     rte_free(slots_);
     rte_free(rcu_);
 }
 
-void registry::free_slots(void* p, void* elems, unsigned n)
+void registry::free_retired(void* p, void* elems, unsigned n)
 {
     auto* r = static_cast<registry*>(p);
-    const auto* idx = static_cast<const uint32_t*>(elems);
-    for (unsigned i = 0; i < n; ++i)
-        r->free_[r->n_free_++] = idx[i];
+    const auto* x = static_cast<const retired*>(elems);
+    for (unsigned i = 0; i < n; ++i) {
+        if (x[i].slot != endpoint_index::none)
+            r->free_[r->n_free_++] = x[i].slot;
+        if (x[i].way != endpoint_index::none)
+            r->eps_.release(x[i].way);
+    }
 }
 
 namespace {
-template <typename Key>
-unsigned bulk_lookup(const rte_hash* h, const Key* k, unsigned n, entry** out)
+// Both stages over n <= bulk_chunk keys: start all, then find each; keys whose bucket
+// overflowed are retried after the others, while their next bucket is on its way.
+template <typename Key, typename Start, typename Find>
+void two_stage(const Key* keys, unsigned n, Start start, Find find)
 {
-    const void* keys[RTE_HASH_LOOKUP_BULK_MAX];
+    probe p[bulk_chunk];
     for (unsigned i = 0; i < n; ++i)
-        keys[i] = &k[i];
-    uint64_t hits = 0;
-    const int nh = rte_hash_lookup_bulk_data(h, keys, n, &hits, reinterpret_cast<void**>(out));
-    // rte_hash leaves the data of a miss untouched: make misses explicit.
-    for (uint64_t miss = ~hits & ((n == 64) ? ~0ull : ((1ull << n) - 1)); miss; miss &= miss - 1)
-        out[__builtin_ctzll(miss)] = nullptr;
-    return nh < 0 ? 0 : static_cast<unsigned>(nh);
+        p[i] = start(keys[i]);
+    uint8_t again[bulk_chunk];
+    unsigned n_again = 0;
+    for (unsigned i = 0; i < n; ++i)
+        if (find(i, keys[i], p[i]) == step::again)
+            again[n_again++] = static_cast<uint8_t>(i);
+    while (n_again) {
+        unsigned k = 0;
+        for (unsigned j = 0; j < n_again; ++j) {
+            const unsigned i = again[j];
+            if (find(i, keys[i], p[i]) == step::again)
+                again[k++] = static_cast<uint8_t>(i);
+        }
+        n_again = k;
+    }
 }
 } // namespace
 
 unsigned registry::lookup_ids(const uint32_t* ids, unsigned n, entry** out) const
 {
-    return bulk_lookup(by_id_, ids, n, out);
+    unsigned hits = 0;
+    for (unsigned base = 0; base < n; base += bulk_chunk) {
+        const unsigned m = n - base < bulk_chunk ? n - base : bulk_chunk;
+        entry** o = out + base;
+        two_stage(
+            ids + base, m, [&](uint32_t id) { return start_id(id); },
+            [&](unsigned i, uint32_t id, probe& p) {
+                const step s = find_id(id, p, &o[i]);
+                if (s == step::miss)
+                    o[i] = nullptr;
+                hits += s == step::hit;
+                return s;
+            });
+    }
+    return hits;
 }
 
-unsigned registry::lookup_endpoints(const uint64_t* eps, unsigned n, entry** out) const
+unsigned registry::lookup_endpoints(const uint64_t* keys, unsigned n, entry** out) const
 {
-    return bulk_lookup(by_ep_, eps, n, out);
+    unsigned hits = 0;
+    for (unsigned base = 0; base < n; base += bulk_chunk) {
+        const unsigned m = n - base < bulk_chunk ? n - base : bulk_chunk;
+        entry** o = out + base;
+        two_stage(
+            keys + base, m, [&](uint64_t k) { return eps_.start(k); },
+            [&](unsigned i, uint64_t k, probe& p) {
+                uint32_t w;
+                const step s = eps_.find(k, p, &w);
+                if (s == step::hit) {
+                    o[i] = &slots_[eps_.slot(w)];
+                    ++hits;
+                } else if (s == step::miss) {
+                    o[i] = nullptr;
+                }
+                return s;
+            });
+    }
+    return hits;
+}
+
+unsigned registry::refresh_endpoints(const uint64_t* keys, unsigned n, uint64_t now, bool* hit) const
+{
+    unsigned hits = 0;
+    for (unsigned base = 0; base < n; base += bulk_chunk) {
+        const unsigned m = n - base < bulk_chunk ? n - base : bulk_chunk;
+        bool* h = hit + base;
+        two_stage(
+            keys + base, m, [&](uint64_t k) { return start_endpoint(k); },
+            [&](unsigned i, uint64_t k, probe& p) {
+                stamp* st;
+                const step s = find_endpoint(k, p, &st);
+                if (s == step::hit)
+                    st->store(now);
+                if (s != step::again) {
+                    h[i] = s == step::hit;
+                    hits += s == step::hit;
+                }
+                return s;
+            });
+    }
+    return hits;
 }
 
 entry* registry::find_id(uint32_t id) const
 {
-    void* d = nullptr;
-    return rte_hash_lookup_data(by_id_, &id, &d) >= 0 ? static_cast<entry*>(d) : nullptr;
+    uint32_t s;
+    return ids_.lookup(id, &s) ? &slots_[s] : nullptr;
 }
 
 entry* registry::find_endpoint(uint64_t key) const
 {
-    void* d = nullptr;
-    return rte_hash_lookup_data(by_ep_, &key, &d) >= 0 ? static_cast<entry*>(d) : nullptr;
+    uint32_t w;
+    return eps_.lookup(key, &w) ? &slots_[eps_.slot(w)] : nullptr;
 }
 
 bool registry::alloc_slot(uint32_t* slot)
@@ -183,37 +230,71 @@ bool registry::alloc_slot(uint32_t* slot)
     return true;
 }
 
-void registry::retire_slot(uint32_t slot)
+uint32_t registry::reserve_way(uint64_t key)
 {
-    live_[slot] = 0;
-    if (rte_rcu_qsbr_dq_enqueue(dq_, &slot) != 0) {
-        // Cannot happen with the queue sized to every slot, but never leak a slot if it does.
+    uint32_t w = eps_.reserve(key);
+    if (w != endpoint_index::none || eps_.dead_ways() == 0)
+        return w;
+    // The key's window is taken, partly by ways still in a grace period: reclaim, and wait
+    // for one grace period if that is not enough.
+    rte_rcu_qsbr_dq_reclaim(dq_, UINT32_MAX, nullptr, nullptr, nullptr);
+    w = eps_.reserve(key);
+    if (w == endpoint_index::none && eps_.dead_ways() != 0) {
         rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
-        free_[n_free_++] = slot;
+        rte_rcu_qsbr_dq_reclaim(dq_, UINT32_MAX, nullptr, nullptr, nullptr);
+        w = eps_.reserve(key);
     }
+    return w;
+}
+
+void registry::retire(uint32_t slot, uint32_t way)
+{
+    if (slot != endpoint_index::none)
+        live_[slot] = 0;
+    retired x{slot, way};
+    if (rte_rcu_qsbr_dq_enqueue(dq_, &x) != 0) {
+        // Cannot happen with the queue sized to every slot, but never leak one if it does.
+        rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
+        free_retired(this, &x, 1);
+    }
+}
+
+// e's endpoint way, if it still maps to e.
+uint32_t registry::way_of(const entry* e) const
+{
+    uint32_t w;
+    const bool found = eps_.lookup(endpoint_key(e->ip_be, e->udp_port_be), &w);
+    return found && &slots_[eps_.slot(w)] == e ? w : endpoint_index::none;
 }
 
 void registry::unlink(entry* e)
 {
-    const uint32_t id = e->client_id;
-    if (find_id(id) == e)
-        rte_hash_del_key(by_id_, &id);
-    const uint64_t k = endpoint_key(e->ip_be, e->udp_port_be);
-    if (find_endpoint(k) == e)
-        rte_hash_del_key(by_ep_, &k);
-    retire_slot(static_cast<uint32_t>(e - slots_));
+    const uint32_t slot = static_cast<uint32_t>(e - slots_);
+    uint32_t where;
+    if (ids_.locate(e->client_id, &where) && ids_.slot_at(where) == slot)
+        ids_.erase(where);
+    const uint32_t w = way_of(e);
+    if (w != endpoint_index::none)
+        eps_.kill(w);
+    retire(slot, w);
     std::atomic_ref<uint32_t>(size_).store(size_ - 1, std::memory_order_relaxed);
 }
 
 upsert_result registry::upsert(uint32_t id, const endpoint& ep, uint64_t now)
 {
     const uint64_t key = endpoint_key(ep.ip_be, ep.udp_port_be);
-    entry* by_id = find_id(id);
-    entry* by_ep = find_endpoint(key);
+    uint32_t id_where = 0;
+    entry* by_id = nullptr;
+    if (ids_.locate(id, &id_where))
+        by_id = &slots_[ids_.slot_at(id_where)];
+    uint32_t ep_way = endpoint_index::none;
+    entry* by_ep = nullptr;
+    if (eps_.lookup(key, &ep_way))
+        by_ep = &slots_[eps_.slot(ep_way)];
 
     if (by_id && by_id == by_ep && by_id->port_id == ep.port_id &&
         rte_is_same_ether_addr(&by_id->next_hop, &ep.next_hop)) {
-        by_id->touch(now);
+        eps_.seen(ep_way)->store(now);
         ++c_.refreshed;
         return upsert_result::refreshed;
     }
@@ -222,6 +303,8 @@ upsert_result registry::upsert(uint32_t id, const endpoint& ep, uint64_t now)
     if (by_ep && by_ep != by_id) {
         unlink(by_ep);
         ++c_.displaced;
+        by_ep = nullptr;
+        ep_way = endpoint_index::none;
     }
     if (!by_id && size_ >= capacity_) {
         ++c_.full;
@@ -232,32 +315,47 @@ upsert_result registry::upsert(uint32_t id, const endpoint& ep, uint64_t now)
         ++c_.full;
         return upsert_result::full;
     }
+    // Same ID, same endpoint, new next hop or port: the endpoint keeps its way and stamp, and
+    // both indexes are re-pointed to the new slot in place (one atomic store each).
+    const bool same_endpoint = by_ep != nullptr;
+    const uint32_t way = same_endpoint ? ep_way : reserve_way(key);
+    if (way == endpoint_index::none) {
+        free_[n_free_++] = slot;  // never published
+        ++c_.full;
+        return upsert_result::full;
+    }
     entry& e = slots_[slot];
     e.client_id = id;
     e.ip_be = ep.ip_be;
     e.udp_port_be = ep.udp_port_be;
     e.port_id = ep.port_id;
     e.next_hop = ep.next_hop;
-    e.touch(now);
+    e.seen_at = eps_.seen(way);
     live_[slot] = 1;
 
-    // Publish: rte_hash (LF) stores the data pointer with release semantics, so a reader that
-    // finds the key sees the filled entry. Endpoint first, so a Heartbeat right after the
-    // Register Client Response always finds it.
-    if (rte_hash_add_key_data(by_ep_, &key, &e) < 0 || rte_hash_add_key_data(by_id_, &id, &e) < 0) {
-        if (find_endpoint(key) == &e)
-            rte_hash_del_key(by_ep_, &key);
-        retire_slot(slot);
-        ++c_.full;
-        return upsert_result::full;
+    // Publish (release stores: a reader that finds the key sees the filled entry). Endpoint
+    // first, so a Heartbeat right after the Register Client Response always finds it.
+    if (same_endpoint) {
+        e.touch(now);
+        eps_.set_slot(way, slot);
+    } else {
+        eps_.publish(way, key, slot, now);
     }
     if (by_id) {
-        const uint64_t old_key = endpoint_key(by_id->ip_be, by_id->udp_port_be);
-        if (old_key != key && find_endpoint(old_key) == by_id)
-            rte_hash_del_key(by_ep_, &old_key);
-        retire_slot(static_cast<uint32_t>(by_id - slots_));
+        ids_.set_slot(id_where, slot);
+        const uint32_t old_way = same_endpoint ? endpoint_index::none : way_of(by_id);
+        if (old_way != endpoint_index::none)
+            eps_.kill(old_way);
+        retire(static_cast<uint32_t>(by_id - slots_), old_way);
         ++c_.moved;
         return upsert_result::moved;
+    }
+    if (!ids_.insert(id, slot)) {
+        // Readers may have seen the endpoint already: take it back through a grace period.
+        eps_.kill(way);
+        retire(slot, way);
+        ++c_.full;
+        return upsert_result::full;
     }
     std::atomic_ref<uint32_t>(size_).store(size_ + 1, std::memory_order_relaxed);
     ++c_.added;

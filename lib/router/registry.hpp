@@ -3,21 +3,26 @@
 // The router's registry: Client ID -> (IPv4, UDP port, ingress port, next-hop MAC), plus the
 // reverse index endpoint -> registration that Heartbeats (which carry no ID) need.
 //
-// Concurrency model (DPDK lib/hash "lock-free RW concurrency" + rte_rcu_qsbr):
+// Storage: registrations live in a slot array (32-byte entries); two Peregrine indexes map keys
+// to slots (index.hpp: one cache line per bucket, keys inline). A registration's last-heard
+// time lives in the endpoint index next to its key, so a Heartbeat costs one cache line.
+//
+// Concurrency model (single writer, lock-free readers, rte_rcu_qsbr):
 //  - exactly one writer thread (the control lcore) calls upsert/remove/expire/reclaim;
 //  - any number of readers (worker lcores, registered on rcu()) look up in bulk and may refresh
-//    an entry's last_seen; they never block and are never blocked;
-//  - an entry is never edited in place once published: a move writes a fresh slot and swaps
-//    the hash's data pointer; the old slot is recycled only after every reader has reported a
-//    quiescent state (rte_rcu_qsbr defer queue), so a reader's entry pointer stays valid until
-//    its next rte_rcu_qsbr_quiescent().
+//    a registration's last-heard stamp; they never block and are never blocked;
+//  - an entry is never edited in place once published: a move writes a fresh slot and
+//    re-points the indexes; the old slot (and a deleted endpoint key's way) is recycled only
+//    after every reader has reported a quiescent state (rte_rcu_qsbr defer queue), so a
+//    reader's entry pointer stays valid until its next rte_rcu_qsbr_quiescent().
 
 #include <atomic>
 #include <cstdint>
 
 #include <rte_ether.h>
-#include <rte_hash.h>
 #include <rte_rcu_qsbr.h>
+
+#include "router/index.hpp"
 
 namespace peregrine::router {
 
@@ -27,16 +32,12 @@ struct alignas(32) entry {
     uint16_t udp_port_be;
     uint16_t port_id;        // ethdev port the registration arrived on (forwards leave there)
     rte_ether_addr next_hop;  // source MAC of the registering frame: the client or its gateway
-    uint64_t last_seen;       // TSC; written by readers through touch()
+    // Last-heard TSC, in the endpoint index (fixed for the entry's life; written by readers).
+    // A replaced entry may share it with its successor at the same endpoint.
+    stamp* seen_at;
 
-    uint64_t seen() const
-    {
-        return std::atomic_ref<const uint64_t>(last_seen).load(std::memory_order_relaxed);
-    }
-    void touch(uint64_t now)
-    {
-        std::atomic_ref<uint64_t>(last_seen).store(now, std::memory_order_relaxed);
-    }
+    uint64_t seen() const { return seen_at->load(); }
+    void touch(uint64_t now) const { seen_at->store(now); }
 };
 static_assert(sizeof(entry) == 32);
 
@@ -70,6 +71,9 @@ public:
         uint32_t capacity = 1u << 20;  // live registrations
         uint32_t max_readers = 1;      // RCU reader thread ids 0..max_readers-1
         int socket_id = 0;             // SOCKET_ID_ANY is fine too
+        // Buckets per index; 0 (always, outside tests) sizes them from capacity. Tests use a
+        // handful to make keys overflow into neighbouring buckets.
+        uint32_t index_buckets = 0;
     };
 
     // Returns nullptr on failure (rte_errno says why).
@@ -81,9 +85,38 @@ public:
     rte_rcu_qsbr* rcu() const { return rcu_; }
 
     // ---- readers (inside an RCU read-side section) ----
-    // Bulk lookups, n <= RTE_HASH_LOOKUP_BULK_MAX; out[i] is nullptr on a miss. Returns hits.
+    // Two-stage lookups for a burst: start_*() hashes a key and prefetches its bucket; call it
+    // for every key of the burst first, then find_*() for each (step::again: the key's bucket
+    // overflowed and the next one is being prefetched; call find_*() again after the others).
+    probe start_id(uint32_t id) const { return ids_.start(id); }
+    // On a hit, *out is the registration (already being prefetched).
+    step find_id(uint32_t id, probe& p, entry** out) const
+    {
+        uint32_t s;
+        const step r = ids_.find(id, p, &s);
+        if (r == step::hit) {
+            *out = &slots_[s];
+            rte_prefetch0(*out);
+        }
+        return r;
+    }
+    probe start_endpoint(uint64_t key) const { return eps_.start(key); }
+    // On a hit, *out is the registration's last-heard stamp (a Heartbeat needs nothing else).
+    step find_endpoint(uint64_t key, probe& p, stamp** out) const
+    {
+        uint32_t w;
+        const step r = eps_.find(key, p, &w);
+        if (r == step::hit)
+            *out = eps_.seen(w);
+        return r;
+    }
+
+    // Bulk lookups (both stages), any n; out[i] is nullptr on a miss. Returns hits.
     unsigned lookup_ids(const uint32_t* ids, unsigned n, entry** out) const;
     unsigned lookup_endpoints(const uint64_t* keys, unsigned n, entry** out) const;
+    // What a burst of Heartbeats does to the registry: stamps every registered endpoint of
+    // keys[] with now. Returns hits; hit[i] says whether keys[i] was registered.
+    unsigned refresh_endpoints(const uint64_t* keys, unsigned n, uint64_t now, bool* hit) const;
     entry* find_id(uint32_t id) const;
     entry* find_endpoint(uint64_t key) const;
 
@@ -101,16 +134,27 @@ public:
     // Slots an expiry pass visits: capacity plus room for registrations in a grace period.
     uint32_t slots() const { return n_slots_; }
     registry_counters counters() const;
+    // The indexes (tests and diagnostics).
+    const id_index& ids() const { return ids_; }
+    const endpoint_index& endpoints() const { return eps_; }
 
 private:
+    // What the defer queue holds: a slot and/or an endpoint way that readers may still see.
+    struct retired {
+        uint32_t slot;  // endpoint_index::none if only a way
+        uint32_t way;   // endpoint_index::none if only a slot
+    };
+
     registry() = default;
     bool alloc_slot(uint32_t* slot);
-    void retire_slot(uint32_t slot);
+    uint32_t reserve_way(uint64_t key);
+    void retire(uint32_t slot, uint32_t way);
     void unlink(entry* e);
-    static void free_slots(void* p, void* elems, unsigned n);
+    uint32_t way_of(const entry* e) const;
+    static void free_retired(void* p, void* elems, unsigned n);
 
-    rte_hash* by_id_ = nullptr;
-    rte_hash* by_ep_ = nullptr;
+    id_index ids_;
+    endpoint_index eps_;
     rte_rcu_qsbr* rcu_ = nullptr;
     rte_rcu_qsbr_dq* dq_ = nullptr;
     entry* slots_ = nullptr;

@@ -498,6 +498,69 @@ TEST_F(Pipeline, ApplyRegisterRegistersAndAnswers)
     EXPECT_EQ(b->find(0), where::tx);
 }
 
+// A registry whose indexes have 4 buckets: most keys live away from their home bucket, so the
+// burst's lookups go round again (step::again) for the next bucket; every packet must still
+// end where it belongs, and a key beyond a full probe window is refused as full.
+TEST_F(Pipeline, OverflowingIndexBucketsStillAnswerEveryPacket)
+{
+    router::registry::params p;
+    p.name = "ut_ovf";
+    p.capacity = 64;
+    p.max_readers = 1;
+    p.socket_id = SOCKET_ID_ANY;
+    p.index_buckets = 4;  // 16 endpoint ways, 32 id ways
+    reg.reset(router::registry::create(p));
+    ASSERT_NE(reg, nullptr);
+    ctx->registry = reg.get();
+    // 12 clients whose endpoints, and 12 IDs that, all hash to one bucket: 4 (8) per bucket fit,
+    // the others live 1-2 buckets further.
+    std::vector<client> cs;
+    std::vector<uint32_t> ids;
+    for (uint32_t k = 0; cs.size() < 12; ++k) {
+        client c{ip4(198, 18, 1 + k / 200, static_cast<uint8_t>(10 + k % 200)), static_cast<uint16_t>(41000 + k), mac(0x40),
+                 0};
+        if (reg->endpoints().home(router::endpoint_key(c.ip_be, rte_cpu_to_be_16(c.port))) == 0)
+            cs.push_back(c);
+    }
+    for (uint32_t id = 1000; ids.size() < 12; ++id)
+        if (reg->ids().home(id) == 1)
+            ids.push_back(id);
+    for (uint32_t k = 0; k < 12; ++k)
+        register_client(ids[k], cs[k]);
+    EXPECT_EQ(reg->endpoints().passed_buckets(), 2u);
+    EXPECT_EQ(reg->ids().passed_buckets(), 1u);
+    for (uint32_t k = 12; k < 40; ++k) {
+        const router::endpoint e{ip4(198, 18, 2, static_cast<uint8_t>(k)), rte_cpu_to_be_16(42000), 0, mac(0x60)};
+        if (reg->upsert(2000 + k, e, 100) == upsert_result::full)
+            break;
+        ASSERT_LT(k, 16u) << "more endpoints than ways";
+    }
+    EXPECT_GT(reg->counters().full, 0u);
+
+    std::vector<bytes> frames;
+    for (const auto& c : cs)
+        frames.push_back(from(c, heartbeat_payload()));
+    for (uint32_t k = 0; k < cs.size(); ++k)
+        frames.push_back(from(cs[k], message_payload(ids[(k + 1) % 12], {1, 2, 3})));
+    frames.push_back(from(cs[0], message_payload(999, {1})));  // unknown: examines every bucket
+    frames.push_back(from(carol, heartbeat_payload()));        // unregistered
+    auto b = run(0, frames, 7777);
+    for (unsigned i = 0; i < frames.size() - 1; ++i)
+        EXPECT_EQ(b->find(i), where::tx) << "packet " << i;
+    EXPECT_EQ(b->find(frames.size() - 1), where::drop);
+    EXPECT_EQ(b->delta.router[unsigned(rtr::heartbeat_answered)], cs.size());
+    EXPECT_EQ(b->delta.router[unsigned(rtr::message_forwarded)], cs.size());
+    EXPECT_EQ(b->delta.router[unsigned(rtr::unknown_recipient)], 1u);
+    for (uint32_t k = 0; k < cs.size(); ++k) {
+        EXPECT_EQ(reg->find_id(ids[k])->seen(), 7777u) << "heartbeat of client " << k << " did not refresh it";
+        // Each forward went to its recipient's endpoint.
+        bytes out = b->frame(cs.size() + k);
+        const client& to = cs[(k + 1) % 12];
+        EXPECT_EQ(ipv4(out)->dst_addr, to.ip_be) << k;
+        EXPECT_EQ(rte_be_to_cpu_16(udp(out)->dst_port), to.port) << k;
+    }
+}
+
 TEST_F(Pipeline, ApplyRegisterWhenFullLeavesTheFrameAlone)
 {
     reg = make_registry(1);
