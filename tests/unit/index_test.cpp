@@ -365,7 +365,7 @@ TEST(IndexRace, IdIndexReadersNeverSeeAWrongSlot)
         const auto t = std::chrono::steady_clock::now();
         if (t < t0 + std::chrono::milliseconds(700))
             return true;
-        const bool short_of_minimum = ops <= 2000 || r.hits.load() <= 1000;
+        const bool short_of_minimum = ops <= 2000;  // readers publish their hit counts only at the end
         return short_of_minimum && t < t0 + std::chrono::seconds(30);
     };
     while (r.errors.load() == 0 && more()) {
@@ -460,7 +460,7 @@ TEST(IndexRace, EndpointIndexReadersNeverSeeAWrongSlot)
         const auto t = std::chrono::steady_clock::now();
         if (t < t0 + std::chrono::milliseconds(700))
             return true;
-        const bool short_of_minimum = ops <= 2000 || r.hits.load() <= 1000 || released <= 200;
+        const bool short_of_minimum = ops <= 2000 || released <= 200;  // readers publish theirs at the end
         return short_of_minimum && t < t0 + std::chrono::seconds(30);
     };
     while (r.errors.load() == 0 && more()) {
