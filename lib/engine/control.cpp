@@ -137,14 +137,14 @@ void control::housekeeping(uint64_t now)
     if (now < next_tick_)
         return;
     next_tick_ = now + tick_tsc_;
-    ctx_.registry->expire(now, ctx_.router.heartbeat_timeout_tsc, sweep_budget_);
+    // A slice per tick that passed, not per call: a descheduled control lcore still visits every
+    // registration and session about once a second.
+    const uint64_t ticks = last_sweep_ ? std::clamp<uint64_t>((now - last_sweep_) / tick_tsc_, 1, tick_hz) : 1;
+    last_sweep_ = now;
+    ctx_.registry->expire(now, ctx_.router.heartbeat_timeout_tsc, static_cast<unsigned>(sweep_budget_ * ticks));
     ctx_.registry->reclaim();
     if (ctx_.sessions) {
-        // A slice per tick that passed, not per call: a descheduled control lcore still visits
-        // every session about once a second.
-        const uint64_t ticks = last_session_sweep_ ? std::min<uint64_t>((now - last_session_sweep_) / tick_tsc_, tick_hz) : 1;
-        last_session_sweep_ = now;
-        ctx_.sessions->expire(now, ctx_.session.timeout_tsc, static_cast<unsigned>(session_sweep_budget_ * std::max<uint64_t>(ticks, 1)));
+        ctx_.sessions->expire(now, ctx_.session.timeout_tsc, static_cast<unsigned>(session_sweep_budget_ * ticks));
         ctx_.sessions->reclaim();
     }
     if (ctx_.lb_state) {

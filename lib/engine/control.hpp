@@ -55,7 +55,7 @@ private:
     uint64_t tick_tsc_;
     unsigned sweep_budget_;
     unsigned session_sweep_budget_;
-    uint64_t last_session_sweep_ = 0;
+    uint64_t last_sweep_ = 0;  // TSC of the last expiry slice
 };
 
 } // namespace peregrine::engine
