@@ -44,6 +44,7 @@ PACKAGES=(
     iproute2 iputils-ping                  # network namespaces in the e2e suite and the demo
     libpcap-dev zlib1g-dev                 # pcap support in DPDK tools; peregrine-trafgen --pcap-out
     python3-matplotlib ethtool             # perf/compare.py: PNG chart; veth checksum offload off
+    lua5.4                                 # perf/pktgen: tests the search script without pktgen
 )
 
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then

@@ -191,7 +191,10 @@ void start_port(uint16_t port, rte_mempool* pool)
         die("rx queue setup: " + std::string(std::strerror(-rc)));
     if ((rc = rte_eth_tx_queue_setup(port, 0, ntx, s, nullptr)) != 0)
         die("tx queue setup: " + std::string(std::strerror(-rc)));
-    if ((rc = rte_eth_dev_start(port)) != 0)
+    // memif: a server that just lost its previous client refuses for a moment; retry.
+    for (int tries = 0; (rc = rte_eth_dev_start(port)) != 0 && tries < 25 && !g_stop; ++tries)
+        rte_delay_ms(200);
+    if (rc != 0)
         die("port start: " + std::string(std::strerror(-rc)));
     rte_eth_promiscuous_enable(port);  // best effort: answers come to the MAC we send from
 }

@@ -503,6 +503,8 @@ TEST(RouterProfile, ForwardedMessagesDeliveredWithStamp)
     // Bodies under 16 bytes (about 16/1401 of them) carry no stamp.
     EXPECT_EQ(r.lat_count + counter(r, "message_untimed"), 960u);
     EXPECT_GT(r.lat_count, 900u);
+    EXPECT_NEAR(r.lat_p50_ns, 1000.0, 1000.0 / 64 + 1);  // the stamp read back: 2000 cycles at 2 GHz
+    EXPECT_NEAR(r.lat_max_ns, 1000.0, 1000.0 / 64 + 1);
     EXPECT_GT(r.offered_gbps, 960 * 600 * 8 / 1e9);  // average body ~700 bytes
     EXPECT_EQ(e.st.router[unsigned(rtr::message_forwarded)], 960u);
 }
