@@ -34,6 +34,7 @@ constexpr unsigned mbuf_cache = 256;
 constexpr uint16_t ring_desc = 1024;
 constexpr double link_wait_s = 10;         // memif: the peer may start a little later
 constexpr double arp_wait_s = 3;
+constexpr unsigned setup_idle_sleep_us = 100;  // setup is not measured; see the setup loop
 
 volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
@@ -116,6 +117,15 @@ struct port_io {
     rte_mbuf* pend[burst];  // built, not yet accepted by the TX queue
     unsigned n_pend = 0, pend_off = 0;
     uint64_t rx_frames = 0;
+    uint64_t rx_seen = 0;  // rx_frames at the last rx_idle()
+
+    // True when nothing arrived since the last call.
+    bool rx_idle()
+    {
+        const bool idle = rx_frames == rx_seen;
+        rx_seen = rx_frames;
+        return idle;
+    }
 
     // Polls RX once, handing every frame to p. Returns frames received.
     unsigned poll_rx(profile& p)
@@ -314,6 +324,10 @@ int main(int argc, char** argv)
             continue;
         const unsigned n = p.setup_burst(f, burst, rte_rdtsc(), &st);
         io.commit(f, burst, n);
+        // Waiting for answers: sleep a little rather than spin, so an engine whose control
+        // lcore shares this core (2-core hosts) gets the CPU to make the registrations.
+        if (n == 0 && st == setup_state::running && io.rx_idle())
+            rte_delay_us_sleep(setup_idle_sleep_us);
     }
     while (!io.flush())
         io.poll_rx(p);
