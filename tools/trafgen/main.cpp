@@ -280,6 +280,8 @@ int main(int argc, char** argv)
             die("--pcap-out needs --dst-mac (no port to ARP from)");
         if (!o.src_mac_set)
             o.router.src_mac = rte_ether_addr{{0x02, 0x00, 0x00, 0x00, 0x00, 0x10}};
+        // Nothing answers a file: one pass over every client, no window to wait on.
+        o.router.register_window = o.router.clients;
         auto p = make_profile(o);
         const int rc = write_pcaps(o, *p);
         rte_eal_cleanup();
