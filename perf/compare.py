@@ -230,6 +230,8 @@ class Runner:
         logp = os.path.join(self.out_dir, 'kernel-%s-%d-%d.log' % (mode, clients, payload))
         cmd = ['ip', 'netns', 'exec', ns, 'taskset', '-c', self.a.worker_cpu, self.server, '--addr', KNS_IP,
                '--max-clients', str(max(clients, 1024))]
+        if self.a.kernel_busy_poll:
+            cmd += ['--busy-poll', str(self.a.kernel_busy_poll)]
         with open(logp, 'w') as lf:
             p = subprocess.Popen(cmd, stdout=lf, stderr=subprocess.STDOUT)
         try:
@@ -377,6 +379,7 @@ def main():
     p.add_argument('--sweep-clients', default='', help='comma list: extra peregrine forwarding runs, e.g. 1000,1000000,10000000')
     p.add_argument('--sweep-payload', default='', help='comma list: extra forwarding runs by payload, e.g. 16,64,256,1400')
     p.add_argument('--max-loss', type=float, default=None, help='fail when a run loses more (fraction)')
+    p.add_argument('--kernel-busy-poll', type=int, default=0, help='SO_BUSY_POLL microseconds for the kernel server (default 0: off)')
     p.add_argument('--no-kernel', action='store_true', help='skip the kernel-socket server')
     p.add_argument('--no-huge', action='store_true', help='run every DPDK process with --no-huge')
     p.add_argument('--testpmd', default='', help='dpdk-testpmd binary (default: on PATH)')
