@@ -89,12 +89,17 @@ class Runner:
                  '--drain-ms', '300'] + (['--rate', self.a.rate] if self.a.rate else []) + extra)
 
     def run_trafgen(self, cmd, label, timeout):
+        load0 = os.getloadavg()[0]
         t = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        load1 = os.getloadavg()[0]
         jpath = cmd[cmd.index('--json') + 1]
         if t.returncode != 0 or not os.path.exists(jpath):
             raise RuntimeError('trafgen for %s exited %d:\n%s%s' % (label, t.returncode, t.stdout[-3000:], t.stderr[-3000:]))
         with open(jpath) as f:
             r = json.load(f)
+        # The 1-minute load average around the run: on a shared host it says how much of the
+        # two cores the run really had.
+        r['loadavg'] = [round(load0, 2), round(load1, 2)]
         for line in t.stdout.splitlines():
             if line.startswith('|') and '---' not in line and 'system' not in line:
                 log(line)
@@ -283,14 +288,15 @@ def ratio(x, y):
 
 def summarise(runner, rows, a):
     res = runner.results
-    lines = ['| system | mode | clients | payload B | offered Mpps | answered Mpps | Gbps | loss % | p50 us | p99 us | p99.9 us |',
-             '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
+    lines = ['| system | mode | clients | payload B | offered Mpps | answered Mpps | Gbps | loss % | p50 us | p99 us | p99.9 us | load |',
+             '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |']
     for r in res:
         lat = r['latency_ns']
         us = (lambda v: '%.1f' % (v / 1e3)) if lat['count'] else (lambda v: '-')
-        lines.append('| %s | %s | %d | %d | %.3f | %.3f | %.3f | %.3f | %s | %s | %s |' % (
+        lines.append('| %s | %s | %d | %d | %.3f | %.3f | %.3f | %.3f | %s | %s | %s | %.1f |' % (
             r['system'], r['mode'], r['clients'], r['payload'], r['offered_mpps'], r['answered_mpps'],
-            r['answered_gbps'], r['loss'] * 100, us(lat['p50']), us(lat['p99']), us(lat['p99.9'])))
+            r['answered_gbps'], r['loss'] * 100, us(lat['p50']), us(lat['p99']), us(lat['p99.9']),
+            max(r.get('loadavg', [0]))))
     ratios = {}
     def mpps(s, m):
         return rows[(s, m)]['answered_mpps'] if (s, m) in rows else None
@@ -318,7 +324,8 @@ def summarise(runner, rows, a):
     with open(os.path.join(a.out, 'compare.json'), 'w') as f:
         json.dump(doc, f, indent=2, default=str)
     with open(os.path.join(a.out, 'compare.md'), 'w') as f:
-        f.write('# Peregrine vs dpdk-testpmd 5tswap vs kernel sockets\n\n%s UTC, duration %s s per run, rate %s\n\n%s\n'
+        f.write('# Peregrine vs dpdk-testpmd 5tswap vs kernel sockets\n\n%s UTC, duration %s s per run, rate %s; '
+                '"load" is the highest 1-minute load average seen around the run (2 CPUs)\n\n%s\n'
                 % (doc['date'], a.duration, a.rate or 'max', table))
     draw(res, os.path.join(a.out, 'compare.png'), os.path.join(a.out, 'compare.json'))
     log('wrote %s/compare.{json,md}' % a.out)

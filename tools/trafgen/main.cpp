@@ -308,7 +308,7 @@ int main(int argc, char** argv)
         if (!resolve_mac(io, o.router.src_mac, src_ip, dst_ip, &o.router.dst_mac))
             die("no ARP reply for the engine's address in " + std::to_string(int(arp_wait_s)) +
                 " s: give its port MAC with --dst-mac");
-        std::printf("trafgen: %s is at %s (ARP)\n", "engine", mac_str(o.router.dst_mac).c_str());
+        std::printf("trafgen: the engine's MAC is %s (ARP)\n", mac_str(o.router.dst_mac).c_str());
     }
     std::printf("trafgen: port %u (%s) -> %s, %u clients, %s\n", o.port, mac_str(o.router.src_mac).c_str(),
                 mac_str(o.router.dst_mac).c_str(), o.router.clients, mode_name(o.router).c_str());
@@ -411,6 +411,8 @@ int main(int argc, char** argv)
     r.setup = p.setup_summary();
     r.clients = o.router.clients;
     r.target_pps = o.rate;
+    r.payload_min = o.router.payload_min;
+    r.payload_max = o.router.payload_max;
     r.counters = p.counters();
     std::fputs(to_text(r).c_str(), stdout);
     if (!o.json_path.empty()) {

@@ -98,12 +98,12 @@ std::string to_json(const result& r)
                     ",\n  \"mode\": " + json_str(r.mode) + ",\n  \"setup\": " + json_str(r.setup) +
                     ",\n  \"setup_ok\": " + (r.setup_ok ? "true" : "false") + ",\n";
     std::snprintf(b, sizeof(b),
-                  "  \"clients\": %u,\n  \"target_pps\": %.0f,\n  \"seconds\": %.6f,\n  \"offered\": %lu,\n"
+                  "  \"clients\": %u,\n  \"payload_min\": %u,\n  \"payload_max\": %u,\n  \"target_pps\": %.0f,\n  \"seconds\": %.6f,\n  \"offered\": %lu,\n"
                   "  \"answered\": %lu,\n  \"rx_other\": %lu,\n  \"offered_mpps\": %.6f,\n  \"answered_mpps\": %.6f,\n"
                   "  \"offered_gbps\": %.6f,\n  \"answered_gbps\": %.6f,\n  \"loss\": %.9f,\n"
                   "  \"latency_ns\": {\"count\": %lu, \"min\": %.0f, \"p50\": %.0f, \"p99\": %.0f, \"p99.9\": %.0f, "
                   "\"max\": %.0f, \"mean\": %.0f},\n",
-                  r.clients, r.target_pps, r.seconds, static_cast<unsigned long>(r.offered),
+                  r.clients, r.payload_min, r.payload_max, r.target_pps, r.seconds, static_cast<unsigned long>(r.offered),
                   static_cast<unsigned long>(r.answered), static_cast<unsigned long>(r.rx_other), r.offered_mpps,
                   r.answered_mpps, r.offered_gbps, r.answered_gbps, r.loss, static_cast<unsigned long>(r.lat_count),
                   r.lat_min_ns, r.lat_p50_ns, r.lat_p99_ns, r.lat_p999_ns, r.lat_max_ns, r.lat_mean_ns);

@@ -19,6 +19,7 @@ struct result {
     bool setup_ok = true;
     uint32_t clients = 0;
     double target_pps = 0;  // 0: max
+    unsigned payload_min = 0, payload_max = 0;
     double seconds = 0;
     uint64_t offered = 0, answered = 0, rx_other = 0;
     double offered_mpps = 0, answered_mpps = 0, offered_gbps = 0, answered_gbps = 0;
