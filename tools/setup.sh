@@ -42,7 +42,9 @@ PACKAGES=(
     clang libclang-rt-14-dev               # libFuzzer build (build-fuzz)
     python3 python3-pyelftools             # e2e suite and tools; dpdk-pmdinfo
     iproute2 iputils-ping                  # network namespaces in the e2e suite and the demo
-    libpcap-dev zlib1g-dev                 # pcap support in DPDK tools; zlib: lib/crypto tests and benchmarks
+    libpcap-dev zlib1g-dev                 # pcap: DPDK tools, peregrine-trafgen --pcap-out; zlib: lib/crypto tests
+    python3-matplotlib ethtool             # perf/compare.py: PNG chart; veth checksum offload off
+    lua5.4                                 # perf/pktgen: tests the search script without pktgen
 )
 
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then

@@ -1,0 +1,322 @@
+#include "router_profile.hpp"
+
+#include <cstdio>
+#include <cstring>
+
+#include <rte_byteorder.h>
+
+#include "router/codec.hpp"
+
+namespace peregrine::trafgen {
+
+namespace rc = peregrine::router;
+
+std::string check_router_config(const router_config& c)
+{
+    if (c.clients == 0)
+        return "--clients must be at least 1";
+    if (c.ports_per_ip == 0 || uint32_t(c.client_port) + c.ports_per_ip - 1 > 65535)
+        return "--client-port + --ports-per-ip exceeds UDP port 65535";
+    const uint64_t last_ip = uint64_t(c.client_ip) + (c.clients - 1) / c.ports_per_ip;
+    if (last_ip > 0xdfffffffu || (c.client_ip >> 24) == 0 || (c.client_ip >> 24) == 127)
+        return "client addresses (--client-ip + clients / --ports-per-ip) must stay unicast";
+    if (c.server_ip >= c.client_ip && c.server_ip <= last_ip)
+        return "the engine's address is inside the client address range";
+    // IDs base..base+N-1 are registered; base+N..base+2N-1 are the unknown ones.
+    if (uint64_t(c.base_id) + 2ull * c.clients > 0x100000000ull)
+        return "--base-id + 2 x --clients must fit in 32 bits (the unknown IDs follow the registered ones)";
+    if (c.heartbeat_pct > 100 || c.unknown_pct > 100)
+        return "percentages must be in [0, 100]";
+    if (c.payload_min > c.payload_max || c.payload_max > rc::max_payload)
+        return "--payload must be MIN[-MAX] with MIN <= MAX <= 1400";
+    if (c.register_window == 0)
+        return "--register-window must be at least 1";
+    if (c.tsc_hz == 0)
+        return "TSC frequency unknown";
+    return {};
+}
+
+router_profile::router_profile(const router_config& c)
+    : cfg_(c), registered_(c.clients, 0), sent_tsc_(c.clients, 0), rng_(c.seed * 0x9e3779b97f4a7c15ull + 1)
+{
+}
+
+uint64_t router_profile::rand()
+{
+    // xorshift64*: fast, and plenty for choosing recipients.
+    rng_ ^= rng_ >> 12;
+    rng_ ^= rng_ << 25;
+    rng_ ^= rng_ >> 27;
+    return rng_ * 0x2545f4914f6cdd1dull;
+}
+
+uint16_t router_profile::body_len()
+{
+    if (cfg_.payload_min == cfg_.payload_max)
+        return cfg_.payload_min;
+    return static_cast<uint16_t>(cfg_.payload_min + rand() % (cfg_.payload_max - cfg_.payload_min + 1u));
+}
+
+uint32_t router_profile::client_of(uint32_t ip, uint16_t port) const
+{
+    if (ip < cfg_.client_ip || port < cfg_.client_port || uint32_t(port - cfg_.client_port) >= cfg_.ports_per_ip)
+        return UINT32_MAX;
+    const uint64_t k = uint64_t(ip - cfg_.client_ip) * cfg_.ports_per_ip + (port - cfg_.client_port);
+    return k < cfg_.clients ? static_cast<uint32_t>(k) : UINT32_MAX;
+}
+
+uint16_t router_profile::build(uint8_t* f, unsigned kind, uint32_t k, uint32_t to_id, uint16_t blen, uint64_t now_tsc)
+{
+    udp_addrs a;
+    a.src_mac = cfg_.src_mac;
+    a.dst_mac = cfg_.dst_mac;
+    a.src_ip_be = rte_cpu_to_be_32(client_ip(k));
+    a.dst_ip_be = rte_cpu_to_be_32(cfg_.server_ip);
+    a.src_port_be = rte_cpu_to_be_16(client_port(k));
+    a.dst_port_be = rte_cpu_to_be_16(cfg_.server_port);
+    uint8_t head[rc::message_header_len + sizeof(body_stamp)];
+    uint16_t head_len, plen;
+    switch (kind) {
+    case 0:
+        head_len = plen = static_cast<uint16_t>(rc::encode_register(head, client_id(k)));
+        break;
+    case 1:
+        head_len = plen = static_cast<uint16_t>(rc::encode_heartbeat(head));
+        break;
+    default: {
+        head_len = static_cast<uint16_t>(rc::encode_message(head, to_id, nullptr, 0));
+        if (blen >= sizeof(body_stamp)) {
+            const uint64_t tsc = rte_cpu_to_le_64(now_tsc);
+            const uint32_t seq = rte_cpu_to_le_32(seq_++), magic = rte_cpu_to_le_32(body_stamp::magic_value);
+            std::memcpy(head + head_len, &tsc, 8);
+            std::memcpy(head + head_len + 8, &seq, 4);
+            std::memcpy(head + head_len + 12, &magic, 4);
+            head_len = static_cast<uint16_t>(head_len + sizeof(body_stamp));
+        }
+        plen = static_cast<uint16_t>(rc::message_header_len + blen);
+        break;
+    }
+    }
+    return build_udp(f, a, head, head_len, plen, ip_id_++);
+}
+
+unsigned router_profile::setup_burst(frame_buf* f, unsigned n, uint64_t now, setup_state* state)
+{
+    if (setup_start_ == 0) {
+        setup_start_ = last_activity_ = now;
+        c_.reg_passes = 1;
+    }
+    *state = setup_state::running;
+    if (setup_failed_) {
+        *state = setup_state::failed;
+        return 0;
+    }
+    if (n_registered_ == cfg_.clients) {
+        if (setup_end_ == 0)
+            setup_end_ = now;
+        *state = setup_state::done;
+        return 0;
+    }
+    const uint64_t timeout = cfg_.tsc_hz / 1000 * cfg_.register_timeout_ms;
+    const bool quiet = now - last_activity_ > timeout;
+    if (cursor_ == cfg_.clients) {
+        // End of a pass: wait for the answers in flight, then go round again for the rest.
+        if (inflight_ && !quiet)
+            return 0;
+        if (c_.reg_passes > cfg_.register_retries) {
+            setup_failed_ = true;
+            setup_end_ = now;
+            *state = setup_state::failed;
+            return 0;
+        }
+        ++c_.reg_passes;
+        cursor_ = 0;
+        inflight_ = 0;
+    } else if (inflight_ >= cfg_.register_window) {
+        if (!quiet)
+            return 0;
+        inflight_ = 0;  // nothing came back for a while: those are lost, the next pass resends them
+    }
+    unsigned built = 0;
+    while (built < n && cursor_ < cfg_.clients && inflight_ < cfg_.register_window) {
+        const uint32_t k = cursor_++;
+        if (registered_[k])
+            continue;
+        f[built].len = build(f[built].data, 0, k, 0, 0, now);
+        ++built;
+        ++inflight_;
+    }
+    if (built) {
+        c_.reg_sent += built;
+        last_activity_ = now;
+    }
+    return built;
+}
+
+std::string router_profile::setup_summary() const
+{
+    char b[256];
+    const double secs = setup_end_ > setup_start_ ? double(setup_end_ - setup_start_) / double(cfg_.tsc_hz) : 0.0;
+    std::snprintf(b, sizeof(b), "%u of %u clients registered in %.2f s (%lu Register Client sent, %lu pass%s)",
+                  n_registered_, cfg_.clients, secs, static_cast<unsigned long>(c_.reg_sent),
+                  static_cast<unsigned long>(c_.reg_passes), c_.reg_passes == 1 ? "" : "es");
+    return b;
+}
+
+void router_profile::start_measure()
+{
+    st_ = traffic_stats{};
+    const counters_t keep = c_;
+    c_ = counters_t{};
+    c_.reg_sent = keep.reg_sent;
+    c_.reg_acked = keep.reg_acked;
+    c_.reg_passes = keep.reg_passes;
+    std::fill(sent_tsc_.begin(), sent_tsc_.end(), 0);
+}
+
+void router_profile::traffic_burst(frame_buf* f, unsigned n, uint64_t now)
+{
+    const uint32_t nc = cfg_.clients;
+    for (unsigned i = 0; i < n; ++i) {
+        const uint32_t k = next_;
+        next_ = next_ + 1 == nc ? 0 : next_ + 1;
+        const bool hb = cfg_.heartbeat_pct == 100 || (cfg_.heartbeat_pct && rand() % 100 < cfg_.heartbeat_pct);
+        bool timed_by_sender = hb;  // Heartbeat and Unknown Recipient answers carry no stamp of ours
+        if (hb) {
+            f[i].len = build(f[i].data, 1, k, 0, 0, now);
+            ++c_.hb_sent;
+        } else {
+            const bool unknown = cfg_.unknown_pct && (cfg_.unknown_pct == 100 || rand() % 100 < cfg_.unknown_pct);
+            const uint32_t r = static_cast<uint32_t>(rand() % nc);
+            const uint32_t to = unknown ? cfg_.base_id + nc + r : client_id(r);
+            f[i].len = build(f[i].data, 2, k, to, body_len(), now);
+            ++(unknown ? c_.unknown_sent : c_.msg_sent);
+            timed_by_sender = unknown;
+        }
+        if (timed_by_sender) {
+            if (sent_tsc_[k])
+                ++c_.stamp_overwritten;
+            sent_tsc_[k] = now;
+        }
+        st_.offered_bytes += f[i].len;
+    }
+    st_.offered += n;
+}
+
+void router_profile::answer(uint16_t len, uint64_t sent_tsc, uint64_t now)
+{
+    ++st_.answered;
+    st_.answered_bytes += len;
+    if (sent_tsc && now >= sent_tsc)
+        st_.latency.record(now - sent_tsc);
+}
+
+void router_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
+{
+    udp_rx u;
+    switch (parse_udp(frame, len, cfg_.verify_rx, &u)) {
+    case rx_verdict::ok:
+        break;
+    case rx_verdict::not_udp:
+        ++c_.rx_not_udp;
+        ++st_.rx_other;
+        return;
+    case rx_verdict::malformed:
+        ++c_.rx_malformed;
+        ++st_.rx_other;
+        return;
+    case rx_verdict::bad_cksum:
+        ++c_.rx_bad_cksum;
+        ++st_.rx_other;
+        return;
+    }
+    const uint32_t k = u.src_ip_be == rte_cpu_to_be_32(cfg_.server_ip) && u.src_port_be == rte_cpu_to_be_16(cfg_.server_port)
+                           ? client_of(rte_be_to_cpu_32(u.dst_ip_be), rte_be_to_cpu_16(u.dst_port_be))
+                           : UINT32_MAX;
+    if (k == UINT32_MAX || u.len == 0) {
+        ++c_.rx_foreign;
+        ++st_.rx_other;
+        return;
+    }
+    const uint8_t t = u.payload[0];
+    const bool refl = cfg_.reflector;
+    if ((t == uint8_t(rc::type::register_response) && u.len == rc::response_len) ||
+        (refl && t == uint8_t(rc::type::register_client) && u.len == rc::register_len &&
+         rc::read_id(u.payload + 1) == client_id(k))) {
+        if (!registered_[k]) {
+            registered_[k] = 1;
+            ++n_registered_;
+            ++c_.reg_acked;
+            if (inflight_)
+                --inflight_;
+            last_activity_ = now;
+        } else {
+            ++c_.late_register;
+            ++st_.rx_other;
+        }
+        return;
+    }
+    if ((t == uint8_t(rc::type::heartbeat_response) && u.len == rc::response_len) ||
+        (refl && t == uint8_t(rc::type::heartbeat) && u.len == rc::heartbeat_len)) {
+        ++c_.hb_answered;
+        answer(len, sent_tsc_[k], now);
+        sent_tsc_[k] = 0;
+        return;
+    }
+    if (t == uint8_t(rc::type::unknown_recipient) && u.len == rc::unknown_recipient_len) {
+        const uint32_t id = rc::read_id(u.payload + 1);
+        if (id - cfg_.base_id - cfg_.clients < cfg_.clients) {  // one of the never-registered IDs
+            ++c_.unknown_answered;
+            answer(len, sent_tsc_[k], now);
+            sent_tsc_[k] = 0;
+            return;
+        }
+    } else if (t == uint8_t(rc::type::message) && u.len >= rc::message_header_len) {
+        const uint32_t id = rc::read_id(u.payload + 1);
+        // Forwarded to its recipient (the engine), or mirrored back to its sender (reflector).
+        if (id == client_id(k) || (refl && id - cfg_.base_id < 2ull * cfg_.clients)) {
+            ++c_.msg_delivered;
+            uint64_t sent = 0;
+            if (u.len >= rc::message_header_len + sizeof(body_stamp)) {
+                uint64_t tsc;
+                uint32_t magic;
+                std::memcpy(&tsc, u.payload + rc::message_header_len, 8);
+                std::memcpy(&magic, u.payload + rc::message_header_len + 12, 4);
+                if (rte_le_to_cpu_32(magic) == body_stamp::magic_value)
+                    sent = rte_le_to_cpu_64(tsc);
+            }
+            if (!sent)
+                ++c_.msg_untimed;
+            answer(len, sent, now);
+            return;
+        }
+    }
+    ++c_.rx_unexpected;
+    ++st_.rx_other;
+}
+
+std::vector<std::pair<std::string, uint64_t>> router_profile::counters() const
+{
+    return {
+        {"clients_registered", n_registered_},
+        {"register_sent", c_.reg_sent},
+        {"register_acked", c_.reg_acked},
+        {"register_passes", c_.reg_passes},
+        {"heartbeat_sent", c_.hb_sent},
+        {"heartbeat_answered", c_.hb_answered},
+        {"message_sent", c_.msg_sent},
+        {"message_delivered", c_.msg_delivered},
+        {"message_untimed", c_.msg_untimed},
+        {"unknown_sent", c_.unknown_sent},
+        {"unknown_answered", c_.unknown_answered},
+        {"stamp_overwritten", c_.stamp_overwritten},
+        {"late_register_response", c_.late_register},
+        {"rx_not_udp", c_.rx_not_udp},
+        {"rx_malformed", c_.rx_malformed},
+        {"rx_bad_cksum", c_.rx_bad_cksum},
+        {"rx_foreign", c_.rx_foreign},
+        {"rx_unexpected", c_.rx_unexpected},
+    };
+}
+
+} // namespace peregrine::trafgen
