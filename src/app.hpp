@@ -3,6 +3,7 @@
 // The running daemon's state, shared by main, the control loop and the telemetry callbacks.
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "common/stats.hpp"
 #include "engine/context.hpp"
 #include "engine/worker.hpp"
+#include "lekt/server.hpp"
 #include "options.hpp"
 
 namespace peregrine {
@@ -26,6 +28,7 @@ struct app {
     uint64_t start_tsc = 0;
     unsigned telemetry_reader = 0;             // RCU reader id of telemetry lookups
     std::mutex telemetry_mu;                   // serialises telemetry's RCU reader id
+    std::unique_ptr<lekt::server> lekt;        // null with --no-lekt or --no-tap
 };
 
 // Registers the /peregrine/... telemetry commands. Call after the registry exists.
