@@ -318,6 +318,9 @@ void start_lekt(app& a)
     std::string err;
     if (!a.lekt->start(&err))
         die(err);
+    if (a.lekt->fd_limit() < uint64_t(o.lekt_max_clients) + 1024)
+        LOG(WARNING, "LEKT: only %lu file descriptors (RLIMIT_NOFILE hard limit): fewer than --lekt-max-clients %u "
+            "connections will be accepted", a.lekt->fd_limit(), o.lekt_max_clients);
     LOG(INFO, "LEKT on TCP %u: up to %u connections, %u per IP, heartbeat timeout %u s", o.lekt_port,
         o.lekt_max_clients, o.lekt_max_per_ip, o.lekt_heartbeat_timeout_s);
 }

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,6 +49,16 @@ server::~server()
 
 bool server::start(std::string* err)
 {
+    // One descriptor per connection, plus refused ones lingering, plus the engine's own: the
+    // usual soft limit of 1024 would cap LEKT far below --lekt-max-clients.
+    rlimit rl{};
+    const rlim_t want = rlim_t(p_.max_clients) + max_closing + 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    fd_limit_ = rl.rlim_cur;
     ep_ = epoll_create1(EPOLL_CLOEXEC);
     if (ep_ < 0) {
         *err = std::string("lekt: epoll_create1: ") + std::strerror(errno);
@@ -83,6 +94,17 @@ bool server::start(std::string* err)
         listeners_.push_back(fd);
     }
     return true;
+}
+
+uint16_t server::bound_port() const
+{
+    if (listeners_.empty())
+        return 0;
+    sockaddr_in sa{};
+    socklen_t len = sizeof(sa);
+    if (getsockname(listeners_[0], reinterpret_cast<sockaddr*>(&sa), &len) != 0)
+        return 0;
+    return ntohs(sa.sin_port);
 }
 
 bool server::poll(uint64_t now)

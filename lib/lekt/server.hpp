@@ -68,6 +68,10 @@ public:
 
     const server_counters& counters() const { return c_; }
     const server_params& params() const { return p_; }
+    // The port the listeners are bound to (params().port, or the kernel's pick when that is 0).
+    uint16_t bound_port() const;
+    // RLIMIT_NOFILE after start() raised it as far as allowed.
+    uint64_t fd_limit() const { return fd_limit_; }
 
     struct member_info {
         uint32_t ip;
@@ -129,6 +133,7 @@ private:
     std::unordered_map<uint32_t, uint32_t> per_ip_;
     std::size_t closing_ = 0;
     uint64_t next_tick_ = 0;
+    uint64_t fd_limit_ = 0;
 };
 
 } // namespace peregrine::lekt

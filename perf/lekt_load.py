@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""LEKT load benchmark: N concurrent LEKT clients heartbeating every second, and router throughput
+with and without that load (Python 3 stdlib; needs root, /dev/net/tun, iproute2).
+
+Starts the real engine on a net_tap wire moved into a network namespace (the e2e harness,
+tests/e2e/peregrine_e2e.py), then:
+  1. router alone: tools/router_client.py load for --duration seconds;
+  2. LEKT: tools/lekt_client.py load with --clients clients (spread over the namespace's
+     addresses) joins; once every client is a member, the same router load runs again for
+     --duration seconds while the LEKT clients keep heartbeating;
+and prints a table: router messages delivered per second and the engine's packet rate (RX+TX on
+the wire port, from /peregrine/stats) in both phases, and the LEKT heartbeat-answer latency
+percentiles measured while the router load ran.
+
+  sudo perf/lekt_load.py --exe build/src/peregrine --clients 10000 --duration 15
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, '..')
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'e2e'))
+import peregrine_e2e as h  # noqa: E402
+
+TOOLS = os.path.join(ROOT, 'tools')
+
+
+def router_load(eng, args):
+    cmd = ['ip', 'netns', 'exec', eng.netns, sys.executable, os.path.join(TOOLS, 'router_client.py'),
+           '--server', eng.ip, '--bind', eng.client_ips[0], 'load', '--clients', str(args.router_clients),
+           '--rate', str(args.router_rate), '--duration', str(args.duration), '--max-loss', '100']
+    s0 = eng.stats()
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=args.duration + 60)
+    t1 = time.monotonic()
+    s1 = eng.stats()
+    summary = [l for l in p.stdout.splitlines() if l.startswith('summary:')]
+    delivered = None
+    if summary:
+        # "... N delivered (x% lost), R delivered/s; ..."
+        part = summary[0].split(' delivered/s')[0].rsplit(' ', 1)[-1]
+        delivered = float(part)
+    pkts = (s1['rx_packets'] - s0['rx_packets']) + (s1['tx_packets'] - s0['tx_packets'])
+    return {'delivered_per_s': delivered, 'engine_pps': pkts / (t1 - t0), 'summary': summary[0] if summary else p.stdout[-2000:]}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], epilog=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--exe', default=h.exe_path(), help='peregrine binary')
+    ap.add_argument('--clients', type=int, default=10000)
+    ap.add_argument('--duration', type=float, default=15.0, help='seconds per router phase')
+    ap.add_argument('--router-clients', type=int, default=64)
+    ap.add_argument('--router-rate', type=float, default=100000.0, help='messages/s asked of the router load')
+    ap.add_argument('--connect-rate', type=float, default=1000.0, help='LEKT connections opened per second')
+    ap.add_argument('--methods', choices=['udp', 'none'], default='udp')
+    args = ap.parse_args()
+    os.environ['PEREGRINE'] = os.path.abspath(args.exe)
+    why = h.skip_reason()
+    if why:
+        print('cannot run: ' + why)
+        return 2
+    eng = h.Engine(app=['--lekt-max-clients', str(args.clients + 100), '--lekt-max-per-ip', str(args.clients),
+                        '--lekt-heartbeat-timeout', '30', '--lekt-handshake-timeout', '30'])
+    try:
+        eng.start()
+        print('engine up: %s' % ' '.join(eng.command()), flush=True)
+        alone = router_load(eng, args)
+        print('router alone: %s' % alone['summary'], flush=True)
+
+        lekt_cmd = ['ip', 'netns', 'exec', eng.netns, sys.executable, os.path.join(TOOLS, 'lekt_client.py'),
+                    '--server', eng.ip, 'load', '--clients', str(args.clients), '--interval', '1',
+                    '--warmup', '3', '--duration', str(args.duration + 2), '--connect-rate', str(args.connect_rate),
+                    '--methods', args.methods, '--source', ','.join(eng.client_ips), '--timeout', '600', '--json']
+        lp = subprocess.Popen(lekt_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines = []
+        measuring = threading.Event()
+
+        def reader():
+            for line in lp.stdout:
+                lines.append(line.rstrip())
+                print('  lekt: ' + line.rstrip(), flush=True)
+                if '(measuring)' in line:
+                    measuring.set()
+
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        while not measuring.is_set() and lp.poll() is None:
+            time.sleep(0.2)
+        lekt_tel = eng.query('/peregrine/lekt')
+        loaded = router_load(eng, args)
+        print('router with LEKT load: %s' % loaded['summary'], flush=True)
+        lp.wait(timeout=args.duration + 120)
+        t.join(5)
+        res = json.loads(lines[-1]) if lines and lines[-1].startswith('{') else {}
+        tel = eng.query('/peregrine/lekt')
+        print()
+        print('| | router delivered msgs/s | engine wire pps (RX+TX) |')
+        print('| --- | ---: | ---: |')
+        print('| router load alone | %.0f | %.0f |' % (alone['delivered_per_s'] or 0, alone['engine_pps']))
+        print('| with %d LEKT clients heartbeating 1/s | %.0f | %.0f |' %
+              (args.clients, loaded['delivered_per_s'] or 0, loaded['engine_pps']))
+        print()
+        print('LEKT: %s joined, %s heartbeats answered in %s s (%s/s); heartbeat answer latency p50 %s ms, '
+              'p99 %s ms, p99.9 %s ms, max %s ms; members at router start %d; rejects %d' %
+              (res.get('joined'), res.get('heartbeats_answered'), res.get('measured_s'), res.get('heartbeats_per_s'),
+               res.get('p50_ms'), res.get('p99_ms'), res.get('p999_ms'), res.get('max_ms'), lekt_tel['members'],
+               tel['rejects_total']))
+        print('LEKT telemetry: %s' % json.dumps(tel))
+        return 0 if res.get('joined') == args.clients else 1
+    finally:
+        eng.stop()
+        eng.destroy()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
