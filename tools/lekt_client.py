@@ -337,7 +337,7 @@ def percentile(sorted_vals, p):
 
 
 class LoadConn:
-    __slots__ = ('sock', 'state', 'buf', 'sent_at', 'stamp', 'next_hb', 'term', 'scan', 'index')
+    __slots__ = ('sock', 'state', 'buf', 'sent_at', 'stamp', 'next_hb', 'term', 'scan', 'index', 'measured')
 
     def __init__(self, sock, index):
         self.sock = sock
@@ -349,6 +349,7 @@ class LoadConn:
         self.next_hb = 0.0
         self.term = b''
         self.scan = 0
+        self.measured = False    # the outstanding heartbeat was sent inside the measured window
 
 
 class Load:
@@ -363,6 +364,7 @@ class Load:
                       hb_skipped=0, bytes_in=0, errors=0)
         self.reasons = {}
         self.measuring = False
+        self.sending = True
 
     def method_info(self, i):
         if self.a.methods == 'none':
@@ -453,7 +455,7 @@ class Load:
             dt = now - c.sent_at
             c.sent_at = None
             self.n['hb_answered'] += 1
-            if self.measuring:
+            if c.measured:
                 self.lat.append(dt)
             self.window_lat.append(dt)
 
@@ -480,6 +482,7 @@ class Load:
                 self.fail(c, 'dropped', str(e))
                 continue
             c.sent_at = now
+            c.measured = self.measuring
             self.n['hb_sent'] += 1
 
     def run(self):
@@ -501,6 +504,7 @@ class Load:
         opened = 0
         joined_at = None
         measure_end = None
+        draining = None
         next_report = start + 1
         last = dict(self.n)
         while True:
@@ -513,7 +517,8 @@ class Load:
             for key, mask in self.sel.select(timeout=0.005):
                 self.on_event(key.data, mask, time.monotonic())
             now = time.monotonic()
-            self.send_heartbeats(now)
+            if self.sending:
+                self.send_heartbeats(now)
             settled = self.n['joined'] + self.n['refused'] + self.n['errors'] >= a.clients
             if joined_at is None and settled:
                 joined_at = now
@@ -536,7 +541,13 @@ class Load:
                       flush=True)
                 last = dict(self.n)
             if measure_end is not None and now >= measure_end:
-                break
+                if draining is None:
+                    # Stop sending; heartbeats still in flight are waited for, not counted lost.
+                    draining = now + a.drain
+                    self.sending = False
+                    self.m_end = now
+                if now >= draining or not any(c.sent_at is not None for c in self.due):
+                    break
             if now - start > a.timeout:
                 print('load: not all clients joined within %.0f s' % a.timeout, file=sys.stderr)
                 break
@@ -547,8 +558,8 @@ class Load:
         lat = sorted(self.lat)
         m = getattr(self, 'm_n', None) or dict((k, 0) for k in self.n)
         sent = self.n['hb_sent'] - m['hb_sent']
-        answered = self.n['hb_answered'] - m['hb_answered']
-        elapsed = now - getattr(self, 'm_start', now)
+        answered = len(self.lat)
+        elapsed = min(now, getattr(self, 'm_end', now)) - getattr(self, 'm_start', now)
         res = {
             'clients': a.clients, 'joined': self.n['joined'], 'refused': self.n['refused'],
             'dropped': self.n['dropped'], 'errors': self.n['errors'], 'reasons': self.reasons,
@@ -597,6 +608,8 @@ def main(argv=None):
     p.add_argument('--duration', type=float, default=10.0, help='seconds measured once all joined (default 10)')
     p.add_argument('--warmup', type=float, default=2.0, help='seconds after the last join before measuring (default 2)')
     p.add_argument('--connect-rate', type=float, default=2000.0, help='new connections per second (default 2000)')
+    p.add_argument('--drain', type=float, default=10.0,
+                   help='seconds to wait for answers still in flight when the measurement ends (default 10)')
     p.add_argument('--methods', choices=['udp', 'none'], default='udp',
                    help='what each client announces (default: a direct UDP endpoint)')
     p.add_argument('--source', help='comma-separated source addresses, used round-robin')

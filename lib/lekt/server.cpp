@@ -110,6 +110,7 @@ uint16_t server::bound_port() const
 bool server::poll(uint64_t now)
 {
     epoll_event ev[max_events];
+    write_budget_ = max_write_per_poll;
     const int n = epoll_wait(ep_, ev, max_events, 0);
     for (int i = 0; i < n; ++i) {
         const int fd = ev[i].data.fd;
@@ -122,6 +123,13 @@ bool server::poll(uint64_t now)
             continue;  // destroyed earlier in this round
         conn& c = *it->second;
         const uint32_t e = ev[i].events;
+        if ((e & (EPOLLERR | EPOLLHUP)) && !(e & EPOLLIN)) {
+            // Reset or fully closed with nothing left to read: nobody to answer.
+            if (!c.closing)
+                inc(c_.disconnects);
+            destroy(fd);
+            continue;
+        }
         if (e & EPOLLOUT) {
             if (!flush(c, now))
                 continue;
@@ -347,7 +355,8 @@ void server::process(conn& c, uint64_t now)
 
 bool server::flush(conn& c, uint64_t now)
 {
-    std::size_t budget = max_write;
+    // Rejects (a few bytes) go out even when the poll's budget is spent.
+    std::size_t budget = std::min(max_write, std::max<std::size_t>(write_budget_, c.closing ? 256 : 0));
     while (c.out_off < c.out.size() && budget > 0) {
         const std::size_t n = std::min(budget, c.out.size() - c.out_off);
         const ssize_t w = ::send(c.fd, c.out.data() + c.out_off, n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -361,6 +370,7 @@ bool server::flush(conn& c, uint64_t now)
         inc(c_.bytes_out, uint64_t(w));
         c.out_off += std::size_t(w);
         budget -= std::size_t(w);
+        write_budget_ -= std::min(write_budget_, std::size_t(w));
         c.stuck_since_ms = now;
     }
     if (c.out_off == c.out.size()) {

@@ -86,7 +86,11 @@ private:
     static constexpr unsigned max_events = 64;              // epoll events per poll
     static constexpr unsigned max_accepts = 32;             // new connections per listener per poll
     static constexpr std::size_t in_buf = 2048;             // > the largest client packet (524 bytes)
-    static constexpr std::size_t max_write = 256 * 1024;    // bytes per connection per poll
+    static constexpr std::size_t max_write = 64 * 1024;     // bytes per connection per poll
+    // Bytes written per poll over all connections: every byte becomes TCP segments the control
+    // lcore itself must carry from the TAP to the wire, so a join storm must not fill the TAP
+    // faster than the same loop drains it.
+    static constexpr std::size_t max_write_per_poll = 256 * 1024;
     static constexpr uint32_t linger_ms = 1000;             // how long a refused client may still send
     static constexpr uint64_t tick_ms = 100;                // deadline scan period
 
@@ -134,6 +138,7 @@ private:
     std::size_t closing_ = 0;
     uint64_t next_tick_ = 0;
     uint64_t fd_limit_ = 0;
+    std::size_t write_budget_ = 0;  // left in this poll
 };
 
 } // namespace peregrine::lekt

@@ -250,7 +250,9 @@ class LektLoadTest(LektCase):
         self.assertEqual(p.returncode, 0, 'load failed:\n%s\n%s' % (out, err))
         res = json.loads(out.strip().splitlines()[-1])
         self.assertEqual(res['joined'], clients, res)
-        self.assertGreaterEqual(res['heartbeats_answered'], clients * 3, res)
+        # 4 s at one heartbeat per second each: at least two full rounds even on a loaded machine.
+        self.assertGreaterEqual(res['heartbeats_answered'], clients * 2, res)
+        self.assertEqual(res['heartbeats_answered'], res['heartbeats_sent'], 'every heartbeat answered: %r' % res)
         self.assertEqual(peak_members, clients, 'telemetry members at peak')
         after = eng.router()
         self.assertGreater(sent, 20)
