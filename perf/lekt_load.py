@@ -60,6 +60,9 @@ def main():
     ap.add_argument('--router-rate', type=float, default=100000.0, help='messages/s asked of the router load')
     ap.add_argument('--connect-rate', type=float, default=1000.0, help='LEKT connections opened per second')
     ap.add_argument('--methods', choices=['udp', 'none'], default='udp')
+    ap.add_argument('--lekt-timeout', type=int, default=120,
+                    help='--lekt-heartbeat-timeout and --lekt-handshake-timeout of the engine: the join storm '
+                         '(every client learns every other: N^2 records) must not time clients out')
     args = ap.parse_args()
     os.environ['PEREGRINE'] = os.path.abspath(args.exe)
     why = h.skip_reason()
@@ -67,7 +70,8 @@ def main():
         print('cannot run: ' + why)
         return 2
     eng = h.Engine(app=['--lekt-max-clients', str(args.clients + 100), '--lekt-max-per-ip', str(args.clients),
-                        '--lekt-heartbeat-timeout', '30', '--lekt-handshake-timeout', '30'])
+                        '--lekt-heartbeat-timeout', str(args.lekt_timeout),
+                        '--lekt-handshake-timeout', str(min(args.lekt_timeout, 300))])
     try:
         eng.start()
         print('engine up: %s' % ' '.join(eng.command()), flush=True)
@@ -77,7 +81,7 @@ def main():
         lekt_cmd = ['ip', 'netns', 'exec', eng.netns, sys.executable, os.path.join(TOOLS, 'lekt_client.py'),
                     '--server', eng.ip, 'load', '--clients', str(args.clients), '--interval', '1',
                     '--warmup', '3', '--duration', str(args.duration + 2), '--connect-rate', str(args.connect_rate),
-                    '--methods', args.methods, '--source', ','.join(eng.client_ips), '--timeout', '600', '--json']
+                    '--methods', args.methods, '--source', ','.join(eng.client_ips), '--timeout', '900', '--json']
         lp = subprocess.Popen(lekt_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines = []
         measuring = threading.Event()
@@ -96,7 +100,7 @@ def main():
         lekt_tel = eng.query('/peregrine/lekt')
         loaded = router_load(eng, args)
         print('router with LEKT load: %s' % loaded['summary'], flush=True)
-        lp.wait(timeout=args.duration + 120)
+        lp.wait(timeout=args.duration + 300)
         t.join(5)
         res = json.loads(lines[-1]) if lines and lines[-1].startswith('{') else {}
         tel = eng.query('/peregrine/lekt')
