@@ -12,7 +12,8 @@ and prints a table: router messages delivered per second and the engine's packet
 the wire port, from /peregrine/stats) in both phases, and the LEKT heartbeat-answer latency
 percentiles measured while the router load ran.
 
-  sudo perf/lekt_load.py --exe build/src/peregrine --clients 10000 --duration 15
+  sudo perf/lekt_load.py --exe build/src/peregrine --clients 10000 --duration 15 \
+      --load-client build/perf/lekt_load_client      # C++ clients; without: tools/lekt_client.py
 """
 
 import argparse
@@ -36,10 +37,17 @@ def router_load(eng, args):
            '--server', eng.ip, '--bind', eng.client_ips[0], 'load', '--clients', str(args.router_clients),
            '--rate', str(args.router_rate), '--duration', str(args.duration), '--max-loss', '100']
     s0 = eng.stats()
+    d0 = eng.drops()
+    r0 = eng.router()
     t0 = time.monotonic()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=args.duration + 60)
     t1 = time.monotonic()
     s1 = eng.stats()
+    d1 = eng.drops()
+    r1 = eng.router()
+    drops = {k: d1[k] - d0[k] for k in d1 if d1[k] != d0[k]}
+    rtr = {k: r1[k] - r0[k] for k in ('register_rx', 'heartbeat_answered', 'message_forwarded', 'unknown_recipient')
+           if k in r1}
     summary = [l for l in p.stdout.splitlines() if l.startswith('summary:')]
     delivered = None
     if summary:
@@ -47,7 +55,8 @@ def router_load(eng, args):
         part = summary[0].split(' delivered/s')[0].rsplit(' ', 1)[-1]
         delivered = float(part)
     pkts = (s1['rx_packets'] - s0['rx_packets']) + (s1['tx_packets'] - s0['tx_packets'])
-    return {'delivered_per_s': delivered, 'engine_pps': pkts / (t1 - t0), 'summary': summary[0] if summary else p.stdout[-2000:]}
+    return {'delivered_per_s': delivered, 'engine_pps': pkts / (t1 - t0), 'drops': drops, 'router': rtr,
+            'summary': (summary[0] if summary else p.stdout[-2000:]) + '\n    engine drops %r, router %r' % (drops, rtr)}
 
 
 def main():
@@ -55,11 +64,17 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--exe', default=h.exe_path(), help='peregrine binary')
     ap.add_argument('--clients', type=int, default=10000)
+    ap.add_argument('--load-client', metavar='PATH',
+                    help='the C++ load client (build/perf/lekt_load_client) instead of tools/lekt_client.py load')
     ap.add_argument('--duration', type=float, default=15.0, help='seconds per router phase')
     ap.add_argument('--router-clients', type=int, default=64)
     ap.add_argument('--router-rate', type=float, default=100000.0, help='messages/s asked of the router load')
     ap.add_argument('--connect-rate', type=float, default=1000.0, help='LEKT connections opened per second')
     ap.add_argument('--methods', choices=['udp', 'none'], default='udp')
+    ap.add_argument('--source-ips', type=int, default=200,
+                    help='client addresses in the namespace (default 200: 50 clients per address at 10,000, '
+                         'under the default --lekt-max-per-ip 64, as clients behind NATs)')
+    ap.add_argument('--max-per-ip', type=int, default=64, help='--lekt-max-per-ip of the engine (default 64)')
     ap.add_argument('--lekt-timeout', type=int, default=120,
                     help='--lekt-heartbeat-timeout and --lekt-handshake-timeout of the engine: the join storm '
                          '(every client learns every other: N^2 records) must not time clients out')
@@ -69,19 +84,31 @@ def main():
     if why:
         print('cannot run: ' + why)
         return 2
-    eng = h.Engine(app=['--lekt-max-clients', str(args.clients + 100), '--lekt-max-per-ip', str(args.clients),
+    eng = h.Engine(app=['--lekt-max-clients', str(args.clients + 100), '--lekt-max-per-ip', str(args.max_per_ip),
                         '--lekt-heartbeat-timeout', str(args.lekt_timeout),
                         '--lekt-handshake-timeout', str(min(args.lekt_timeout, 300))])
     try:
         eng.start()
         print('engine up: %s' % ' '.join(eng.command()), flush=True)
+        # More client addresses: a removal is announced per IP and re-announces the members still
+        # at that IP (docs/protocols/lekt.md), so thousands of clients on 3 addresses would
+        # measure that rather than heartbeats.
+        hosts = [str(x) for x in list(eng.subnet.hosts())[4:4 + max(0, args.source_ips - 3)]]
+        for ip in hosts:
+            h.run(['ip', '-n', eng.netns, 'addr', 'add', '%s/%d' % (ip, eng.subnet.prefixlen), 'dev', eng.wire])
+        sources = eng.client_ips + hosts
         alone = router_load(eng, args)
         print('router alone: %s' % alone['summary'], flush=True)
 
         lekt_cmd = ['ip', 'netns', 'exec', eng.netns, sys.executable, os.path.join(TOOLS, 'lekt_client.py'),
                     '--server', eng.ip, 'load', '--clients', str(args.clients), '--interval', '1',
                     '--warmup', '3', '--duration', str(args.duration + 2), '--connect-rate', str(args.connect_rate),
-                    '--methods', args.methods, '--source', ','.join(eng.client_ips), '--timeout', '900', '--json']
+                    '--methods', args.methods, '--source', ','.join(sources), '--timeout', '900', '--json']
+        if args.load_client:
+            lekt_cmd = ['ip', 'netns', 'exec', eng.netns, os.path.abspath(args.load_client), eng.ip, '7500',
+                        str(args.clients), str(args.duration + 2), '--interval', '1', '--warmup', '3',
+                        '--connect-rate', str(args.connect_rate), '--methods', args.methods,
+                        '--source', ','.join(sources), '--timeout', '900']
         lp = subprocess.Popen(lekt_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines = []
         measuring = threading.Event()
