@@ -12,6 +12,7 @@
 #include "crypto/sha256.hpp"
 #include "engine/context.hpp"
 #include "engine/worker.hpp"
+#include "lekt/server.hpp"
 #include "options.hpp"
 
 namespace peregrine {
@@ -33,6 +34,7 @@ struct app {
     std::vector<std::unique_ptr<crypto::mb_context>> session_mb;
     std::unique_ptr<session::application> session_app;
     crypto::hmac_key session_key{};
+    std::unique_ptr<lekt::server> lekt;        // null with --no-lekt or --no-tap
 };
 
 // Registers the /peregrine/... telemetry commands. Call after the registry exists.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -378,6 +379,34 @@ std::vector<engine::control::worker_rings> create_workers(app& a, const plan& pl
     return rings;
 }
 
+// LEKT listens on the engine's addresses, which live on the TAPs: no TAP, no LEKT.
+void start_lekt(app& a)
+{
+    const options& o = a.opt;
+    if (o.no_lekt || o.no_tap || o.addrs.empty()) {
+        if (!o.no_lekt)
+            LOG(INFO, "LEKT off: it needs the exception path (no --no-tap) and an --addr");
+        return;
+    }
+    lekt::server_params p;
+    for (const auto& ad : o.addrs)
+        p.addrs.push_back(rte_be_to_cpu_32(ad.ip_be));
+    p.port = o.lekt_port;
+    p.max_clients = o.lekt_max_clients;
+    p.max_per_ip = o.lekt_max_per_ip;
+    p.heartbeat_timeout_ms = o.lekt_heartbeat_timeout_s * 1000;
+    p.handshake_timeout_ms = o.lekt_handshake_timeout_s * 1000;
+    a.lekt = std::make_unique<lekt::server>(p);
+    std::string err;
+    if (!a.lekt->start(&err))
+        die(err);
+    if (a.lekt->fd_limit() < uint64_t(o.lekt_max_clients) + 1024)
+        LOG(WARNING, "LEKT: only %lu file descriptors (RLIMIT_NOFILE hard limit): fewer than --lekt-max-clients %u "
+            "connections will be accepted", a.lekt->fd_limit(), o.lekt_max_clients);
+    LOG(INFO, "LEKT on TCP %u: up to %u connections, %u per IP, heartbeat timeout %u s", o.lekt_port,
+        o.lekt_max_clients, o.lekt_max_per_ip, o.lekt_heartbeat_timeout_s);
+}
+
 void print_stats(const app& a)
 {
     const lcore_stats s = stats_sum(a.stats, a.n_stats);
@@ -399,9 +428,21 @@ void control_loop(app& a, engine::control& ctl)
     uint64_t next_stats = a.start_tsc + stats_every;
     uint64_t next_link = a.start_tsc;
     std::vector<int> link_up(a.ports.size(), -1);
+    // LEKT: an epoll_wait per round is a syscall, so an idle server is polled every 20 us; a busy
+    // one every iteration (its own per-poll bounds keep the data-plane duties above fed).
+    const uint64_t lekt_idle_gap = hz / 50000;
+    uint64_t next_lekt = 0;
     while (!got_signal) {
         const uint64_t now = rte_rdtsc();
-        if (!ctl.poll(now))
+        bool busy = ctl.poll(now);
+        if (a.lekt && now >= next_lekt) {
+            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now().time_since_epoch()).count();
+            const bool lekt_busy = a.lekt->poll(static_cast<uint64_t>(ms));
+            next_lekt = lekt_busy ? now : now + lekt_idle_gap;
+            busy |= lekt_busy;
+        }
+        if (!busy)
             rte_pause();
         if (stats_every && now >= next_stats) {
             next_stats = now + stats_every;
@@ -458,6 +499,10 @@ void shutdown(app& a, const std::vector<engine::control::worker_rings>& rings)
                 rte_pktmbuf_free_bulk(m, n);
     send_session_rejects(a);
     print_stats(a);
+    {
+        std::lock_guard<std::mutex> lk(a.telemetry_mu);
+        a.lekt.reset();  // its sockets close while the TAPs still exist
+    }
     for (uint16_t p : a.ports)
         if (a.ctx.tap_of[p] != engine::no_port)
             drivers::tap_destroy(a.ctx.tap_of[p]);
@@ -496,6 +541,7 @@ int main(int argc, char** argv)
     start_taps(a);  // a TAP that cannot be made (name taken, no /dev/net/tun) stops us before any port starts
     start_ports(a, pl);
     const auto rings = create_workers(a, pl);
+    start_lekt(a);
 
     if (rte_pdump_init() != 0)
         LOG(WARNING, "pdump unavailable (%s): dpdk-dumpcap will not attach", rte_strerror(rte_errno));

@@ -36,6 +36,11 @@ enum opt_id : int {
     opt_session_hello_window,
     opt_lb_policy,
     opt_lb_expiry,
+    opt_no_lekt,
+    opt_lekt_max_clients,
+    opt_lekt_max_per_ip,
+    opt_lekt_hb_timeout,
+    opt_lekt_hs_timeout,
 };
 
 const option long_opts[] = {
@@ -59,6 +64,11 @@ const option long_opts[] = {
     {"session-hello-window", required_argument, nullptr, opt_session_hello_window},
     {"lb-policy", required_argument, nullptr, opt_lb_policy},
     {"lb-expiry", required_argument, nullptr, opt_lb_expiry},
+    {"no-lekt", no_argument, nullptr, opt_no_lekt},
+    {"lekt-max-clients", required_argument, nullptr, opt_lekt_max_clients},
+    {"lekt-max-per-ip", required_argument, nullptr, opt_lekt_max_per_ip},
+    {"lekt-heartbeat-timeout", required_argument, nullptr, opt_lekt_hb_timeout},
+    {"lekt-handshake-timeout", required_argument, nullptr, opt_lekt_hs_timeout},
     {"help", no_argument, nullptr, 'h'},
     {nullptr, 0, nullptr, 0},
 };
@@ -292,6 +302,20 @@ bool parse_options(int argc, char** argv, options* o, std::string* err)
                 return range_err(err, "lb-expiry", arg, 1, 86400);
             o->lb_expiry_s = static_cast<uint32_t>(v);
             break;
+        case opt_no_lekt:
+            o->no_lekt = true;
+            break;
+#define PG_LEKT_OPT(id, name, field, lo, hi)                                                  \
+    case id:                                                                                  \
+        if (!parse_u64(arg, 10, lo, hi, &v))                                                  \
+            return range_err(err, name, arg, lo, hi);                                         \
+        o->field = static_cast<uint32_t>(v);                                                  \
+        break;
+            PG_LEKT_OPT(opt_lekt_max_clients, "lekt-max-clients", lekt_max_clients, 1, 1'000'000)
+            PG_LEKT_OPT(opt_lekt_max_per_ip, "lekt-max-per-ip", lekt_max_per_ip, 1, 1'000'000)
+            PG_LEKT_OPT(opt_lekt_hb_timeout, "lekt-heartbeat-timeout", lekt_heartbeat_timeout_s, 1, 3600)
+            PG_LEKT_OPT(opt_lekt_hs_timeout, "lekt-handshake-timeout", lekt_handshake_timeout_s, 1, 300)
+#undef PG_LEKT_OPT
         case 'h':
             o->help = true;
             return true;
@@ -342,7 +366,7 @@ Protocols (UDP ports on the engine's address, [1, 65535]):
   --lb-port N            load-balancer protocol, Peregrine as the Controlling Function (default 7200)
   --session-port N       session protocol (default 7300)
   --rudp-port N          RUDP, reserved (default 7400)
-  --lekt-port N          LEKT rendezvous over TCP, reserved (default 7500)
+  --lekt-port N          LEKT rendezvous, TCP (default 7500)
 
 Router:
   --heartbeat-timeout S  a registration expires S seconds after its last Register or
@@ -370,6 +394,18 @@ Load balancer (docs/protocols/load-balancer.md):
                          the control lcore)
   --lb-expiry S          a serving node or call controller registration expires S seconds after
                          its last Register, [1, 86400] (default 120, as the origin)
+
+LEKT rendezvous (TCP on the engine's --addr addresses, served by the control lcore through
+the exception path; see docs/protocols/lekt.md):
+  --no-lekt              do not serve LEKT (it is also off with --no-tap)
+  --lekt-max-clients N   connections at once, [1, 1000000] (default 16384)
+  --lekt-max-per-ip N    connections from one source IPv4, [1, 1000000] (default 64)
+  --lekt-heartbeat-timeout S
+                         a member is removed S seconds after its last heartbeat, [1, 3600]
+                         (default 15)
+  --lekt-handshake-timeout S
+                         handshake and setup must finish, and any partial packet must be
+                         completed, within S seconds, [1, 300] (default 5)
 
 Exception path:
   --tap-name FMT         kernel interface name per port, %u is the port id (default pgx%u)

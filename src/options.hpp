@@ -47,6 +47,12 @@ struct options {
     bool no_tap = false;
     uint32_t mbufs = 0;                    // 0: sized from ports, queues and descriptors
     bool help = false;
+    // LEKT rendezvous (TCP, served by the control lcore through the exception path).
+    bool no_lekt = false;
+    uint32_t lekt_max_clients = 16384;
+    uint32_t lekt_max_per_ip = 64;          // a NAT of a small office, not a whole carrier
+    uint32_t lekt_heartbeat_timeout_s = 15; // clients heartbeat every few seconds
+    uint32_t lekt_handshake_timeout_s = 5;  // handshake + setup, and finishing any partial packet
 };
 
 // Parses argv (argv[0] is the program name). On error returns false with *err set to a message

@@ -345,6 +345,86 @@ int cmd_ports(const char*, const char*, rte_tel_data* d)
     return 0;
 }
 
+// /peregrine/lekt: LEKT server counters and rejects by reason.
+int cmd_lekt(const char*, const char*, rte_tel_data* d)
+{
+    rte_tel_data_start_dict(d);
+    std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
+    rte_tel_data_add_dict_u64(d, "enabled", g_app->lekt != nullptr);
+    if (!g_app->lekt)
+        return 0;
+    const auto& c = g_app->lekt->counters();
+    const auto rd = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+    rte_tel_data_add_dict_u64(d, "tcp_port", g_app->lekt->params().port);
+    rte_tel_data_add_dict_u64(d, "connections", rd(c.open));
+    rte_tel_data_add_dict_u64(d, "members", rd(c.members));
+    rte_tel_data_add_dict_u64(d, "accepted", rd(c.accepted));
+    rte_tel_data_add_dict_u64(d, "joined", rd(c.joined));
+    rte_tel_data_add_dict_u64(d, "left", rd(c.left));
+    rte_tel_data_add_dict_u64(d, "disconnects", rd(c.disconnects));
+    rte_tel_data_add_dict_u64(d, "heartbeats", rd(c.heartbeats));
+    rte_tel_data_add_dict_u64(d, "snapshots", rd(c.snapshots));
+    rte_tel_data_add_dict_u64(d, "update_packets", rd(c.update_packets));
+    rte_tel_data_add_dict_u64(d, "records_added", rd(c.records_added));
+    rte_tel_data_add_dict_u64(d, "records_removed", rd(c.records_removed));
+    rte_tel_data_add_dict_u64(d, "bytes_in", rd(c.bytes_in));
+    rte_tel_data_add_dict_u64(d, "bytes_out", rd(c.bytes_out));
+    rte_tel_data_add_dict_u64(d, "log_entries", rd(c.log_entries));
+    rte_tel_data* r = rte_tel_data_alloc();
+    if (!r)
+        return -ENOMEM;
+    rte_tel_data_start_dict(r);
+    uint64_t total = 0;
+    for (unsigned i = 0; i < lekt::reject_count; ++i) {
+        const uint64_t v = rd(c.rejects[i]);
+        total += v;
+        rte_tel_data_add_dict_u64(r, std::string(lekt::reject_name(lekt::reject(i))).c_str(), v);
+    }
+    rte_tel_data_add_dict_u64(d, "rejects_total", total);
+    rte_tel_data_add_dict_container(d, "rejects", r, 0);
+    return 0;
+}
+
+// /peregrine/lekt/members[,offset]: up to 64 members from offset, each "ip:tcp_port methods 1,2".
+int cmd_lekt_members(const char*, const char* params, rte_tel_data* d)
+{
+    static constexpr std::size_t page = 64;  // keeps the reply inside the telemetry buffer
+    std::size_t offset = 0;
+    if (params && *params) {
+        char* end = nullptr;
+        const unsigned long long v = std::strtoull(params, &end, 10);
+        if (*end != '\0' || params[0] == '-')
+            return -EINVAL;
+        offset = v;
+    }
+    rte_tel_data_start_dict(d);
+    std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
+    if (!g_app->lekt)
+        return -ENODEV;
+    std::size_t total = 0;
+    const auto ms = g_app->lekt->members(offset, page, &total);
+    rte_tel_data_add_dict_u64(d, "total", total);
+    rte_tel_data_add_dict_u64(d, "offset", offset);
+    rte_tel_data* list = rte_tel_data_alloc();
+    if (!list)
+        return -ENOMEM;
+    // An array of strings: telemetry dict keys may not contain '.' or ':'.
+    rte_tel_data_start_array(list, RTE_TEL_STRING_VAL);
+    for (const auto& m : ms) {
+        std::string methods;
+        for (uint32_t k : m.methods) {
+            if (!methods.empty())
+                methods.push_back(',');
+            methods.append(std::to_string(k));
+        }
+        const std::string v = net::ipv4_to_string(htonl(m.ip)) + ":" + std::to_string(m.tcp_port) + " methods " +
+                              (methods.empty() ? "none" : methods);
+        rte_tel_data_add_array_string(list, v.c_str());
+    }
+    rte_tel_data_add_dict_container(d, "members", list, 0);
+    return 0;
+}
+
 } // namespace
 
 void telemetry_init(app* a)
@@ -369,6 +449,10 @@ void telemetry_init(app* a)
                                "Serving nodes and call controllers by sender endpoint. No parameters");
     rte_telemetry_register_cmd("/peregrine/lb/registrations", cmd_lb_regs,
                                "(group, user) registrations, at most 256. Parameters: group ID (optional)");
+    rte_telemetry_register_cmd("/peregrine/lekt", cmd_lekt,
+                               "LEKT rendezvous: connections, members, heartbeats, bytes, rejects by reason. No parameters");
+    rte_telemetry_register_cmd("/peregrine/lekt/members", cmd_lekt_members,
+                               "LEKT members (64 per page), each 'ip:tcp_port methods K,...'. Parameters: offset (optional)");
 }
 
 } // namespace peregrine

@@ -1,0 +1,83 @@
+// LEKT options (src/options.cpp): defaults, accepted values, ranges refused with the option named,
+// and every option documented in --help.
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "options.hpp"
+
+namespace peregrine {
+namespace {
+
+bool parse(std::vector<std::string> args, options* o, std::string* err)
+{
+    args.insert(args.begin(), "peregrine");
+    std::vector<char*> argv;
+    for (auto& a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    return parse_options(static_cast<int>(args.size()), argv.data(), o, err);
+}
+
+TEST(LektOptions, Defaults)
+{
+    options o;
+    std::string err;
+    ASSERT_TRUE(parse({}, &o, &err)) << err;
+    EXPECT_FALSE(o.no_lekt);
+    EXPECT_EQ(o.lekt_port, 7500);
+    EXPECT_EQ(o.lekt_max_clients, 16384u);
+    EXPECT_EQ(o.lekt_max_per_ip, 64u);
+    EXPECT_EQ(o.lekt_heartbeat_timeout_s, 15u);
+    EXPECT_EQ(o.lekt_handshake_timeout_s, 5u);
+}
+
+TEST(LektOptions, Accepted)
+{
+    options o;
+    std::string err;
+    ASSERT_TRUE(parse({"--no-lekt", "--lekt-max-clients", "1000000", "--lekt-max-per-ip", "1",
+                       "--lekt-heartbeat-timeout", "3600", "--lekt-handshake-timeout", "1"},
+                      &o, &err))
+        << err;
+    EXPECT_TRUE(o.no_lekt);
+    EXPECT_EQ(o.lekt_max_clients, 1000000u);
+    EXPECT_EQ(o.lekt_max_per_ip, 1u);
+    EXPECT_EQ(o.lekt_heartbeat_timeout_s, 3600u);
+    EXPECT_EQ(o.lekt_handshake_timeout_s, 1u);
+}
+
+TEST(LektOptions, OutOfRangeRefusedWithTheOptionNamed)
+{
+    const std::vector<std::pair<std::string, std::vector<std::string>>> bad = {
+        {"lekt-max-clients", {"0", "1000001", "-1", "ten", ""}},
+        {"lekt-max-per-ip", {"0", "1000001", "1x"}},
+        {"lekt-heartbeat-timeout", {"0", "3601", "1.5"}},
+        {"lekt-handshake-timeout", {"0", "301"}},
+        {"lekt-port", {"0", "65536"}},
+    };
+    for (const auto& [name, values] : bad)
+        for (const auto& v : values) {
+            options o;
+            std::string err;
+            EXPECT_FALSE(parse({"--" + name, v}, &o, &err)) << name << " " << v;
+            EXPECT_NE(err.find(name), std::string::npos) << err;
+        }
+    options o;
+    std::string err;
+    EXPECT_FALSE(parse({"--lekt-max-clients"}, &o, &err));
+    EXPECT_FALSE(parse({"--no-lekt=1"}, &o, &err));
+}
+
+TEST(LektOptions, DocumentedInHelp)
+{
+    const std::string u = usage("peregrine");
+    for (const char* opt : {"--no-lekt", "--lekt-port", "--lekt-max-clients", "--lekt-max-per-ip",
+                            "--lekt-heartbeat-timeout", "--lekt-handshake-timeout"})
+        EXPECT_NE(u.find(opt), std::string::npos) << opt;
+}
+
+} // namespace
+} // namespace peregrine
