@@ -85,7 +85,7 @@ bool server::start(std::string* err)
         }
         epoll_event ev{};
         ev.events = EPOLLIN;
-        ev.data.fd = fd;
+        ev.data.u64 = uint32_t(fd);  // generation 0: a listener
         if (epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) {
             *err = std::string("lekt: epoll_ctl: ") + std::strerror(errno);
             ::close(fd);
@@ -113,14 +113,16 @@ bool server::poll(uint64_t now)
     write_budget_ = max_write_per_poll;
     const int n = epoll_wait(ep_, ev, max_events, 0);
     for (int i = 0; i < n; ++i) {
-        const int fd = ev[i].data.fd;
-        if (std::find(listeners_.begin(), listeners_.end(), fd) != listeners_.end()) {
+        const int fd = int(uint32_t(ev[i].data.u64));
+        const uint32_t gen = uint32_t(ev[i].data.u64 >> 32);
+        if (gen == 0) {
             accept_some(fd, now);
             continue;
         }
         auto it = conns_.find(fd);
-        if (it == conns_.end())
-            continue;  // destroyed earlier in this round
+        // Destroyed earlier in this round, and maybe its number already reused by an accept.
+        if (it == conns_.end() || it->second->gen != gen)
+            continue;
         conn& c = *it->second;
         const uint32_t e = ev[i].events;
         if ((e & (EPOLLERR | EPOLLHUP)) && !(e & EPOLLIN)) {
@@ -175,9 +177,10 @@ void server::accept_some(int lfd, uint64_t now)
         auto c = std::make_unique<conn>(m_, fd, ip, port);
         c->opened_ms = now;
         c->events = EPOLLIN;
+        c->gen = next_gen();
         epoll_event ev{};
         ev.events = EPOLLIN;
-        ev.data.fd = fd;
+        ev.data.u64 = uint64_t(c->gen) << 32 | uint32_t(fd);
         if (epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) {
             --n_ip;
             if (n_ip == 0)
@@ -200,9 +203,10 @@ void server::refuse(int fd, uint32_t ip, uint16_t port, reject why, uint64_t now
     auto c = std::make_unique<conn>(m_, fd, ip, port);
     c->counted = false;
     c->opened_ms = now;
+    c->gen = next_gen();
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = fd;
+    ev.data.u64 = uint64_t(c->gen) << 32 | uint32_t(fd);
     if (epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) {
         ::close(fd);
         return;
@@ -231,7 +235,7 @@ void server::set_events(conn& c, uint32_t ev)
         return;
     epoll_event e{};
     e.events = ev;
-    e.data.fd = c.fd;
+    e.data.u64 = uint64_t(c.gen) << 32 | uint32_t(c.fd);
     epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &e);
     c.events = ev;
 }
@@ -407,7 +411,8 @@ void server::housekeeping(uint64_t now)
             expired.push_back({fd, reject::slow_reader});
         else if (ph != session::phase::heartbeat && now - c.opened_ms > p_.handshake_timeout_ms)
             expired.push_back({fd, reject::handshake_timeout});
-        else if (c.in_len > 0 && now - c.partial_since_ms > p_.handshake_timeout_ms)
+        else if (c.in_len > 0 && c.out.empty() && now - c.partial_since_ms > p_.handshake_timeout_ms)
+            // (With an answer still going out, the buffered bytes wait for us, not for the client.)
             expired.push_back({fd, reject::stalled});
         else if (ph == session::phase::heartbeat && now - c.last_hb_ms > p_.heartbeat_timeout_ms)
             expired.push_back({fd, reject::heartbeat_timeout});

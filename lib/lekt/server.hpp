@@ -97,6 +97,7 @@ private:
     struct conn {
         conn(membership& m, int fd_, uint32_t ip, uint16_t port) : fd(fd_), s(m, ip, port) {}
         int fd;
+        uint32_t gen = 0;                // in the epoll data with fd: a reused fd number is not mistaken
         session s;
         uint8_t in[in_buf];
         std::size_t in_len = 0;
@@ -124,6 +125,8 @@ private:
     void destroy(int fd);
     void set_events(conn& c, uint32_t ev);
     void housekeeping(uint64_t now);
+    // Connection generations start at 1 (0 marks a listener) and skip 0 when they wrap.
+    uint32_t next_gen() { return ++gen_ ? gen_ : ++gen_; }
     void count_reject(reject why) { inc(c_.rejects[static_cast<unsigned>(why)]); }
     static void inc(std::atomic<uint64_t>& a, uint64_t n = 1) { a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
 
@@ -139,6 +142,7 @@ private:
     uint64_t next_tick_ = 0;
     uint64_t fd_limit_ = 0;
     std::size_t write_budget_ = 0;  // left in this poll
+    uint32_t gen_ = 0;
 };
 
 } // namespace peregrine::lekt
