@@ -28,6 +28,7 @@
 
 #include "app.hpp"
 #include "engine/control.hpp"
+#include "engine/idle.hpp"
 #include "engine/worker.hpp"
 #include "exception/tap.hpp"
 #include "lb/state.hpp"
@@ -43,8 +44,10 @@ int logtype = RTE_LOGTYPE_USER1;
 #define LOG(level, fmt, ...) rte_log(RTE_LOG_##level, logtype, "peregrine: " fmt "\n", ##__VA_ARGS__)
 
 // Rings between workers and the control lcore: a few bursts of headroom for the rare packets
-// that take these paths.
-static constexpr unsigned exception_ring_size = 1024;
+// that take these paths. The exception ring is larger: a kernel TCP service (LEKT) with
+// thousands of clients sends it tens of thousands of segments a second, and a busy control
+// iteration (a LEKT poll full of socket syscalls) can hold its drain for a millisecond or more.
+static constexpr unsigned exception_ring_size = 4096;
 static constexpr unsigned control_ring_size = 1024;
 static constexpr unsigned tx_ring_size = 1024;
 // Per-lcore mempool cache: DPDK's recommended ceiling, keeps frees off the shared ring.
@@ -372,6 +375,7 @@ std::vector<engine::control::worker_rings> create_workers(app& a, const plan& pl
         w->exc_ring = make_ring("exc", idx, exception_ring_size);
         w->ctl_ring = make_ring("ctl", idx, control_ring_size);
         w->tx_ring = make_ring("tx", idx, tx_ring_size);
+        w->idle_sleep_us = a.opt.idle_sleep_us;
         rings.push_back({w->exc_ring, w->ctl_ring, w->tx_ring});
         a.workers.push_back(w);
         ++idx;
@@ -433,6 +437,8 @@ void control_loop(app& a, engine::control& ctl)
     // fed). Expiry does not depend on this: its slices catch up on the ticks that passed.
     const uint64_t lekt_idle_gap = hz / 50000;
     uint64_t next_lekt = 0;
+    engine::idle_backoff idle(a.opt.idle_sleep_us);
+    lcore_stats& st = a.stats[a.n_stats - 1];
     while (!got_signal) {
         const uint64_t now = rte_rdtsc();
         bool busy = ctl.poll(now);
@@ -443,8 +449,14 @@ void control_loop(app& a, engine::control& ctl)
             next_lekt = lekt_busy ? now : now + lekt_idle_gap;
             busy |= lekt_busy;
         }
-        if (!busy)
-            rte_pause();
+        if (busy) {
+            idle.busy();
+        } else {
+            const uint32_t slept = idle.idle();
+            st.idle_sleep_us += slept;
+            if (!slept)
+                rte_pause();
+        }
         if (stats_every && now >= next_stats) {
             next_stats = now + stats_every;
             print_stats(a);

@@ -41,6 +41,7 @@ enum opt_id : int {
     opt_lekt_max_per_ip,
     opt_lekt_hb_timeout,
     opt_lekt_hs_timeout,
+    opt_idle_sleep,
 };
 
 const option long_opts[] = {
@@ -54,6 +55,7 @@ const option long_opts[] = {
     {"heartbeat-timeout", required_argument, nullptr, opt_hb_timeout},
     {"max-clients", required_argument, nullptr, opt_max_clients},
     {"stats-interval", required_argument, nullptr, opt_stats_interval},
+    {"idle-sleep", required_argument, nullptr, opt_idle_sleep},
     {"tap-name", required_argument, nullptr, opt_tap_name},
     {"no-tap", no_argument, nullptr, opt_no_tap},
     {"mbufs", required_argument, nullptr, opt_mbufs},
@@ -235,6 +237,11 @@ bool parse_options(int argc, char** argv, options* o, std::string* err)
                 return range_err(err, "stats-interval", arg, 0, 3600);
             o->stats_interval_s = static_cast<uint32_t>(v);
             break;
+        case opt_idle_sleep:
+            if (!parse_u64(arg, 10, 0, 100'000, &v))
+                return range_err(err, "idle-sleep", arg, 0, 100'000);
+            o->idle_sleep_us = static_cast<uint32_t>(v);
+            break;
         case opt_tap_name: {
             const std::string s = arg;
             const size_t pct = s.find('%');
@@ -410,6 +417,12 @@ the exception path; see docs/protocols/lekt.md):
 Exception path:
   --tap-name FMT         kernel interface name per port, %u is the port id (default pgx%u)
   --no-tap               no exception path: ARP/ICMP/TCP/other traffic is dropped and counted
+
+Cores:
+  --idle-sleep US        on shared cores (VMs, test hosts): an lcore that finds nothing to do for
+                         a while sleeps, 1 us then doubling up to US microseconds, [0, 100000]
+                         (default 0: busy-poll, for dedicated cores). Costs up to US of extra
+                         latency after a quiet spell; /peregrine/stats idle_sleep_us shows it
 
 Observability:
   --stats-interval S     print a counters line on stdout every S seconds, [0, 3600] (default 0: off);

@@ -43,6 +43,7 @@ struct options {
     uint32_t session_timeout_s = 30;       // three missed 10 s pings
     uint32_t session_hello_window_s = 30;  // HELLO timestamp vs our clock
     uint32_t stats_interval_s = 0;         // 0: no periodic stats line
+    uint32_t idle_sleep_us = 0;            // 0: busy-poll (dedicated cores)
     std::string tap_name = "pgx%u";        // %u is replaced by the port id
     bool no_tap = false;
     uint32_t mbufs = 0;                    // 0: sized from ports, queues and descriptors

@@ -37,6 +37,7 @@ void add_totals(rte_tel_data* d, const lcore_stats& s)
     rte_tel_data_add_dict_u64(d, "drops", s.drop_total());
     rte_tel_data_add_dict_u64(d, "busy_cycles", s.busy_cycles);
     rte_tel_data_add_dict_u64(d, "idle_polls", s.idle_polls);
+    rte_tel_data_add_dict_u64(d, "idle_sleep_us", s.idle_sleep_us);
 }
 
 int cmd_stats(const char*, const char*, rte_tel_data* d)

@@ -64,6 +64,7 @@ lcore_stats stats_sum(const lcore_stats* blocks, unsigned n)
         s.to_control += relaxed(x.to_control);
         s.busy_cycles += relaxed(x.busy_cycles);
         s.idle_polls += relaxed(x.idle_polls);
+        s.idle_sleep_us += relaxed(x.idle_sleep_us);
         s.kernel_in += relaxed(x.kernel_in);
         s.kernel_out += relaxed(x.kernel_out);
         for (unsigned i = 0; i < drop_count; ++i)

@@ -70,7 +70,9 @@ namespace peregrine {
     X(exception_ring_full, "exception packet could not be handed to the control lcore")    \
     X(registry_full, "Register Client refused: registry at --max-clients")                 \
     X(exception_no_tap, "exception packet for a port without a TAP")                       \
-    X(tx_full, "TX queue or TAP full")                                                     \
+    X(tx_full, "TX queue full")                                                            \
+    X(tap_full, "TAP (kernel) refused an exception packet")                                \
+    X(tx_ring_full, "frame from the control lcore could not be handed to a worker")        \
     PG_LB_DROP_REASONS(X)
 
 enum class drop : uint16_t {
@@ -187,6 +189,7 @@ struct alignas(cache_line) lcore_stats {
     uint64_t to_control;
     uint64_t busy_cycles;  // cycles spent in bursts that carried packets
     uint64_t idle_polls;
+    uint64_t idle_sleep_us;  // microseconds slept by --idle-sleep
     uint64_t kernel_in;    // control lcore: frames written to a TAP (to the kernel)
     uint64_t kernel_out;   // control lcore: frames the kernel wrote to a TAP, sent on the wire
     std::array<uint64_t, drop_count> drops;

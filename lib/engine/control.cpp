@@ -15,6 +15,10 @@ namespace peregrine::engine {
 
 // Housekeeping period: short enough that an expiry slice stays tiny, long enough to be free.
 static constexpr uint64_t tick_hz = 1000;
+// Bursts moved per ring (or TAP) per iteration: enough to empty a worker's exception ring
+// while a busy LEKT poll holds the loop for a millisecond, bounded so that one busy
+// direction cannot starve the others.
+static constexpr unsigned max_bursts_per_poll = 8;
 
 control::control(context& ctx, lcore_stats& st, std::vector<uint16_t> ports, std::vector<worker_rings> rings)
     : ctx_(ctx), st_(st), ports_(std::move(ports)), rings_(std::move(rings))
@@ -27,7 +31,7 @@ control::control(context& ctx, lcore_stats& st, std::vector<uint16_t> ports, std
 
 void control::send(unsigned w, rte_mbuf** m, unsigned n)
 {
-    enqueue_or_drop(rings_[w].tx, m, n, st_, drop::tx_full);
+    enqueue_or_drop(rings_[w].tx, m, n, st_, drop::tx_ring_full);
 }
 
 bool control::drain_exceptions()
@@ -35,17 +39,23 @@ bool control::drain_exceptions()
     bool any = false;
     rte_mbuf* pkts[burst_size];
     for (auto& r : rings_) {
-        const unsigned n = rte_ring_sc_dequeue_burst(r.exc, reinterpret_cast<void**>(pkts), burst_size, nullptr);
-        any |= n > 0;
-        for_each_port_run(pkts, n, [&](uint16_t port, rte_mbuf** run, uint16_t cnt) {
-            const uint16_t tap = ctx_.tap_of[port];
-            if (tap == no_port) {
-                st_.drops[static_cast<unsigned>(drop::exception_no_tap)] += cnt;
-                rte_pktmbuf_free_bulk(run, cnt);
-                return;
-            }
-            st_.kernel_in += tx_or_drop(tap, 0, run, cnt, st_);
-        });
+        for (unsigned b = 0; b < max_bursts_per_poll; ++b) {
+            const unsigned n = rte_ring_sc_dequeue_burst(r.exc, reinterpret_cast<void**>(pkts), burst_size, nullptr);
+            if (!n)
+                break;
+            any = true;
+            for_each_port_run(pkts, n, [&](uint16_t port, rte_mbuf** run, uint16_t cnt) {
+                const uint16_t tap = ctx_.tap_of[port];
+                if (tap == no_port) {
+                    st_.drops[static_cast<unsigned>(drop::exception_no_tap)] += cnt;
+                    rte_pktmbuf_free_bulk(run, cnt);
+                    return;
+                }
+                st_.kernel_in += tx_or_drop(tap, 0, run, cnt, st_, drop::tap_full);
+            });
+            if (n < burst_size)
+                break;
+        }
     }
     return any;
 }
@@ -58,14 +68,24 @@ bool control::drain_taps()
         const uint16_t tap = ctx_.tap_of[p];
         if (tap == no_port)
             continue;
-        const uint16_t n = rte_eth_rx_burst(tap, 0, pkts, burst_size);
-        if (!n)
-            continue;
-        any = true;
-        st_.kernel_out += n;
-        for (uint16_t i = 0; i < n; ++i)
-            pkts[i]->port = p;
-        send(p % rings_.size(), pkts, n);
+        rte_ring* tx = rings_[p % rings_.size()].tx;
+        for (unsigned b = 0; b < max_bursts_per_poll; ++b) {
+            // Read no more than the worker's ring can take: what stays in the TAP pushes back
+            // on the kernel's queue (and TCP's), where a drop here would only cost a retransmit.
+            const unsigned room = std::min<unsigned>(rte_ring_free_count(tx), burst_size);
+            if (!room)
+                break;
+            const uint16_t n = rte_eth_rx_burst(tap, 0, pkts, static_cast<uint16_t>(room));
+            if (!n)
+                break;
+            any = true;
+            st_.kernel_out += n;
+            for (uint16_t i = 0; i < n; ++i)
+                pkts[i]->port = p;
+            enqueue_or_drop(tx, pkts, n, st_, drop::tx_ring_full);
+            if (n < room)
+                break;
+        }
     }
     return any;
 }

@@ -6,6 +6,7 @@
 
 #include "engine/burst.hpp"
 #include "engine/dispatch.hpp"
+#include "engine/idle.hpp"
 
 namespace peregrine::engine {
 
@@ -50,6 +51,7 @@ int worker_main(void* arg)
 
     burst_out out;
     init(out);
+    idle_backoff idle(w.idle_sleep_us);
     rte_mbuf* pkts[burst_size];
 
     while (!ctx.quit.load(std::memory_order_relaxed)) {
@@ -67,10 +69,15 @@ int worker_main(void* arg)
             st.busy_cycles += rte_rdtsc() - t0;
         }
         any |= drain_tx_ring(w, st);
-        if (!any)
-            ++st.idle_polls;
         // Entry pointers from this iteration's lookups are dead: let the writer recycle them.
+        // Before any sleep, so that a sleeping worker never holds up a grace period.
         rte_rcu_qsbr_quiescent(rcu, w.index);
+        if (any) {
+            idle.busy();
+        } else {
+            ++st.idle_polls;
+            st.idle_sleep_us += idle.idle();
+        }
     }
 
     rte_rcu_qsbr_thread_offline(rcu, w.index);

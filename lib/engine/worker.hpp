@@ -5,7 +5,8 @@
 // control lcore through single-producer rings. It also transmits, on its queue, the frames the
 // control lcore hands back (kernel output, Register Client Responses): the control lcore owns
 // no TX queue, so the engine works on PMDs that need as many TX as RX queues (net_tap) or
-// have few queues. No allocation, lock, syscall or log here.
+// have few queues. No allocation, lock, syscall or log here (the one exception: with
+// --idle-sleep, a worker that has found nothing to do for a while sleeps; see engine/idle.hpp).
 
 #include <cstdint>
 
@@ -32,6 +33,7 @@ struct alignas(cache_line) worker_conf {
     rte_ring* exc_ring = nullptr;  // SP/SC, to the control lcore
     rte_ring* ctl_ring = nullptr;  // SP/SC, to the control lcore
     rte_ring* tx_ring = nullptr;   // SP/SC, from the control lcore: frames it sends through us
+    uint32_t idle_sleep_us = 0;    // --idle-sleep ceiling; 0 busy-polls (engine/idle.hpp)
 };
 
 // rte_eal_remote_launch entry point; arg is a worker_conf*.

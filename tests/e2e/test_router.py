@@ -180,5 +180,28 @@ class RegistryFullTest(EngineTestCase):
         self.assertEqual(clients[4].recv(), sent, 'message to the ID that moved while the registry was full')
 
 
+class IdleSleepTest(EngineTestCase):
+    """--idle-sleep: an idle engine sleeps (counted), and still answers at once when traffic comes."""
+    ENGINE_ARGS = {'app': ['--idle-sleep', '2000']}
+
+    def test_idle_engine_sleeps_and_still_answers(self):
+        eng = self.eng
+        c = eng.client()
+        self.register(c, 0x1D1E)
+        slept = wait_for(lambda: (lambda v: v if v > 200000 else None)(eng.stats()['idle_sleep_us']), 5.0)
+        self.assertIsNotNone(slept, 'no idle sleep counted: %r' % eng.stats())
+        for i in range(20):
+            self.heartbeat_ok(c, 'heartbeat %d after an idle spell' % i)
+        lcores = eng.query('/peregrine/lcores')
+        self.assertTrue(all(v['idle_sleep_us'] > 0 for v in lcores.values()),
+                        'every lcore (worker and control) sleeps when idle: %r' % lcores)
+
+
+class BusyPollTest(EngineTestCase):
+    def test_default_never_sleeps(self):
+        self.register(self.eng.client(), 0x1D1F)
+        self.assertEqual(self.eng.stats()['idle_sleep_us'], 0, 'slept without --idle-sleep')
+
+
 if __name__ == '__main__':
     main()

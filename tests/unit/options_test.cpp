@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/idle.hpp"
 #include "options.hpp"
 
 namespace peregrine {
@@ -100,6 +101,8 @@ TEST(Options, RangeEdgesAreAccepted)
         EXPECT_TRUE(parse({"--router-port", p}).ok) << p;
     EXPECT_TRUE(parse({"--heartbeat-timeout", "86400"}).ok);
     EXPECT_TRUE(parse({"--stats-interval", "0"}).ok);
+    EXPECT_EQ(parse({}).o.idle_sleep_us, 0u) << "busy-poll unless asked";
+    EXPECT_EQ(parse({"--idle-sleep", "100000"}).o.idle_sleep_us, 100000u);
     EXPECT_TRUE(parse({"--mbufs", "1024"}).ok);
     EXPECT_TRUE(parse({"--tap-name", "exception"}).ok) << "no %u is fine with one port";
     EXPECT_TRUE(parse({"-h"}).o.help);
@@ -120,6 +123,8 @@ TEST(Options, OtherNumbers)
     expect_refused({"--max-clients", "0"}, "--max-clients");
     expect_refused({"--max-clients", "100000001"}, "--max-clients");
     expect_refused({"--stats-interval", "3601"}, "--stats-interval");
+    expect_refused({"--idle-sleep", "100001"}, "--idle-sleep");
+    expect_refused({"--idle-sleep", "-1"}, "--idle-sleep");
     expect_refused({"--mbufs", "1023"}, "--mbufs");
     expect_refused({"--mbufs", "1k"}, "--mbufs");
     expect_refused({"-p", "0"}, "-p");
@@ -228,6 +233,27 @@ TEST(Options, RepeatedParsesAreIndependent)
     const parse_result r2 = parse({"-p", "0x2"});
     EXPECT_TRUE(r2.ok) << r2.err;
     EXPECT_EQ(r2.o.portmask, 0x2u);
+}
+
+
+// The --idle-sleep backoff: no sleep while packets flow or during the first empty polls, then
+// 1 us doubling up to the ceiling, and back to the start at the first packet.
+TEST(IdleBackoff, SleepsOnlyAfterARunOfEmptyPollsAndDoublesToTheCeiling)
+{
+    engine::idle_backoff off(8);
+    for (unsigned i = 1; i < engine::idle_backoff::spins_before_sleep; ++i)
+        ASSERT_EQ(off.idle(), 0u) << i;
+    EXPECT_EQ(off.idle(), 1u);
+    EXPECT_EQ(off.idle(), 2u);
+    EXPECT_EQ(off.idle(), 4u);
+    EXPECT_EQ(off.idle(), 8u);
+    EXPECT_EQ(off.idle(), 8u) << "capped";
+    off.busy();
+    EXPECT_EQ(off.idle(), 0u) << "a packet resets the run";
+
+    engine::idle_backoff never(0);
+    for (unsigned i = 0; i < 4 * engine::idle_backoff::spins_before_sleep; ++i)
+        ASSERT_EQ(never.idle(), 0u) << "0 busy-polls";
 }
 
 } // namespace
