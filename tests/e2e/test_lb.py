@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Load-balancer protocol end to end: Peregrine as the Controlling Function, with kernel UDP
 sockets in the namespace as serving nodes, call controllers and clients. Registration and the
-Serving Nodes notifications, Acks and retransmission (a silent node gets the message again,
+Serving Nodes notifications (a list of 241 split over two datagrams), Acks and retransmission (a silent node gets the message again,
 then is taken out of service and the others are told), expiry, Request Serving Node, (group,
 user) registrations and Start Call, malformed input ignored and counted, no mbuf leak."""
 
@@ -225,6 +225,52 @@ class LbTest(LbCase):
             self.assertIn(k, delta)
         self.assertTrue(self.eng.alive())
         self.assertEqual(self.request_node(x), a.public, 'still answering after the garbage')
+
+    def test_long_serving_nodes_list_is_split(self):
+        """242 nodes: the last one learns 241 others, more than one datagram holds (240)."""
+        import select
+        ips = self.eng.client_ips
+        nodes = [self.peer(ips[i % len(ips)]) for i in range(242)]
+        by_fd = {p.c.sock.fileno(): p for p in nodes}
+        lists = []  # Serving Nodes datagrams received by the last node
+
+        def pump(until, timeout=5.0):
+            """Reads every socket, Acks every notification, until until() holds."""
+            deadline = time.monotonic() + timeout
+            while not until():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                ready, _, _ = select.select(list(by_fd), [], [], left)
+                for fd in ready:
+                    p = by_fd[fd]
+                    try:
+                        while True:
+                            d, _ = p.c.sock.recvfrom(2048, 0x40)  # MSG_DONTWAIT
+                            if d and d[0] in (SERVING_NODES, SERVING_NODE_REMOVED):
+                                p.ack(d)
+                                if p is nodes[-1] and d[0] == SERVING_NODES:
+                                    lists.append(d)
+                            elif d:
+                                p.backlog.append(d)
+                    except BlockingIOError:
+                        pass
+            return True
+
+        for p in nodes:
+            req = p.next_req()
+            ip, port = p.public.split(':')
+            p.send(pkt(REGISTER_SERVING_NODE, req, ep_bytes(ip, int(port))))
+            self.assertTrue(pump(lambda: pkt(ACK, req) in p.backlog), 'Ack of node %s' % p.public)
+            p.backlog.remove(pkt(ACK, req))
+        self.assertTrue(pump(lambda: sum(len(d) - 3 for d in lists) >= 241 * 6, 5.0),
+                        'the last node learns all 241 others: got %d datagrams' % len(lists))
+        self.assertEqual([(len(d) - 3) // 6 for d in lists], [240, 1], 'split at 240 endpoints')
+        self.assertEqual(sorted(sum((endpoints(d) for d in lists), [])), sorted(p.public for p in nodes[:-1]))
+        self.assertEqual(len({d[1:3] for d in lists}), 2, 'each datagram has its own Request ID (each is Acked)')
+        pump(lambda: False, 1.5)  # Ack whatever is still being retried
+        t = self.lb()
+        self.assertEqual((t['serving_nodes'], t['ack_timeout']), (242, 0), 'every node stayed: %r' % t)
 
 
 class LbLeastLoadedTest(LbCase):
