@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Load-balancer protocol end to end: Peregrine as the Controlling Function, with kernel UDP
 sockets in the namespace as serving nodes, call controllers and clients. Registration and the
-Serving Nodes notifications (a list of 241 split over two datagrams), Acks and retransmission (a silent node gets the message again,
-then is taken out of service and the others are told), expiry, Request Serving Node, (group,
-user) registrations and Start Call, malformed input ignored and counted, no mbuf leak."""
+Serving Nodes notifications (a list of 241 split over two datagrams), Acks and retransmission
+(a silent node gets the message again, then is taken out of service and the others are told),
+expiry, Request Serving Node, (group, user) registrations and Start Call, malformed input
+ignored and counted, no mbuf leak."""
 
 import struct
 import time
