@@ -81,6 +81,8 @@ def main():
     ap.add_argument('--idle-sleep', type=int, default=0, metavar='US',
                     help="the engine's --idle-sleep (0: busy-poll); on a host where the clients share the "
                          "engine's cores, a few hundred us leaves them CPU time")
+    ap.add_argument('--engine-arg', action='append', default=[], metavar='ARG',
+                    help='one more engine application option (repeatable), e.g. --engine-arg=--tap-rx-signal')
     args = ap.parse_args()
     os.environ['PEREGRINE'] = os.path.abspath(args.exe)
     why = h.skip_reason()
@@ -90,7 +92,7 @@ def main():
     eng = h.Engine(app=['--lekt-max-clients', str(args.clients + 100), '--lekt-max-per-ip', str(args.max_per_ip),
                         '--lekt-heartbeat-timeout', str(args.lekt_timeout),
                         '--lekt-handshake-timeout', str(min(args.lekt_timeout, 300)),
-                        '--idle-sleep', str(args.idle_sleep)])
+                        '--idle-sleep', str(args.idle_sleep)] + args.engine_arg)
     try:
         eng.start()
         print('engine up: %s' % ' '.join(eng.command()), flush=True)

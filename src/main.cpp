@@ -541,6 +541,9 @@ int main(int argc, char** argv)
     const int eal_argc = parse_app_options(argc, argv, &a.opt);
 
     rte_set_application_usage_hook(app_usage_hook);
+    // Before rte_eal_init: it probes the --vdev net_tap ports, which pick their signal then.
+    if (!a.opt.tap_rx_signal)
+        drivers::tap_use_polling();
     if (rte_eal_init(eal_argc, argv) < 0)
         die(std::string("EAL initialisation failed: ") + rte_strerror(rte_errno));
     logtype = rte_log_register_type_and_pick_level("peregrine", RTE_LOG_INFO);

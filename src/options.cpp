@@ -42,6 +42,7 @@ enum opt_id : int {
     opt_lekt_hb_timeout,
     opt_lekt_hs_timeout,
     opt_idle_sleep,
+    opt_tap_rx_signal,
 };
 
 const option long_opts[] = {
@@ -58,6 +59,7 @@ const option long_opts[] = {
     {"idle-sleep", required_argument, nullptr, opt_idle_sleep},
     {"tap-name", required_argument, nullptr, opt_tap_name},
     {"no-tap", no_argument, nullptr, opt_no_tap},
+    {"tap-rx-signal", no_argument, nullptr, opt_tap_rx_signal},
     {"mbufs", required_argument, nullptr, opt_mbufs},
     {"session-app", required_argument, nullptr, opt_session_app},
     {"session-key-file", required_argument, nullptr, opt_session_key_file},
@@ -257,6 +259,9 @@ bool parse_options(int argc, char** argv, options* o, std::string* err)
             o->tap_name = s;
             break;
         }
+        case opt_tap_rx_signal:
+            o->tap_rx_signal = true;
+            break;
         case opt_no_tap:
             o->no_tap = true;
             break;
@@ -417,6 +422,9 @@ the exception path; see docs/protocols/lekt.md):
 Exception path:
   --tap-name FMT         kernel interface name per port, %u is the port id (default pgx%u)
   --no-tap               no exception path: ARP/ICMP/TCP/other traffic is dropped and counted
+  --tap-rx-signal        keep net_tap's wake-up by a real-time signal per frame instead of
+                         polling the TAPs (default: poll; a signal per frame costs more under
+                         load, an idle poll costs one readv)
 
 Cores:
   --idle-sleep US        on shared cores (VMs, test hosts): an lcore that finds nothing to do for

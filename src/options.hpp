@@ -46,6 +46,7 @@ struct options {
     uint32_t idle_sleep_us = 0;            // 0: busy-poll (dedicated cores)
     std::string tap_name = "pgx%u";        // %u is replaced by the port id
     bool no_tap = false;
+    bool tap_rx_signal = false;            // net_tap's per-frame signal (default: polling)
     uint32_t mbufs = 0;                    // 0: sized from ports, queues and descriptors
     bool help = false;
     // LEKT rendezvous (TCP, served by the control lcore through the exception path).

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <csignal>
+
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -70,6 +72,21 @@ bool configure_kernel(const tap_params& p, std::string* err)
 }
 
 } // namespace
+
+int tap_use_polling()
+{
+    int marked = 0;
+    for (int sig = SIGRTMIN + 1; sig < SIGRTMAX; ++sig) {
+        struct sigaction sa {};
+        if (::sigaction(sig, nullptr, &sa) != 0 || sa.sa_handler != SIG_DFL)
+            continue;  // in use by someone else: net_tap skips it too
+        sa = {};
+        sa.sa_handler = SIG_IGN;
+        if (::sigaction(sig, &sa, nullptr) == 0)
+            ++marked;
+    }
+    return marked;
+}
 
 bool tap_create(const tap_params& p, uint16_t* tap_port, std::string* err)
 {

@@ -122,5 +122,36 @@ class ExceptionPathTest(EngineTestCase):
         self.assertGreaterEqual(eng.query('/peregrine/exceptions')['arp'], 1)
 
 
+
+def rt_signal_bits(pid, field):
+    """The real-time signals (34 and up) set in a /proc/PID/status signal mask line."""
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1], 16) >> 33
+    raise AssertionError('no %s in /proc/%d/status' % (field, pid))
+
+
+class TapPollingTest(EngineTestCase):
+    """By default net_tap polls its TAPs: no real-time signal handler, no O_ASYNC per frame."""
+
+    def test_taps_polled_without_signals(self):
+        pid = self.eng.proc.pid
+        self.assertEqual(rt_signal_bits(pid, 'SigCgt'), 0, "net_tap installed its per-frame signal handler")
+        self.assertNotEqual(rt_signal_bits(pid, 'SigIgn'), 0, 'the free real-time signals are not reserved')
+        p = self.eng.ns_run(['ping', '-c', '3', '-i', '0.2', '-W', '3', self.eng.ip], check=False, timeout=20)
+        self.assertEqual(p.returncode, 0, 'ping through polled TAPs:\n' + p.stdout + p.stderr)
+
+
+class TapSignalTest(EngineTestCase):
+    ENGINE_ARGS = {'app': ['--tap-rx-signal']}
+
+    def test_taps_woken_by_a_signal(self):
+        pid = self.eng.proc.pid
+        self.assertEqual(bin(rt_signal_bits(pid, 'SigCgt')).count('1'), 1, "net_tap's one real-time signal")
+        p = self.eng.ns_run(['ping', '-c', '3', '-i', '0.2', '-W', '3', self.eng.ip], check=False, timeout=20)
+        self.assertEqual(p.returncode, 0, 'ping through signalled TAPs:\n' + p.stdout + p.stderr)
+
+
 if __name__ == '__main__':
     main()

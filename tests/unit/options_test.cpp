@@ -103,6 +103,8 @@ TEST(Options, RangeEdgesAreAccepted)
     EXPECT_TRUE(parse({"--stats-interval", "0"}).ok);
     EXPECT_EQ(parse({}).o.idle_sleep_us, 0u) << "busy-poll unless asked";
     EXPECT_EQ(parse({"--idle-sleep", "100000"}).o.idle_sleep_us, 100000u);
+    EXPECT_FALSE(parse({}).o.tap_rx_signal) << "TAPs are polled unless asked";
+    EXPECT_TRUE(parse({"--tap-rx-signal"}).o.tap_rx_signal);
     EXPECT_TRUE(parse({"--mbufs", "1024"}).ok);
     EXPECT_TRUE(parse({"--tap-name", "exception"}).ok) << "no %u is fine with one port";
     EXPECT_TRUE(parse({"-h"}).o.help);
