@@ -10,7 +10,8 @@
 // the price of the abstraction, which a QAT card would pay too (plus PCIe and completion
 // polling) in exchange for taking the arithmetic off the cores.
 //
-// Flags of our own: --eal-mem-mb=N (default 512; --no-huge). The smoke test runs a few cases.
+// Flags of our own (bench_common.hpp): --eal-mem-mb=N (default 512; --no-huge only). The smoke test
+// runs a few cases.
 
 #include <benchmark/benchmark.h>
 
@@ -19,17 +20,16 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
 
 // rte_crypto_op ends in a zero-length sym[] array whose storage follows the op in its mempool
 // element; GCC's -Warray-bounds cannot know that and flags every op->sym access.
 #pragma GCC diagnostic ignored "-Warray-bounds"
 #include <rte_crypto.h>
 #include <rte_cryptodev.h>
-#include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 
+#include "bench_common.hpp"
 #include "crypto/aes_gcm.hpp"
 #include "crypto/sha256.hpp"
 
@@ -44,7 +44,6 @@ rte_mempool* g_mbufs = nullptr;
 rte_mempool* g_ops = nullptr;
 rte_mempool* g_sessions = nullptr;
 uint8_t g_dev = 0;
-bool g_failed = false;
 
 const uint8_t gcm_secret[16] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6};
 
@@ -140,7 +139,7 @@ void BM_cryptodev_sha256(benchmark::State& st)
     void* sess = sha256_session();
     if (sess == nullptr || !make_packets(p, size)) {
         st.SkipWithError("session or mbufs");
-        g_failed = true;
+        bench::failed = true;
         return;
     }
     for (auto _ : st) {
@@ -152,7 +151,7 @@ void BM_cryptodev_sha256(benchmark::State& st)
         });
         if (!ok) {
             st.SkipWithError("op failed");
-            g_failed = true;
+            bench::failed = true;
             break;
         }
     }
@@ -168,7 +167,7 @@ void BM_cryptodev_sha256(benchmark::State& st)
     sha256_burst(*ctx, d, l, burst, ref);
     if (std::memcmp(ref, p.digest, sizeof ref) != 0) {
         st.SkipWithError("cryptodev digest differs from sha256_burst");
-        g_failed = true;
+        bench::failed = true;
     }
     free_packets(p);
     rte_cryptodev_sym_session_free(g_dev, sess);
@@ -205,7 +204,7 @@ void BM_cryptodev_gcm128_enc(benchmark::State& st)
     void* sess = gcm_session();
     if (sess == nullptr || !make_packets(p, size)) {
         st.SkipWithError("session or mbufs");
-        g_failed = true;
+        bench::failed = true;
         return;
     }
     for (auto _ : st) {
@@ -220,7 +219,7 @@ void BM_cryptodev_gcm128_enc(benchmark::State& st)
         });
         if (!ok) {
             st.SkipWithError("op failed");
-            g_failed = true;
+            bench::failed = true;
             break;
         }
     }
@@ -266,20 +265,8 @@ BENCHMARK(BM_direct_sha256)->ArgName("size")->Apply(sizes);
 BENCHMARK(BM_cryptodev_gcm128_enc)->ArgName("size")->Apply(sizes);
 BENCHMARK(BM_direct_gcm128_enc)->ArgName("size")->Apply(sizes);
 
-bool init(unsigned mem_mb)
+bool init_cryptodev()
 {
-    const std::string prefix = "--file-prefix=pgcdev" + std::to_string(getpid());
-    const std::string mem = std::to_string(mem_mb);
-    std::vector<std::string> a = {"bench_cryptodev", "-l", "0", "--no-pci", "--no-telemetry",
-                                  "--log-level=*:error", prefix, "--no-huge", "-m", mem, "--no-shconf",
-                                  "--vdev=crypto_aesni_mb0"};
-    std::vector<char*> argv;
-    for (auto& s : a)
-        argv.push_back(s.data());
-    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-        std::fprintf(stderr, "bench_cryptodev: rte_eal_init failed: %s\n", rte_strerror(rte_errno));
-        return false;
-    }
     const int dev = rte_cryptodev_get_dev_id("crypto_aesni_mb0");
     if (dev < 0) {
         std::fprintf(stderr, "bench_cryptodev: no crypto_aesni_mb0 (is the crypto_ipsec_mb PMD installed?)\n");
@@ -309,27 +296,19 @@ bool init(unsigned mem_mb)
 
 int main(int argc, char** argv)
 {
-    unsigned mem_mb = 512;
-    std::vector<char*> rest;
-    for (int i = 0; i < argc; ++i) {
-        const std::string s = argv[i];
-        if (s.rfind("--eal-mem-mb=", 0) == 0)
-            mem_mb = static_cast<unsigned>(std::stoul(s.substr(13)));
-        else
-            rest.push_back(argv[i]);
-    }
-    int rargc = static_cast<int>(rest.size());
-    benchmark::Initialize(&rargc, rest.data());
-    if (benchmark::ReportUnrecognizedArguments(rargc, rest.data()))
+    bench::eal_config eal;
+    eal.prog = "bench_cryptodev";
+    eal.prefix = "pgcdev";
+    eal.huge_ok = false;
+    eal.nohuge_mb = 512;
+    eal.extra = {"--vdev=crypto_aesni_mb0"};
+    if (!bench::parse_args(argc, argv, eal))
         return 2;
-    if (!init(mem_mb))
+    if (!bench::start_eal(eal) || !init_cryptodev())
         return 1;
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     rte_cryptodev_stop(g_dev);
     rte_cryptodev_close(g_dev);
-    const std::string runtime_dir = rte_eal_get_runtime_dir();
-    rte_eal_cleanup();
-    rmdir(runtime_dir.c_str());
-    return g_failed ? 1 : 0;
+    return bench::finish();
 }

@@ -10,7 +10,8 @@
 // packet was answered with a serving node; anything else fails the benchmark and makes the
 // process exit non-zero (the meson smoke test relies on that).
 //
-// Flags of our own: --eal-mem=huge|nohuge (default nohuge: the table is 136 KiB, the pool small).
+// Flags of our own (bench_common.hpp): --eal-mem=huge|nohuge (default nohuge: the table is 136 KiB,
+// the pool small), --eal-mem-mb=N (default 256).
 
 #include <benchmark/benchmark.h>
 
@@ -20,16 +21,15 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
 
 #include <rte_cycles.h>
-#include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
+#include "bench_common.hpp"
 #include "engine/context.hpp"
 #include "engine/dispatch.hpp"
 #include "lb/codec.hpp"
@@ -48,7 +48,6 @@ constexpr uint16_t lb_udp_port = 7200;
 constexpr uint32_t our_ip = RTE_IPV4(192, 0, 2, 1);
 const rte_ether_addr port_mac = {{0x02, 0xaa, 0, 0, 0, 0}};
 
-bool g_failed = false;
 engine::context* g_ctx;
 rte_mbuf* g_ring[ring_bursts * burst];
 uint8_t* g_frames;
@@ -101,13 +100,6 @@ void publish(uint32_t n)
     g_table_n = n;
 }
 
-void set_counters(benchmark::State& state)
-{
-    using C = benchmark::Counter;
-    state.counters["per_pkt"] = C(burst, C::kIsIterationInvariantRate | C::kInvert);
-    state.counters["pps"] = C(burst, C::kIsIterationInvariantRate);
-}
-
 struct harness {
     unsigned b = 0;
     uint32_t f = 0;
@@ -147,11 +139,11 @@ void BM_lb_request_serving_node(benchmark::State& state)
         std::fprintf(stderr, "bench_lb: %lu of %lu answered with a node, %lu drops\n",
                      static_cast<unsigned long>(st->lb[unsigned(lbc::request_answered)]), static_cast<unsigned long>(n),
                      static_cast<unsigned long>(st->drop_total()));
-        g_failed = true;
+        bench::failed = true;
         state.SkipWithError("unexpected packet outcomes");
     }
     rte_free(st);
-    set_counters(state);
+    bench::set_counters(state, burst);
 }
 
 void BM_lb_restore_only(benchmark::State& state)
@@ -162,7 +154,7 @@ void BM_lb_restore_only(benchmark::State& state)
         benchmark::DoNotOptimize(pk);
         benchmark::ClobberMemory();
     }
-    set_counters(state);
+    bench::set_counters(state, burst);
 }
 
 void BM_lb_pick_only(benchmark::State& state)
@@ -177,7 +169,7 @@ void BM_lb_pick_only(benchmark::State& state)
                                                    rte_cpu_to_be_16(client_port(i)))).port_be;
     }
     benchmark::DoNotOptimize(sink);
-    set_counters(state);
+    bench::set_counters(state, burst);
 }
 
 BENCHMARK(BM_lb_restore_only);
@@ -188,38 +180,14 @@ BENCHMARK(BM_lb_request_serving_node)->ArgNames({"nodes"})->Arg(10)->Arg(100)->A
 
 int main(int argc, char** argv)
 {
-    std::string mode = "nohuge";
-    std::vector<char*> rest;
-    for (int i = 0; i < argc; ++i) {
-        const std::string s = argv[i];
-        if (s.rfind("--eal-mem=", 0) == 0)
-            mode = s.substr(10);
-        else
-            rest.push_back(argv[i]);
-    }
-    if (mode != "huge" && mode != "nohuge") {
-        std::fprintf(stderr, "bench_lb: --eal-mem must be huge or nohuge\n");
+    bench::eal_config eal;
+    eal.prog = "bench_lb";
+    eal.prefix = "pgbenchlb";
+    eal.nohuge_mb = 256;
+    if (!bench::parse_args(argc, argv, eal))
         return 2;
-    }
-    int rargc = static_cast<int>(rest.size());
-    benchmark::Initialize(&rargc, rest.data());
-    if (benchmark::ReportUnrecognizedArguments(rargc, rest.data()))
-        return 2;
-
-    std::vector<std::string> a = {"bench_lb", "-l", "0", "--no-pci", "--no-telemetry", "--log-level=*:error",
-                                  "--file-prefix=pgbenchlb" + std::to_string(getpid())};
-    if (mode == "huge")
-        a.push_back("--in-memory");
-    else
-        a.insert(a.end(), {"--no-huge", "-m", "256", "--no-shconf"});
-    std::vector<char*> eargv;
-    for (auto& s : a)
-        eargv.push_back(s.data());
-    if (rte_eal_init(static_cast<int>(eargv.size()), eargv.data()) < 0) {
-        std::fprintf(stderr, "bench_lb: rte_eal_init failed: %s\n", rte_strerror(rte_errno));
+    if (!bench::start_eal(eal))
         return 1;
-    }
-    benchmark::AddCustomContext("eal_memory", mode);
 
     g_ctx = new engine::context();
     for (auto& t : g_ctx->tap_of)
@@ -243,8 +211,5 @@ int main(int argc, char** argv)
     benchmark::Shutdown();
 
     g_ctx->lb.current.store(nullptr);
-    const std::string runtime_dir = rte_eal_get_runtime_dir();
-    rte_eal_cleanup();
-    rmdir(runtime_dir.c_str());
-    return g_failed ? 1 : 0;
+    return bench::finish();
 }

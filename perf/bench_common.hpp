@@ -1,0 +1,59 @@
+#pragma once
+
+// What the DPDK benchmarks (bench_router, bench_session, bench_lb, bench_cryptodev) share: the
+// EAL flags and set-up, the per-packet counters, the failure flag the smoke tests rely on.
+//
+// Flags (removed before Google Benchmark sees argv):
+//   --eal-mem=huge|nohuge (and auto where the benchmark allows it: hugepages if enough are free)
+//                        huge: --in-memory (hugepages mapped on demand, no files left behind);
+//                        nohuge: --no-huge -m N --no-shconf (4 KiB pages)
+//   --eal-mem-mb=N       -m for --no-huge
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+namespace bench {
+
+// A benchmark saw wrong outcomes or could not set up: finish() returns non-zero (smoke tests).
+inline bool failed = false;
+
+inline void fail(benchmark::State& state, const char* why)
+{
+    failed = true;
+    state.SkipWithError(why);
+}
+
+// Console: "per_pkt=35.2ns" (CPU time per packet) and "pps=28.4M/s"; JSON: seconds and 1/s.
+inline void set_counters(benchmark::State& state, unsigned burst)
+{
+    using C = benchmark::Counter;
+    state.counters["per_pkt"] = C(burst, C::kIsIterationInvariantRate | C::kInvert);
+    state.counters["pps"] = C(burst, C::kIsIterationInvariantRate);
+}
+
+struct eal_config {
+    const char* prog = "bench";      // messages and the EAL's argv[0]
+    const char* prefix = "pgbench";  // --file-prefix, the pid appended
+    std::string mode = "nohuge";     // --eal-mem default
+    bool huge_ok = true;             // --eal-mem=huge allowed
+    unsigned auto_huge_mb = 0;       // --eal-mem=auto allowed: hugepages if this many MB are free
+    unsigned nohuge_mb = 1024;       // --eal-mem-mb default
+    std::vector<std::string> extra;  // more EAL arguments (--vdev=...)
+};
+
+// Takes the flags above (and those own(arg) claims) out of argv and hands the rest to
+// benchmark::Initialize. False (with a message) for a bad flag: exit 2.
+bool parse_args(int argc, char** argv, eal_config& cfg, const std::function<bool(const std::string&)>& own = {});
+
+// rte_eal_init as cfg says (-l 0, no PCI, no telemetry); reports the memory used on stderr and
+// in the benchmark context ("eal_memory"). False (with a message) on failure.
+bool start_eal(const eal_config& cfg);
+
+// rte_eal_cleanup (returns --in-memory hugepages) and the runtime directory it leaves behind,
+// which would pile up under /var/run/dpdk. Returns main's exit status.
+int finish();
+
+} // namespace bench
