@@ -2,12 +2,17 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
+
+#include "net/checksum.hpp"
 
 namespace bench {
 
@@ -30,6 +35,37 @@ uint64_t meminfo_kb(const char* key)
 }
 
 } // namespace
+
+uint8_t* write_udp_headers(uint8_t* f, const udp_addrs& a, uint16_t plen)
+{
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(f);
+    eth->dst_addr = a.dst_mac;
+    eth->src_addr = a.src_mac;
+    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+    std::memset(ip, 0, sizeof(*ip));
+    ip->version_ihl = RTE_IPV4_VHL_DEF;
+    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + plen));
+    ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_UDP;
+    ip->src_addr = rte_cpu_to_be_32(a.src_ip);
+    ip->dst_addr = rte_cpu_to_be_32(a.dst_ip);
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
+    udp->src_port = rte_cpu_to_be_16(a.src_port);
+    udp->dst_port = rte_cpu_to_be_16(a.dst_port);
+    udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_udp_hdr) + plen));
+    udp->dgram_cksum = 0;
+    return reinterpret_cast<uint8_t*>(udp + 1);
+}
+
+void seal_udp(uint8_t* f)
+{
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(f + sizeof(rte_ether_hdr));
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
+    udp->dgram_cksum = peregrine::net::udp_csum_fixup(rte_ipv4_udptcp_cksum(ip, udp));
+}
 
 bool parse_args(int argc, char** argv, eal_config& cfg, const std::function<bool(const std::string&)>& own)
 {

@@ -1,7 +1,8 @@
 #pragma once
 
 // What the DPDK benchmarks (bench_router, bench_session, bench_lb, bench_cryptodev) share: the
-// EAL flags and set-up, the per-packet counters, the failure flag the smoke tests rely on.
+// EAL flags and set-up, the per-packet counters, test frames, the failure flag the smoke tests
+// rely on.
 //
 // Flags (removed before Google Benchmark sees argv):
 //   --eal-mem=huge|nohuge (and auto where the benchmark allows it: hugepages if enough are free)
@@ -9,11 +10,14 @@
 //                        nohuge: --no-huge -m N --no-shconf (4 KiB pages)
 //   --eal-mem-mb=N       -m for --no-huge
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include <benchmark/benchmark.h>
+
+#include <rte_ether.h>
 
 namespace bench {
 
@@ -33,6 +37,21 @@ inline void set_counters(benchmark::State& state, unsigned burst)
     state.counters["per_pkt"] = C(burst, C::kIsIterationInvariantRate | C::kInvert);
     state.counters["pps"] = C(burst, C::kIsIterationInvariantRate);
 }
+
+// A benchmark frame's addresses (IPv4 addresses and ports in host order).
+struct udp_addrs {
+    rte_ether_addr src_mac, dst_mac;
+    uint32_t src_ip, dst_ip;
+    uint16_t src_port, dst_port;
+};
+
+// Writes the Ethernet/IPv4/UDP headers (20-byte IPv4 header with its checksum, don't-fragment,
+// TTL 64; UDP checksum 0) of a frame carrying plen payload bytes at f; returns where the payload
+// goes.
+uint8_t* write_udp_headers(uint8_t* f, const udp_addrs& a, uint16_t plen);
+
+// The UDP checksum of the frame at f, once its payload is written, as a client computes it.
+void seal_udp(uint8_t* f);
 
 struct eal_config {
     const char* prog = "bench";      // messages and the EAL's argv[0]

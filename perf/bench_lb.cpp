@@ -34,7 +34,6 @@
 #include "engine/dispatch.hpp"
 #include "lb/codec.hpp"
 #include "lb/maglev.hpp"
-#include "net/checksum.hpp"
 
 namespace {
 
@@ -59,26 +58,10 @@ uint16_t client_port(uint32_t i) { return static_cast<uint16_t>(40000 + (i & 3))
 uint16_t build_frame(uint8_t* f, uint32_t i)
 {
     std::memset(f, 0, frame_bytes);
-    auto* eth = reinterpret_cast<rte_ether_hdr*>(f);
-    eth->dst_addr = port_mac;
-    eth->src_addr = {{0x02, 0x00, uint8_t(i >> 24), uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i)}};
-    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-    const uint16_t plen = lb::request_serving_node_len;
-    ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + plen));
-    ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
-    ip->time_to_live = 64;
-    ip->next_proto_id = IPPROTO_UDP;
-    ip->src_addr = rte_cpu_to_be_32(client_ip(i));
-    ip->dst_addr = rte_cpu_to_be_32(our_ip);
-    ip->hdr_checksum = rte_ipv4_cksum(ip);
-    auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
-    udp->src_port = rte_cpu_to_be_16(client_port(i));
-    udp->dst_port = rte_cpu_to_be_16(lb_udp_port);
-    udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_udp_hdr) + plen));
-    lb::encode_request_serving_node(reinterpret_cast<uint8_t*>(udp + 1), static_cast<uint16_t>(i));
-    udp->dgram_cksum = net::udp_csum_fixup(rte_ipv4_udptcp_cksum(ip, udp));
+    const rte_ether_addr mac = {{0x02, 0x00, uint8_t(i >> 24), uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i)}};
+    const bench::udp_addrs a{mac, port_mac, client_ip(i), our_ip, client_port(i), lb_udp_port};
+    lb::encode_request_serving_node(bench::write_udp_headers(f, a, lb::request_serving_node_len), static_cast<uint16_t>(i));
+    bench::seal_udp(f);
     return 60;  // 45 bytes, padded to the Ethernet minimum
 }
 

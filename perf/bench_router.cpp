@@ -48,7 +48,6 @@
 #include "bench_common.hpp"
 #include "engine/context.hpp"
 #include "engine/dispatch.hpp"
-#include "net/checksum.hpp"
 #include "net/classify.hpp"
 #include "router/codec.hpp"
 #include "router/registry.hpp"
@@ -150,26 +149,9 @@ router::registry* registry_for(uint32_t n)
 uint16_t build_frame(uint8_t* f, uint32_t i, const uint8_t* payload, uint16_t plen)
 {
     std::memset(f, 0, frame_bytes);
-    auto* eth = reinterpret_cast<rte_ether_hdr*>(f);
-    eth->dst_addr = port_mac[0];
-    eth->src_addr = client_mac(i);
-    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-    ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + plen));
-    ip->packet_id = 0;
-    ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
-    ip->time_to_live = 64;
-    ip->next_proto_id = IPPROTO_UDP;
-    ip->src_addr = rte_cpu_to_be_32(client_ip(i));
-    ip->dst_addr = rte_cpu_to_be_32(our_ip);
-    ip->hdr_checksum = rte_ipv4_cksum(ip);
-    auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
-    udp->src_port = rte_cpu_to_be_16(client_port(i));
-    udp->dst_port = rte_cpu_to_be_16(router_udp_port);
-    udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_udp_hdr) + plen));
-    std::memcpy(udp + 1, payload, plen);
-    udp->dgram_cksum = net::udp_csum_fixup(rte_ipv4_udptcp_cksum(ip, udp));
+    const bench::udp_addrs a{client_mac(i), port_mac[0], client_ip(i), our_ip, client_port(i), router_udp_port};
+    std::memcpy(bench::write_udp_headers(f, a, plen), payload, plen);
+    bench::seal_udp(f);
     const unsigned len = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + plen;
     return static_cast<uint16_t>(len < 60 ? 60 : len);
 }

@@ -39,7 +39,6 @@
 #include "crypto/sha256.hpp"
 #include "engine/context.hpp"
 #include "engine/dispatch.hpp"
-#include "net/checksum.hpp"
 #include "session/codec.hpp"
 #include "session/pipeline.hpp"
 #include "session/table.hpp"
@@ -156,26 +155,8 @@ const frame_set* frames_for(uint32_t sessions, uint16_t payload, bool keyed)
     for (uint32_t f = 0; f < n_frames; ++f) {
         const auto i = static_cast<uint32_t>(r.next() % sessions);
         uint8_t* out = d + size_t(f) * frame_stride;
-        auto* eth = reinterpret_cast<rte_ether_hdr*>(out);
-        eth->dst_addr = port_mac;
-        eth->src_addr = client_mac(i);
-        eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-        auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-        std::memset(ip, 0, sizeof(*ip));
-        ip->version_ihl = RTE_IPV4_VHL_DEF;
-        ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + ulen));
-        ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
-        ip->time_to_live = 64;
-        ip->next_proto_id = IPPROTO_UDP;
-        ip->src_addr = rte_cpu_to_be_32(client_ip(i));
-        ip->dst_addr = rte_cpu_to_be_32(our_ip);
-        ip->hdr_checksum = rte_ipv4_cksum(ip);
-        auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
-        udp->src_port = rte_cpu_to_be_16(client_port(i));
-        udp->dst_port = rte_cpu_to_be_16(session_port);
-        udp->dgram_len = rte_cpu_to_be_16(ulen);
-        udp->dgram_cksum = 0;
-        auto* s = reinterpret_cast<uint8_t*>(udp + 1);
+        const bench::udp_addrs a{client_mac(i), port_mac, client_ip(i), our_ip, client_port(i), session_port};
+        uint8_t* s = bench::write_udp_headers(out, a, static_cast<uint16_t>(ulen - sizeof(rte_udp_hdr)));
         uint8_t id[16];
         client_id(i, id);
         session::write_header(s, id, session::type::data_ack, payload, 0, ++order[i]);
@@ -189,7 +170,7 @@ const frame_set* frames_for(uint32_t sessions, uint16_t payload, bool keyed)
         else
             crypto::sha256_burst(*g_mb, p, l, 1, dg);
         std::memcpy(s, dg[0], 32);
-        udp->dgram_cksum = net::udp_csum_fixup(rte_ipv4_udptcp_cksum(ip, udp));
+        bench::seal_udp(out);
     }
     g_frames = {sessions, payload, keyed, len, d};
     return &g_frames;
