@@ -107,6 +107,34 @@ bool run_burst(void* sess, Fill fill)
     return ok;
 }
 
+// A cryptodev benchmark's timed loop: bursts of the session's operation on p (size-byte packets),
+// fill(i, op) setting op i up. False (the benchmark failed) if the session or the packets could
+// not be made; an operation that fails ends the loop and fails the benchmark.
+template <class Fill>
+bool cryptodev_loop(benchmark::State& st, void* sess, packets& p, uint32_t size, Fill fill)
+{
+    if (sess == nullptr || !make_packets(p, size)) {
+        st.SkipWithError("session or mbufs");
+        bench::failed = true;
+        return false;
+    }
+    for (auto _ : st) {
+        if (!run_burst(sess, fill)) {
+            st.SkipWithError("op failed");
+            bench::failed = true;
+            break;
+        }
+    }
+    return true;
+}
+
+void cryptodev_done(benchmark::State& st, void* sess, packets& p, uint32_t size)
+{
+    free_packets(p);
+    rte_cryptodev_sym_session_free(g_dev, sess);
+    per_packet(st, size);
+}
+
 void* sha256_session()
 {
     rte_crypto_sym_xform x{};
@@ -137,24 +165,13 @@ void BM_cryptodev_sha256(benchmark::State& st)
     const uint32_t size = static_cast<uint32_t>(st.range(0));
     packets p;
     void* sess = sha256_session();
-    if (sess == nullptr || !make_packets(p, size)) {
-        st.SkipWithError("session or mbufs");
-        bench::failed = true;
-        return;
-    }
-    for (auto _ : st) {
-        const bool ok = run_burst(sess, [&](unsigned i, rte_crypto_op* op) {
+    if (!cryptodev_loop(st, sess, p, size, [&](unsigned i, rte_crypto_op* op) {
             op->sym->m_src = p.m[i];
             op->sym->auth.data.offset = 0;
             op->sym->auth.data.length = size;
             op->sym->auth.digest.data = p.digest[i];
-        });
-        if (!ok) {
-            st.SkipWithError("op failed");
-            bench::failed = true;
-            break;
-        }
-    }
+        }))
+        return;
     // Same digests as the direct path?
     const uint8_t* d[burst];
     uint32_t l[burst];
@@ -169,9 +186,7 @@ void BM_cryptodev_sha256(benchmark::State& st)
         st.SkipWithError("cryptodev digest differs from sha256_burst");
         bench::failed = true;
     }
-    free_packets(p);
-    rte_cryptodev_sym_session_free(g_dev, sess);
-    per_packet(st, size);
+    cryptodev_done(st, sess, p, size);
 }
 
 void BM_direct_sha256(benchmark::State& st)
@@ -202,13 +217,7 @@ void BM_cryptodev_gcm128_enc(benchmark::State& st)
     const uint32_t size = static_cast<uint32_t>(st.range(0));
     packets p;
     void* sess = gcm_session();
-    if (sess == nullptr || !make_packets(p, size)) {
-        st.SkipWithError("session or mbufs");
-        bench::failed = true;
-        return;
-    }
-    for (auto _ : st) {
-        const bool ok = run_burst(sess, [&](unsigned i, rte_crypto_op* op) {
+    if (!cryptodev_loop(st, sess, p, size, [&](unsigned i, rte_crypto_op* op) {
             uint8_t* iv = rte_crypto_op_ctod_offset(op, uint8_t*, iv_offset);
             std::memset(iv, static_cast<int>(i), gcm_iv_len);
             op->sym->m_src = p.m[i];
@@ -216,16 +225,9 @@ void BM_cryptodev_gcm128_enc(benchmark::State& st)
             op->sym->aead.data.length = size;
             op->sym->aead.digest.data = p.digest[i];
             op->sym->aead.aad.data = p.aad[i];
-        });
-        if (!ok) {
-            st.SkipWithError("op failed");
-            bench::failed = true;
-            break;
-        }
-    }
-    free_packets(p);
-    rte_cryptodev_sym_session_free(g_dev, sess);
-    per_packet(st, size);
+        }))
+        return;
+    cryptodev_done(st, sess, p, size);
 }
 
 void BM_direct_gcm128_enc(benchmark::State& st)
