@@ -36,6 +36,21 @@ uint64_t meminfo_kb(const char* key)
 
 } // namespace
 
+peregrine::engine::context* new_context(std::initializer_list<port> ports)
+{
+    auto* ctx = new peregrine::engine::context();
+    for (auto& t : ctx->tap_of)
+        t = peregrine::engine::no_port;
+    unsigned i = 0;
+    for (const port& p : ports) {
+        ctx->ports[i].mac = p.mac;
+        ctx->ports[i].ip_be = rte_cpu_to_be_32(p.ip);
+        ctx->ports[i].prefix_len = 24;
+        ++i;
+    }
+    return ctx;
+}
+
 uint8_t* write_udp_headers(uint8_t* f, const udp_addrs& a, uint16_t plen)
 {
     auto* eth = reinterpret_cast<rte_ether_hdr*>(f);

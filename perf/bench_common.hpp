@@ -12,12 +12,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 
 #include <rte_ether.h>
+
+#include "engine/context.hpp"
 
 namespace bench {
 
@@ -44,6 +47,15 @@ struct udp_addrs {
     uint32_t src_ip, dst_ip;
     uint16_t src_port, dst_port;
 };
+
+// A port of the benchmark engine: its MAC and IPv4 address (host order), a /24.
+struct port {
+    rte_ether_addr mac;
+    uint32_t ip;
+};
+
+// A new engine context (kept to the process exit) with these ports and no TAPs.
+peregrine::engine::context* new_context(std::initializer_list<port> ports);
 
 // Writes the Ethernet/IPv4/UDP headers (20-byte IPv4 header with its checksum, don't-fragment,
 // TTL 64; UDP checksum 0) of a frame carrying plen payload bytes at f; returns where the payload

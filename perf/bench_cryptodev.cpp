@@ -298,12 +298,8 @@ bool init_cryptodev()
 
 int main(int argc, char** argv)
 {
-    bench::eal_config eal;
-    eal.prog = "bench_cryptodev";
-    eal.prefix = "pgcdev";
-    eal.huge_ok = false;
-    eal.nohuge_mb = 512;
-    eal.extra = {"--vdev=crypto_aesni_mb0"};
+    bench::eal_config eal{.prog = "bench_cryptodev", .prefix = "pgcdev", .huge_ok = false, .nohuge_mb = 512,
+                          .extra = {"--vdev=crypto_aesni_mb0"}};
     if (!bench::parse_args(argc, argv, eal))
         return 2;
     if (!bench::start_eal(eal) || !init_cryptodev())

@@ -163,21 +163,13 @@ BENCHMARK(BM_lb_request_serving_node)->ArgNames({"nodes"})->Arg(10)->Arg(100)->A
 
 int main(int argc, char** argv)
 {
-    bench::eal_config eal;
-    eal.prog = "bench_lb";
-    eal.prefix = "pgbenchlb";
-    eal.nohuge_mb = 256;
+    bench::eal_config eal{.prog = "bench_lb", .prefix = "pgbenchlb", .nohuge_mb = 256};
     if (!bench::parse_args(argc, argv, eal))
         return 2;
     if (!bench::start_eal(eal))
         return 1;
 
-    g_ctx = new engine::context();
-    for (auto& t : g_ctx->tap_of)
-        t = engine::no_port;
-    g_ctx->ports[0].mac = port_mac;
-    g_ctx->ports[0].ip_be = rte_cpu_to_be_32(our_ip);
-    g_ctx->ports[0].prefix_len = 24;
+    g_ctx = bench::new_context({{port_mac, our_ip}});
     g_ctx->lb.enabled = true;
     g_ctx->lb.udp_port = lb_udp_port;
 

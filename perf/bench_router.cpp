@@ -212,15 +212,7 @@ rte_mbuf* g_ring[ring_bursts * burst];
 
 void init_engine()
 {
-    g_ctx = new engine::context();
-    for (auto& t : g_ctx->tap_of)
-        t = engine::no_port;
-    g_ctx->ports[0].mac = port_mac[0];
-    g_ctx->ports[0].ip_be = rte_cpu_to_be_32(our_ip);
-    g_ctx->ports[0].prefix_len = 24;
-    g_ctx->ports[1].mac = port_mac[1];
-    g_ctx->ports[1].ip_be = rte_cpu_to_be_32(our_ip1);
-    g_ctx->ports[1].prefix_len = 24;
+    g_ctx = bench::new_context({{port_mac[0], our_ip}, {port_mac[1], our_ip1}});
     g_ctx->router.udp_port = router_udp_port;
 }
 
@@ -447,12 +439,9 @@ BENCHMARK(BM_lookup_ids)->ArgNames({"clients"})->Arg(1000)->Arg(1000000)->Arg(10
 
 int main(int argc, char** argv)
 {
-    bench::eal_config eal;
-    eal.prog = "bench_router";
-    eal.prefix = "pgbench";
-    eal.mode = "auto";
-    eal.auto_huge_mb = 3072;  // enough for the 10M-client registry plus the rest
-    eal.nohuge_mb = 4096;
+    // Hugepages if 3 GiB are free: enough for the 10M-client registry plus the rest.
+    bench::eal_config eal{.prog = "bench_router", .prefix = "pgbench", .mode = "auto", .auto_huge_mb = 3072,
+                          .nohuge_mb = 4096};
     const auto frames_flag = [](const std::string& s) {
         if (s.rfind("--frames=", 0) != 0)
             return false;

@@ -36,6 +36,7 @@
 #include <rte_udp.h>
 
 #include "bench_common.hpp"
+#include "common/rcu.hpp"
 #include "crypto/sha256.hpp"
 #include "engine/context.hpp"
 #include "engine/dispatch.hpp"
@@ -281,19 +282,15 @@ BENCHMARK(BM_data_ack)->Apply(cases);
 
 int main(int argc, char** argv)
 {
-    bench::eal_config eal;
-    eal.prog = "bench_session";
-    eal.prefix = "pgbenchs";
-    eal.nohuge_mb = 1024;
+    bench::eal_config eal{.prog = "bench_session", .prefix = "pgbenchs", .nohuge_mb = 1024};
     if (!bench::parse_args(argc, argv, eal))
         return 2;
     if (!bench::start_eal(eal))
         return 1;
     g_mb = crypto::mb_context::create();
-    const size_t sz = rte_rcu_qsbr_get_memsize(1);
-    g_rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc("bench_rcu", sz, RTE_CACHE_LINE_SIZE));
+    g_rcu = rcu_create(1, SOCKET_ID_ANY);
     g_pool = rte_pktmbuf_pool_create("bench_pool", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-    if (!g_mb || !g_rcu || rte_rcu_qsbr_init(g_rcu, 1) != 0 || !g_pool ||
+    if (!g_mb || !g_rcu || !g_pool ||
         rte_pktmbuf_alloc_bulk(g_pool, g_ring, ring_bursts * burst) != 0) {
         std::fprintf(stderr, "bench_session: setup failed\n");
         return 1;
@@ -303,12 +300,7 @@ int main(int argc, char** argv)
     g_hk = crypto::make_hmac_key(*g_mb, bench_key, sizeof(bench_key));
     benchmark::AddCustomContext("ipsec_mb_arch", crypto::mb_context::arch_name(g_mb->used_arch()));
 
-    g_ctx = new engine::context();
-    for (auto& t : g_ctx->tap_of)
-        t = engine::no_port;
-    g_ctx->ports[0].mac = port_mac;
-    g_ctx->ports[0].ip_be = rte_cpu_to_be_32(our_ip);
-    g_ctx->ports[0].prefix_len = 24;
+    g_ctx = bench::new_context({{port_mac, our_ip}});
     g_ctx->router.udp_port = 7100;
     session::config& c = g_ctx->session;
     c.udp_port = session_port;

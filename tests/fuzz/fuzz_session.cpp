@@ -20,6 +20,7 @@
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 
+#include "common/rcu.hpp"
 #include "crypto/sha256.hpp"
 #include "fuzz_engine.hpp"
 #include "session/pipeline.hpp"
@@ -208,9 +209,8 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
     S = new state();
     std::memset(&S->st, 0, sizeof(S->st));
     S->pool = start((*argv)[0], "pgfuzzs", 255);
-    const size_t sz = rte_rcu_qsbr_get_memsize(1);
-    S->rcu = static_cast<rte_rcu_qsbr*>(std::aligned_alloc(RTE_CACHE_LINE_SIZE, (sz + 63) / 64 * 64));
-    FUZZ_CHECK(S->pool && S->rcu && rte_rcu_qsbr_init(S->rcu, 1) == 0);
+    S->rcu = rcu_create(1, SOCKET_ID_ANY);
+    FUZZ_CHECK(S->pool && S->rcu);
     rte_rcu_qsbr_thread_register(S->rcu, 0);
     rte_rcu_qsbr_thread_online(S->rcu, 0);
     session::table::params p;
