@@ -109,6 +109,21 @@ void per_packet(benchmark::State& st, size_t size)
 
 mb_context::arch arch_of(int64_t a) { return static_cast<mb_context::arch>(a); }
 
+// The peers' way: one call per buffer of the burst, digest(data, size, out) for each.
+template <typename Digest>
+void digest_each(benchmark::State& st, Digest&& digest)
+{
+    const size_t size = static_cast<size_t>(st.range(0));
+    buffers b = make_buffers(size);
+    uint8_t dig[burst][sha256_len];
+    for (auto _ : st) {
+        for (unsigned i = 0; i < burst; ++i)
+            digest(b.data[i], size, dig[i]);
+        benchmark::DoNotOptimize(dig);
+    }
+    per_packet(st, size);
+}
+
 // ---- SHA-256 ----------------------------------------------------------------------------------
 
 void BM_sha256_mb(benchmark::State& st)
@@ -131,51 +146,29 @@ void BM_sha256_mb(benchmark::State& st)
 
 void BM_sha256_openssl_oneshot(benchmark::State& st)
 {
-    const size_t size = static_cast<size_t>(st.range(0));
-    buffers b = make_buffers(size);
-    uint8_t dig[burst][sha256_len];
-    for (auto _ : st) {
-        for (unsigned i = 0; i < burst; ++i)
-            SHA256(b.data[i], size, dig[i]);
-        benchmark::DoNotOptimize(dig);
-    }
-    per_packet(st, size);
+    digest_each(st, [](const uint8_t* d, size_t size, uint8_t* out) { SHA256(d, size, out); });
 }
 
 void BM_sha256_openssl_evp_digest(benchmark::State& st)
 {
-    const size_t size = static_cast<size_t>(st.range(0));
-    buffers b = make_buffers(size);
-    uint8_t dig[burst][sha256_len];
-    for (auto _ : st) {
-        for (unsigned i = 0; i < burst; ++i) {
-            unsigned l;
-            EVP_Digest(b.data[i], size, dig[i], &l, EVP_sha256(), nullptr);
-        }
-        benchmark::DoNotOptimize(dig);
-    }
-    per_packet(st, size);
+    digest_each(st, [](const uint8_t* d, size_t size, uint8_t* out) {
+        unsigned l;
+        EVP_Digest(d, size, out, &l, EVP_sha256(), nullptr);
+    });
 }
 
 void BM_sha256_openssl_evp_reused(benchmark::State& st)
 {
-    const size_t size = static_cast<size_t>(st.range(0));
-    buffers b = make_buffers(size);
     EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     EVP_MD_CTX* c = EVP_MD_CTX_new();
-    uint8_t dig[burst][sha256_len];
-    for (auto _ : st) {
-        for (unsigned i = 0; i < burst; ++i) {
-            unsigned l;
-            EVP_DigestInit_ex(c, md, nullptr);
-            EVP_DigestUpdate(c, b.data[i], size);
-            EVP_DigestFinal_ex(c, dig[i], &l);
-        }
-        benchmark::DoNotOptimize(dig);
-    }
+    digest_each(st, [&](const uint8_t* d, size_t size, uint8_t* out) {
+        unsigned l;
+        EVP_DigestInit_ex(c, md, nullptr);
+        EVP_DigestUpdate(c, d, size);
+        EVP_DigestFinal_ex(c, out, &l);
+    });
     EVP_MD_CTX_free(c);
     EVP_MD_free(md);
-    per_packet(st, size);
 }
 
 // ---- HMAC-SHA-256 -----------------------------------------------------------------------------
@@ -204,42 +197,28 @@ void BM_hmac_mb(benchmark::State& st)
 
 void BM_hmac_openssl_oneshot(benchmark::State& st)
 {
-    const size_t size = static_cast<size_t>(st.range(0));
-    buffers b = make_buffers(size);
-    uint8_t dig[burst][sha256_len];
-    for (auto _ : st) {
-        for (unsigned i = 0; i < burst; ++i) {
-            unsigned l;
-            HMAC(EVP_sha256(), hmac_secret, sizeof hmac_secret, b.data[i], size, dig[i], &l);
-        }
-        benchmark::DoNotOptimize(dig);
-    }
-    per_packet(st, size);
+    digest_each(st, [](const uint8_t* d, size_t size, uint8_t* out) {
+        unsigned l;
+        HMAC(EVP_sha256(), hmac_secret, sizeof hmac_secret, d, size, out, &l);
+    });
 }
 
 void BM_hmac_openssl_mac_reused(benchmark::State& st)
 {
-    const size_t size = static_cast<size_t>(st.range(0));
-    buffers b = make_buffers(size);
     EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
     EVP_MAC_CTX* c = EVP_MAC_CTX_new(mac);
     char digest_name[] = "SHA256";
     OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
                            OSSL_PARAM_construct_end()};
     EVP_MAC_init(c, hmac_secret, sizeof hmac_secret, params);
-    uint8_t dig[burst][sha256_len];
-    for (auto _ : st) {
-        for (unsigned i = 0; i < burst; ++i) {
-            size_t l;
-            EVP_MAC_init(c, nullptr, 0, nullptr);  // same key: re-initialise from it
-            EVP_MAC_update(c, b.data[i], size);
-            EVP_MAC_final(c, dig[i], &l, sha256_len);
-        }
-        benchmark::DoNotOptimize(dig);
-    }
+    digest_each(st, [&](const uint8_t* d, size_t size, uint8_t* out) {
+        size_t l;
+        EVP_MAC_init(c, nullptr, 0, nullptr);  // same key: re-initialise from it
+        EVP_MAC_update(c, d, size);
+        EVP_MAC_final(c, out, &l, sha256_len);
+    });
     EVP_MAC_CTX_free(c);
     EVP_MAC_free(mac);
-    per_packet(st, size);
 }
 
 // ---- AES-GCM ----------------------------------------------------------------------------------

@@ -10,7 +10,8 @@
 // the price of the abstraction, which a QAT card would pay too (plus PCIe and completion
 // polling) in exchange for taking the arithmetic off the cores.
 //
-// Flags of our own: --eal-mem-mb=N (default 512; --no-huge). The smoke test runs a few cases.
+// Flags of our own (bench_common.hpp): --eal-mem-mb=N (default 512; --no-huge only). The smoke test
+// runs a few cases.
 
 #include <benchmark/benchmark.h>
 
@@ -19,17 +20,16 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
 
 // rte_crypto_op ends in a zero-length sym[] array whose storage follows the op in its mempool
 // element; GCC's -Warray-bounds cannot know that and flags every op->sym access.
 #pragma GCC diagnostic ignored "-Warray-bounds"
 #include <rte_crypto.h>
 #include <rte_cryptodev.h>
-#include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 
+#include "bench_common.hpp"
 #include "crypto/aes_gcm.hpp"
 #include "crypto/sha256.hpp"
 
@@ -44,7 +44,6 @@ rte_mempool* g_mbufs = nullptr;
 rte_mempool* g_ops = nullptr;
 rte_mempool* g_sessions = nullptr;
 uint8_t g_dev = 0;
-bool g_failed = false;
 
 const uint8_t gcm_secret[16] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6};
 
@@ -108,6 +107,34 @@ bool run_burst(void* sess, Fill fill)
     return ok;
 }
 
+// A cryptodev benchmark's timed loop: bursts of the session's operation on p (size-byte packets),
+// fill(i, op) setting op i up. False (the benchmark failed) if the session or the packets could
+// not be made; an operation that fails ends the loop and fails the benchmark.
+template <class Fill>
+bool cryptodev_loop(benchmark::State& st, void* sess, packets& p, uint32_t size, Fill fill)
+{
+    if (sess == nullptr || !make_packets(p, size)) {
+        st.SkipWithError("session or mbufs");
+        bench::failed = true;
+        return false;
+    }
+    for (auto _ : st) {
+        if (!run_burst(sess, fill)) {
+            st.SkipWithError("op failed");
+            bench::failed = true;
+            break;
+        }
+    }
+    return true;
+}
+
+void cryptodev_done(benchmark::State& st, void* sess, packets& p, uint32_t size)
+{
+    free_packets(p);
+    rte_cryptodev_sym_session_free(g_dev, sess);
+    per_packet(st, size);
+}
+
 void* sha256_session()
 {
     rte_crypto_sym_xform x{};
@@ -138,24 +165,13 @@ void BM_cryptodev_sha256(benchmark::State& st)
     const uint32_t size = static_cast<uint32_t>(st.range(0));
     packets p;
     void* sess = sha256_session();
-    if (sess == nullptr || !make_packets(p, size)) {
-        st.SkipWithError("session or mbufs");
-        g_failed = true;
-        return;
-    }
-    for (auto _ : st) {
-        const bool ok = run_burst(sess, [&](unsigned i, rte_crypto_op* op) {
+    if (!cryptodev_loop(st, sess, p, size, [&](unsigned i, rte_crypto_op* op) {
             op->sym->m_src = p.m[i];
             op->sym->auth.data.offset = 0;
             op->sym->auth.data.length = size;
             op->sym->auth.digest.data = p.digest[i];
-        });
-        if (!ok) {
-            st.SkipWithError("op failed");
-            g_failed = true;
-            break;
-        }
-    }
+        }))
+        return;
     // Same digests as the direct path?
     const uint8_t* d[burst];
     uint32_t l[burst];
@@ -168,11 +184,9 @@ void BM_cryptodev_sha256(benchmark::State& st)
     sha256_burst(*ctx, d, l, burst, ref);
     if (std::memcmp(ref, p.digest, sizeof ref) != 0) {
         st.SkipWithError("cryptodev digest differs from sha256_burst");
-        g_failed = true;
+        bench::failed = true;
     }
-    free_packets(p);
-    rte_cryptodev_sym_session_free(g_dev, sess);
-    per_packet(st, size);
+    cryptodev_done(st, sess, p, size);
 }
 
 void BM_direct_sha256(benchmark::State& st)
@@ -203,13 +217,7 @@ void BM_cryptodev_gcm128_enc(benchmark::State& st)
     const uint32_t size = static_cast<uint32_t>(st.range(0));
     packets p;
     void* sess = gcm_session();
-    if (sess == nullptr || !make_packets(p, size)) {
-        st.SkipWithError("session or mbufs");
-        g_failed = true;
-        return;
-    }
-    for (auto _ : st) {
-        const bool ok = run_burst(sess, [&](unsigned i, rte_crypto_op* op) {
+    if (!cryptodev_loop(st, sess, p, size, [&](unsigned i, rte_crypto_op* op) {
             uint8_t* iv = rte_crypto_op_ctod_offset(op, uint8_t*, iv_offset);
             std::memset(iv, static_cast<int>(i), gcm_iv_len);
             op->sym->m_src = p.m[i];
@@ -217,16 +225,9 @@ void BM_cryptodev_gcm128_enc(benchmark::State& st)
             op->sym->aead.data.length = size;
             op->sym->aead.digest.data = p.digest[i];
             op->sym->aead.aad.data = p.aad[i];
-        });
-        if (!ok) {
-            st.SkipWithError("op failed");
-            g_failed = true;
-            break;
-        }
-    }
-    free_packets(p);
-    rte_cryptodev_sym_session_free(g_dev, sess);
-    per_packet(st, size);
+        }))
+        return;
+    cryptodev_done(st, sess, p, size);
 }
 
 void BM_direct_gcm128_enc(benchmark::State& st)
@@ -266,20 +267,8 @@ BENCHMARK(BM_direct_sha256)->ArgName("size")->Apply(sizes);
 BENCHMARK(BM_cryptodev_gcm128_enc)->ArgName("size")->Apply(sizes);
 BENCHMARK(BM_direct_gcm128_enc)->ArgName("size")->Apply(sizes);
 
-bool init(unsigned mem_mb)
+bool init_cryptodev()
 {
-    const std::string prefix = "--file-prefix=pgcdev" + std::to_string(getpid());
-    const std::string mem = std::to_string(mem_mb);
-    std::vector<std::string> a = {"bench_cryptodev", "-l", "0", "--no-pci", "--no-telemetry",
-                                  "--log-level=*:error", prefix, "--no-huge", "-m", mem, "--no-shconf",
-                                  "--vdev=crypto_aesni_mb0"};
-    std::vector<char*> argv;
-    for (auto& s : a)
-        argv.push_back(s.data());
-    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-        std::fprintf(stderr, "bench_cryptodev: rte_eal_init failed: %s\n", rte_strerror(rte_errno));
-        return false;
-    }
     const int dev = rte_cryptodev_get_dev_id("crypto_aesni_mb0");
     if (dev < 0) {
         std::fprintf(stderr, "bench_cryptodev: no crypto_aesni_mb0 (is the crypto_ipsec_mb PMD installed?)\n");
@@ -309,27 +298,15 @@ bool init(unsigned mem_mb)
 
 int main(int argc, char** argv)
 {
-    unsigned mem_mb = 512;
-    std::vector<char*> rest;
-    for (int i = 0; i < argc; ++i) {
-        const std::string s = argv[i];
-        if (s.rfind("--eal-mem-mb=", 0) == 0)
-            mem_mb = static_cast<unsigned>(std::stoul(s.substr(13)));
-        else
-            rest.push_back(argv[i]);
-    }
-    int rargc = static_cast<int>(rest.size());
-    benchmark::Initialize(&rargc, rest.data());
-    if (benchmark::ReportUnrecognizedArguments(rargc, rest.data()))
+    bench::eal_config eal{.prog = "bench_cryptodev", .prefix = "pgcdev", .huge_ok = false, .nohuge_mb = 512,
+                          .extra = {"--vdev=crypto_aesni_mb0"}};
+    if (!bench::parse_args(argc, argv, eal))
         return 2;
-    if (!init(mem_mb))
+    if (!bench::start_eal(eal) || !init_cryptodev())
         return 1;
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     rte_cryptodev_stop(g_dev);
     rte_cryptodev_close(g_dev);
-    const std::string runtime_dir = rte_eal_get_runtime_dir();
-    rte_eal_cleanup();
-    rmdir(runtime_dir.c_str());
-    return g_failed ? 1 : 0;
+    return bench::finish();
 }

@@ -10,7 +10,8 @@
 // packet was answered with a serving node; anything else fails the benchmark and makes the
 // process exit non-zero (the meson smoke test relies on that).
 //
-// Flags of our own: --eal-mem=huge|nohuge (default nohuge: the table is 136 KiB, the pool small).
+// Flags of our own (bench_common.hpp): --eal-mem=huge|nohuge (default nohuge: the table is 136 KiB,
+// the pool small), --eal-mem-mb=N (default 256).
 
 #include <benchmark/benchmark.h>
 
@@ -20,21 +21,19 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
 
 #include <rte_cycles.h>
-#include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
+#include "bench_common.hpp"
 #include "engine/context.hpp"
 #include "engine/dispatch.hpp"
 #include "lb/codec.hpp"
 #include "lb/maglev.hpp"
-#include "net/checksum.hpp"
 
 namespace {
 
@@ -48,7 +47,6 @@ constexpr uint16_t lb_udp_port = 7200;
 constexpr uint32_t our_ip = RTE_IPV4(192, 0, 2, 1);
 const rte_ether_addr port_mac = {{0x02, 0xaa, 0, 0, 0, 0}};
 
-bool g_failed = false;
 engine::context* g_ctx;
 rte_mbuf* g_ring[ring_bursts * burst];
 uint8_t* g_frames;
@@ -60,26 +58,10 @@ uint16_t client_port(uint32_t i) { return static_cast<uint16_t>(40000 + (i & 3))
 uint16_t build_frame(uint8_t* f, uint32_t i)
 {
     std::memset(f, 0, frame_bytes);
-    auto* eth = reinterpret_cast<rte_ether_hdr*>(f);
-    eth->dst_addr = port_mac;
-    eth->src_addr = {{0x02, 0x00, uint8_t(i >> 24), uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i)}};
-    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-    const uint16_t plen = lb::request_serving_node_len;
-    ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + plen));
-    ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
-    ip->time_to_live = 64;
-    ip->next_proto_id = IPPROTO_UDP;
-    ip->src_addr = rte_cpu_to_be_32(client_ip(i));
-    ip->dst_addr = rte_cpu_to_be_32(our_ip);
-    ip->hdr_checksum = rte_ipv4_cksum(ip);
-    auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
-    udp->src_port = rte_cpu_to_be_16(client_port(i));
-    udp->dst_port = rte_cpu_to_be_16(lb_udp_port);
-    udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_udp_hdr) + plen));
-    lb::encode_request_serving_node(reinterpret_cast<uint8_t*>(udp + 1), static_cast<uint16_t>(i));
-    udp->dgram_cksum = net::udp_csum_fixup(rte_ipv4_udptcp_cksum(ip, udp));
+    const rte_ether_addr mac = {{0x02, 0x00, uint8_t(i >> 24), uint8_t(i >> 16), uint8_t(i >> 8), uint8_t(i)}};
+    const bench::udp_addrs a{mac, port_mac, client_ip(i), our_ip, client_port(i), lb_udp_port};
+    lb::encode_request_serving_node(bench::write_udp_headers(f, a, lb::request_serving_node_len), static_cast<uint16_t>(i));
+    bench::seal_udp(f);
     return 60;  // 45 bytes, padded to the Ethernet minimum
 }
 
@@ -99,13 +81,6 @@ void publish(uint32_t n)
     g_ctx->lb.current.store(t.get());
     g_table = std::move(t);
     g_table_n = n;
-}
-
-void set_counters(benchmark::State& state)
-{
-    using C = benchmark::Counter;
-    state.counters["per_pkt"] = C(burst, C::kIsIterationInvariantRate | C::kInvert);
-    state.counters["pps"] = C(burst, C::kIsIterationInvariantRate);
 }
 
 struct harness {
@@ -147,11 +122,11 @@ void BM_lb_request_serving_node(benchmark::State& state)
         std::fprintf(stderr, "bench_lb: %lu of %lu answered with a node, %lu drops\n",
                      static_cast<unsigned long>(st->lb[unsigned(lbc::request_answered)]), static_cast<unsigned long>(n),
                      static_cast<unsigned long>(st->drop_total()));
-        g_failed = true;
+        bench::failed = true;
         state.SkipWithError("unexpected packet outcomes");
     }
     rte_free(st);
-    set_counters(state);
+    bench::set_counters(state, burst);
 }
 
 void BM_lb_restore_only(benchmark::State& state)
@@ -162,7 +137,7 @@ void BM_lb_restore_only(benchmark::State& state)
         benchmark::DoNotOptimize(pk);
         benchmark::ClobberMemory();
     }
-    set_counters(state);
+    bench::set_counters(state, burst);
 }
 
 void BM_lb_pick_only(benchmark::State& state)
@@ -177,7 +152,7 @@ void BM_lb_pick_only(benchmark::State& state)
                                                    rte_cpu_to_be_16(client_port(i)))).port_be;
     }
     benchmark::DoNotOptimize(sink);
-    set_counters(state);
+    bench::set_counters(state, burst);
 }
 
 BENCHMARK(BM_lb_restore_only);
@@ -188,45 +163,13 @@ BENCHMARK(BM_lb_request_serving_node)->ArgNames({"nodes"})->Arg(10)->Arg(100)->A
 
 int main(int argc, char** argv)
 {
-    std::string mode = "nohuge";
-    std::vector<char*> rest;
-    for (int i = 0; i < argc; ++i) {
-        const std::string s = argv[i];
-        if (s.rfind("--eal-mem=", 0) == 0)
-            mode = s.substr(10);
-        else
-            rest.push_back(argv[i]);
-    }
-    if (mode != "huge" && mode != "nohuge") {
-        std::fprintf(stderr, "bench_lb: --eal-mem must be huge or nohuge\n");
+    bench::eal_config eal{.prog = "bench_lb", .prefix = "pgbenchlb", .nohuge_mb = 256};
+    if (!bench::parse_args(argc, argv, eal))
         return 2;
-    }
-    int rargc = static_cast<int>(rest.size());
-    benchmark::Initialize(&rargc, rest.data());
-    if (benchmark::ReportUnrecognizedArguments(rargc, rest.data()))
-        return 2;
-
-    std::vector<std::string> a = {"bench_lb", "-l", "0", "--no-pci", "--no-telemetry", "--log-level=*:error",
-                                  "--file-prefix=pgbenchlb" + std::to_string(getpid())};
-    if (mode == "huge")
-        a.push_back("--in-memory");
-    else
-        a.insert(a.end(), {"--no-huge", "-m", "256", "--no-shconf"});
-    std::vector<char*> eargv;
-    for (auto& s : a)
-        eargv.push_back(s.data());
-    if (rte_eal_init(static_cast<int>(eargv.size()), eargv.data()) < 0) {
-        std::fprintf(stderr, "bench_lb: rte_eal_init failed: %s\n", rte_strerror(rte_errno));
+    if (!bench::start_eal(eal))
         return 1;
-    }
-    benchmark::AddCustomContext("eal_memory", mode);
 
-    g_ctx = new engine::context();
-    for (auto& t : g_ctx->tap_of)
-        t = engine::no_port;
-    g_ctx->ports[0].mac = port_mac;
-    g_ctx->ports[0].ip_be = rte_cpu_to_be_32(our_ip);
-    g_ctx->ports[0].prefix_len = 24;
+    g_ctx = bench::new_context({{port_mac, our_ip}});
     g_ctx->lb.enabled = true;
     g_ctx->lb.udp_port = lb_udp_port;
 
@@ -243,8 +186,5 @@ int main(int argc, char** argv)
     benchmark::Shutdown();
 
     g_ctx->lb.current.store(nullptr);
-    const std::string runtime_dir = rte_eal_get_runtime_dir();
-    rte_eal_cleanup();
-    rmdir(runtime_dir.c_str());
-    return g_failed ? 1 : 0;
+    return bench::finish();
 }

@@ -19,7 +19,7 @@
 // Every run checks its counters: a packet that ends anywhere but the expected outcome fails the
 // benchmark and makes the process exit non-zero (the meson smoke test relies on that).
 //
-// Flags of our own (removed before Google Benchmark sees argv):
+// Flags of our own (removed before Google Benchmark sees argv; bench_common.hpp):
 //   --eal-mem=auto|huge|nohuge   auto (default): hugepages (--in-memory, mapped on demand) if
 //                                at least 3 GiB are free, else --no-huge
 //   --eal-mem-mb=N               -m for --no-huge (default 4096; 10M clients need ~1.4 GiB)
@@ -31,15 +31,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <unistd.h>
 
 #include <rte_cycles.h>
-#include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ip.h>
 #include <rte_malloc.h>
@@ -48,9 +45,9 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_udp.h>
 
+#include "bench_common.hpp"
 #include "engine/context.hpp"
 #include "engine/dispatch.hpp"
-#include "net/checksum.hpp"
 #include "net/classify.hpp"
 #include "router/codec.hpp"
 #include "router/registry.hpp"
@@ -68,7 +65,6 @@ constexpr uint32_t our_ip = RTE_IPV4(192, 0, 2, 1);    // port 0
 constexpr uint32_t our_ip1 = RTE_IPV4(198, 51, 100, 1); // port 1 (forward egress for odd clients)
 constexpr std::size_t msg_payload = 16;
 
-bool g_failed = false;  // a benchmark saw wrong outcomes: main returns non-zero (smoke test)
 double g_tsc_hz = 0;
 
 // ---- the simulated population -------------------------------------------------------------
@@ -153,26 +149,9 @@ router::registry* registry_for(uint32_t n)
 uint16_t build_frame(uint8_t* f, uint32_t i, const uint8_t* payload, uint16_t plen)
 {
     std::memset(f, 0, frame_bytes);
-    auto* eth = reinterpret_cast<rte_ether_hdr*>(f);
-    eth->dst_addr = port_mac[0];
-    eth->src_addr = client_mac(i);
-    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-    ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + plen));
-    ip->packet_id = 0;
-    ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
-    ip->time_to_live = 64;
-    ip->next_proto_id = IPPROTO_UDP;
-    ip->src_addr = rte_cpu_to_be_32(client_ip(i));
-    ip->dst_addr = rte_cpu_to_be_32(our_ip);
-    ip->hdr_checksum = rte_ipv4_cksum(ip);
-    auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
-    udp->src_port = rte_cpu_to_be_16(client_port(i));
-    udp->dst_port = rte_cpu_to_be_16(router_udp_port);
-    udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_udp_hdr) + plen));
-    std::memcpy(udp + 1, payload, plen);
-    udp->dgram_cksum = net::udp_csum_fixup(rte_ipv4_udptcp_cksum(ip, udp));
+    const bench::udp_addrs a{client_mac(i), port_mac[0], client_ip(i), our_ip, client_port(i), router_udp_port};
+    std::memcpy(bench::write_udp_headers(f, a, plen), payload, plen);
+    bench::seal_udp(f);
     const unsigned len = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + plen;
     return static_cast<uint16_t>(len < 60 ? 60 : len);
 }
@@ -233,15 +212,7 @@ rte_mbuf* g_ring[ring_bursts * burst];
 
 void init_engine()
 {
-    g_ctx = new engine::context();
-    for (auto& t : g_ctx->tap_of)
-        t = engine::no_port;
-    g_ctx->ports[0].mac = port_mac[0];
-    g_ctx->ports[0].ip_be = rte_cpu_to_be_32(our_ip);
-    g_ctx->ports[0].prefix_len = 24;
-    g_ctx->ports[1].mac = port_mac[1];
-    g_ctx->ports[1].ip_be = rte_cpu_to_be_32(our_ip1);
-    g_ctx->ports[1].prefix_len = 24;
+    g_ctx = bench::new_context({{port_mac[0], our_ip}, {port_mac[1], our_ip1}});
     g_ctx->router.udp_port = router_udp_port;
 }
 
@@ -278,20 +249,6 @@ struct harness {
     }
 };
 
-void set_counters(benchmark::State& state)
-{
-    using C = benchmark::Counter;
-    // Console: "per_pkt=35.2ns" (CPU time per packet) and "pps=28.4M/s"; JSON: seconds and 1/s.
-    state.counters["per_pkt"] = C(burst, C::kIsIterationInvariantRate | C::kInvert);
-    state.counters["pps"] = C(burst, C::kIsIterationInvariantRate);
-}
-
-void fail(benchmark::State& state, const char* why)
-{
-    g_failed = true;
-    state.SkipWithError(why);
-}
-
 constexpr uint64_t nic_csum_flags = RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
 
 // Every packet of the run must have ended as `expect` and nothing else.
@@ -309,7 +266,7 @@ void check(benchmark::State& state, const lcore_stats& st, rtr expect)
                              ", drops %" PRIu64 ", exceptions %" PRIu64 "\n",
                      rtr_name(static_cast<unsigned>(expect)).data(), st.rx_packets, st.router[static_cast<unsigned>(expect)], n,
                      st.drop_total(), exc);
-        fail(state, "unexpected packet outcomes");
+        bench::fail(state, "unexpected packet outcomes");
     }
 }
 
@@ -320,12 +277,12 @@ bool prepare(benchmark::State& state, kind k, router::registry** reg, const fram
     const auto n = static_cast<uint32_t>(state.range(0));
     *reg = registry_for(n);
     if (!*reg) {
-        fail(state, "registry build failed");
+        bench::fail(state, "registry build failed");
         return false;
     }
     *fs = frames_for(k, n);
     if (!*fs) {
-        fail(state, "frame stream allocation failed");
+        bench::fail(state, "frame stream allocation failed");
         return false;
     }
     return true;
@@ -352,9 +309,9 @@ void run_router(benchmark::State& state, kind k, rtr expect)
     }
     benchmark::DoNotOptimize(sink);
     if (sink != static_cast<uint64_t>(state.iterations()) * burst)
-        fail(state, "process_burst lost packets");
+        bench::fail(state, "process_burst lost packets");
     check(state, *h.st, expect);
-    set_counters(state);
+    bench::set_counters(state, burst);
 }
 
 void BM_heartbeat(benchmark::State& state) { run_router(state, kind::heartbeat, rtr::heartbeat_answered); }
@@ -404,8 +361,8 @@ void run_lookup(benchmark::State& state, kind k)
     }
     benchmark::DoNotOptimize(sink);
     if (hits != static_cast<uint64_t>(state.iterations()) * burst)
-        fail(state, "lookup missed a registered client");
-    set_counters(state);
+        bench::fail(state, "lookup missed a registered client");
+    bench::set_counters(state, burst);
 }
 
 void BM_lookup_endpoints(benchmark::State& state) { run_lookup(state, kind::heartbeat); }
@@ -417,7 +374,7 @@ void BM_restore_only(benchmark::State& state)
     router::registry* reg = registry_for(1000);
     const frame_set* fs = frames_for(kind::forward, 1000);
     if (!reg || !fs)
-        return fail(state, "setup failed");
+        return bench::fail(state, "setup failed");
     rte_rcu_qsbr* rcu = reg->rcu();
     harness h(fs, 0);
     uint64_t sink = 0;
@@ -432,7 +389,7 @@ void BM_restore_only(benchmark::State& state)
         rte_rcu_qsbr_quiescent(rcu, 0);
     }
     benchmark::DoNotOptimize(sink);
-    set_counters(state);
+    bench::set_counters(state, burst);
 }
 
 // net::classify alone on hot, unmodified heartbeat frames (no restore needed: it only reads).
@@ -440,7 +397,7 @@ void BM_classify_only(benchmark::State& state)
 {
     const frame_set* fs = frames_for(kind::heartbeat, 1000);
     if (!fs)
-        return fail(state, "setup failed");
+        return bench::fail(state, "setup failed");
     harness h(fs, 0);
     for (unsigned b = 0; b < ring_bursts; ++b)
         h.restore();
@@ -458,8 +415,8 @@ void BM_classify_only(benchmark::State& state)
         b = (b + 1 == ring_bursts) ? 0 : b + 1;
     }
     if (ok != static_cast<uint64_t>(state.iterations()) * burst)
-        fail(state, "classify did not accept every frame");
-    set_counters(state);
+        bench::fail(state, "classify did not accept every frame");
+    bench::set_counters(state, burst);
 }
 
 void sizes(benchmark::internal::Benchmark* b)
@@ -478,85 +435,28 @@ BENCHMARK(BM_unknown_recipient)->Apply(sizes);
 BENCHMARK(BM_lookup_endpoints)->ArgNames({"clients"})->Arg(1000)->Arg(1000000)->Arg(10000000);
 BENCHMARK(BM_lookup_ids)->ArgNames({"clients"})->Arg(1000)->Arg(1000000)->Arg(10000000);
 
-// ---- EAL -----------------------------------------------------------------------------------
-uint64_t meminfo_kb(const char* key)
-{
-    std::ifstream f("/proc/meminfo");
-    std::string k;
-    uint64_t v;
-    std::string unit;
-    while (f >> k) {
-        if (k == key) {
-            f >> v;
-            return v;
-        }
-        std::getline(f, unit);
-    }
-    return 0;
-}
-
-bool init_eal(const std::string& mode, unsigned nohuge_mb, std::string* used)
-{
-    // Hugepages only when ~3 GiB are free: enough for the 10M-client registry plus the rest.
-    const uint64_t huge_free_mb = meminfo_kb("HugePages_Free:") * meminfo_kb("Hugepagesize:") / 1024;
-    bool huge = mode == "huge" || (mode == "auto" && huge_free_mb >= 3072);
-    const std::string prefix = "--file-prefix=pgbench" + std::to_string(getpid());
-    const std::string mem = std::to_string(nohuge_mb);
-    std::vector<std::string> a = {"bench_router", "-l", "0", "--no-pci", "--no-telemetry", "--log-level=*:error", prefix};
-    if (huge) {
-        a.push_back("--in-memory");  // hugepages mapped on demand, no files left behind
-    } else {
-        a.insert(a.end(), {"--no-huge", "-m", mem, "--no-shconf"});
-    }
-    std::vector<char*> argv;
-    for (auto& s : a)
-        argv.push_back(s.data());
-    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-        std::fprintf(stderr, "bench_router: rte_eal_init failed: %s\n", rte_strerror(rte_errno));
-        return false;
-    }
-    *used = huge ? "hugepages (" + std::to_string(meminfo_kb("Hugepagesize:")) + " kB), --in-memory"
-                 : "--no-huge -m " + mem + " (4 KiB pages)";
-    return true;
-}
-
 } // namespace
 
 int main(int argc, char** argv)
 {
-    std::string mode = "auto";
-    unsigned nohuge_mb = 4096;
-    std::vector<char*> rest;
-    for (int i = 0; i < argc; ++i) {
-        const std::string s = argv[i];
-        if (s.rfind("--eal-mem=", 0) == 0)
-            mode = s.substr(10);
-        else if (s.rfind("--eal-mem-mb=", 0) == 0)
-            nohuge_mb = static_cast<unsigned>(std::stoul(s.substr(13)));
-        else if (s.rfind("--frames=", 0) == 0)
-            n_frames = static_cast<uint32_t>(std::stoul(s.substr(9)));
-        else
-            rest.push_back(argv[i]);
-    }
+    // Hugepages if 3 GiB are free: enough for the 10M-client registry plus the rest.
+    bench::eal_config eal{.prog = "bench_router", .prefix = "pgbench", .mode = "auto", .auto_huge_mb = 3072,
+                          .nohuge_mb = 4096};
+    const auto frames_flag = [](const std::string& s) {
+        if (s.rfind("--frames=", 0) != 0)
+            return false;
+        n_frames = static_cast<uint32_t>(std::stoul(s.substr(9)));
+        return true;
+    };
+    if (!bench::parse_args(argc, argv, eal, frames_flag))
+        return 2;
     if (n_frames < burst || n_frames % burst != 0) {
         std::fprintf(stderr, "bench_router: --frames must be a positive multiple of %u\n", burst);
         return 2;
     }
-    if (mode != "auto" && mode != "huge" && mode != "nohuge") {
-        std::fprintf(stderr, "bench_router: --eal-mem must be auto, huge or nohuge\n");
-        return 2;
-    }
-    int rargc = static_cast<int>(rest.size());
-    benchmark::Initialize(&rargc, rest.data());
-    if (benchmark::ReportUnrecognizedArguments(rargc, rest.data()))
-        return 2;
-
-    std::string used;
-    if (!init_eal(mode, nohuge_mb, &used))
+    if (!bench::start_eal(eal))
         return 1;
-    std::fprintf(stderr, "bench_router: EAL memory: %s\n", used.c_str());
     g_tsc_hz = static_cast<double>(rte_get_tsc_hz());
-    benchmark::AddCustomContext("eal_memory", used);
     benchmark::AddCustomContext("tsc_hz", std::to_string(rte_get_tsc_hz()));
 
     init_engine();
@@ -570,10 +470,6 @@ int main(int argc, char** argv)
     benchmark::Shutdown();
 
     // Registries and frames are left to the process exit: tearing down a 10M-entry registry
-    // only costs time. The EAL is cleaned up so --in-memory hugepages are returned; it leaves
-    // its (empty) runtime directory behind, which would pile up under /var/run/dpdk.
-    const std::string runtime_dir = rte_eal_get_runtime_dir();
-    rte_eal_cleanup();
-    rmdir(runtime_dir.c_str());
-    return g_failed ? 1 : 0;
+    // only costs time.
+    return bench::finish();
 }

@@ -13,7 +13,8 @@
 // Every run checks its counters: any outcome but "ACK sent" fails the benchmark and makes the
 // process exit non-zero (the meson smoke test relies on that).
 //
-// Flags of our own: --eal-mem=huge|nohuge (default nohuge), --eal-mem-mb=N (default 1024).
+// Flags of our own (bench_common.hpp): --eal-mem=huge|nohuge (default nohuge), --eal-mem-mb=N
+// (default 1024).
 
 #include <benchmark/benchmark.h>
 
@@ -24,10 +25,8 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
 
 #include <rte_cycles.h>
-#include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ip.h>
 #include <rte_lcore.h>
@@ -36,10 +35,11 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_udp.h>
 
+#include "bench_common.hpp"
+#include "common/rcu.hpp"
 #include "crypto/sha256.hpp"
 #include "engine/context.hpp"
 #include "engine/dispatch.hpp"
-#include "net/checksum.hpp"
 #include "session/codec.hpp"
 #include "session/pipeline.hpp"
 #include "session/table.hpp"
@@ -57,7 +57,6 @@ constexpr uint32_t our_ip = RTE_IPV4(192, 0, 2, 1);
 const rte_ether_addr port_mac{{0x02, 0xaa, 0, 0, 0, 0}};
 const uint8_t bench_key[32] = {'b', 'e', 'n', 'c', 'h'};
 
-bool g_failed = false;
 engine::context* g_ctx;
 rte_mempool* g_pool;
 rte_rcu_qsbr* g_rcu;
@@ -157,26 +156,8 @@ const frame_set* frames_for(uint32_t sessions, uint16_t payload, bool keyed)
     for (uint32_t f = 0; f < n_frames; ++f) {
         const auto i = static_cast<uint32_t>(r.next() % sessions);
         uint8_t* out = d + size_t(f) * frame_stride;
-        auto* eth = reinterpret_cast<rte_ether_hdr*>(out);
-        eth->dst_addr = port_mac;
-        eth->src_addr = client_mac(i);
-        eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-        auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-        std::memset(ip, 0, sizeof(*ip));
-        ip->version_ihl = RTE_IPV4_VHL_DEF;
-        ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + ulen));
-        ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
-        ip->time_to_live = 64;
-        ip->next_proto_id = IPPROTO_UDP;
-        ip->src_addr = rte_cpu_to_be_32(client_ip(i));
-        ip->dst_addr = rte_cpu_to_be_32(our_ip);
-        ip->hdr_checksum = rte_ipv4_cksum(ip);
-        auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
-        udp->src_port = rte_cpu_to_be_16(client_port(i));
-        udp->dst_port = rte_cpu_to_be_16(session_port);
-        udp->dgram_len = rte_cpu_to_be_16(ulen);
-        udp->dgram_cksum = 0;
-        auto* s = reinterpret_cast<uint8_t*>(udp + 1);
+        const bench::udp_addrs a{client_mac(i), port_mac, client_ip(i), our_ip, client_port(i), session_port};
+        uint8_t* s = bench::write_udp_headers(out, a, static_cast<uint16_t>(ulen - sizeof(rte_udp_hdr)));
         uint8_t id[16];
         client_id(i, id);
         session::write_header(s, id, session::type::data_ack, payload, 0, ++order[i]);
@@ -190,7 +171,7 @@ const frame_set* frames_for(uint32_t sessions, uint16_t payload, bool keyed)
         else
             crypto::sha256_burst(*g_mb, p, l, 1, dg);
         std::memcpy(s, dg[0], 32);
-        udp->dgram_cksum = net::udp_csum_fixup(rte_ipv4_udptcp_cksum(ip, udp));
+        bench::seal_udp(out);
     }
     g_frames = {sessions, payload, keyed, len, d};
     return &g_frames;
@@ -202,19 +183,6 @@ void reset_windows(session::table* tab)
 }
 
 // ---- the benchmark ------------------------------------------------------------------------
-void set_counters(benchmark::State& state)
-{
-    using C = benchmark::Counter;
-    state.counters["per_pkt"] = C(burst, C::kIsIterationInvariantRate | C::kInvert);
-    state.counters["pps"] = C(burst, C::kIsIterationInvariantRate);
-}
-
-void fail(benchmark::State& state, const char* why)
-{
-    g_failed = true;
-    state.SkipWithError(why);
-}
-
 // args: payload bytes, sessions, keyed, echo
 void BM_data_ack(benchmark::State& state)
 {
@@ -225,7 +193,7 @@ void BM_data_ack(benchmark::State& state)
     session::table* tab = table_for(sessions);
     const frame_set* fs = tab ? frames_for(sessions, payload, keyed) : nullptr;
     if (!tab || !fs)
-        return fail(state, "setup failed");
+        return bench::fail(state, "setup failed");
     reset_windows(tab);
     g_ctx->sessions = tab;
     g_ctx->session.key = keyed ? &g_hk : nullptr;
@@ -266,10 +234,10 @@ void BM_data_ack(benchmark::State& state)
     if (st->session[unsigned(ses::ack)] != n || st->drop_total() != 0 || sent != n * (echo ? 2 : 1)) {
         std::fprintf(stderr, "bench_session: expected %" PRIu64 " ACKs: got %" PRIu64 ", drops %" PRIu64 ", sent %" PRIu64 "\n",
                      n, st->session[unsigned(ses::ack)], st->drop_total(), sent);
-        fail(state, "unexpected packet outcomes");
+        bench::fail(state, "unexpected packet outcomes");
     }
     rte_free(st);
-    set_counters(state);
+    bench::set_counters(state, burst);
 }
 
 // The harness alone: the restore copy of BM_data_ack for the same frames.
@@ -278,7 +246,7 @@ void BM_restore_only(benchmark::State& state)
     const auto payload = static_cast<uint16_t>(state.range(0));
     const frame_set* fs = frames_for(1000, payload, false);
     if (!fs)
-        return fail(state, "setup failed");
+        return bench::fail(state, "setup failed");
     unsigned b = 0;
     uint32_t f = 0;
     for (auto _ : state) {
@@ -294,7 +262,7 @@ void BM_restore_only(benchmark::State& state)
         b = (b + 1 == ring_bursts) ? 0 : b + 1;
         f = (f + burst == n_frames) ? 0 : f + burst;
     }
-    set_counters(state);
+    bench::set_counters(state, burst);
 }
 
 void cases(benchmark::internal::Benchmark* b)
@@ -310,54 +278,19 @@ void cases(benchmark::internal::Benchmark* b)
 BENCHMARK(BM_restore_only)->ArgNames({"payload"})->Arg(64)->Arg(512)->Arg(1400);
 BENCHMARK(BM_data_ack)->Apply(cases);
 
-bool init_eal(bool huge, unsigned mb)
-{
-    const std::string prefix = "--file-prefix=pgbenchs" + std::to_string(getpid());
-    const std::string mem = std::to_string(mb);
-    std::vector<std::string> a = {"bench_session", "-l", "0", "--no-pci", "--no-telemetry", "--log-level=*:error", prefix};
-    if (huge)
-        a.push_back("--in-memory");
-    else
-        a.insert(a.end(), {"--no-huge", "-m", mem, "--no-shconf"});
-    std::vector<char*> argv;
-    for (auto& s : a)
-        argv.push_back(s.data());
-    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-        std::fprintf(stderr, "bench_session: rte_eal_init failed: %s\n", rte_strerror(rte_errno));
-        return false;
-    }
-    return true;
-}
-
 } // namespace
 
 int main(int argc, char** argv)
 {
-    bool huge = false;
-    unsigned mb = 1024;
-    std::vector<char*> rest;
-    for (int i = 0; i < argc; ++i) {
-        const std::string s = argv[i];
-        if (s == "--eal-mem=huge")
-            huge = true;
-        else if (s == "--eal-mem=nohuge")
-            huge = false;
-        else if (s.rfind("--eal-mem-mb=", 0) == 0)
-            mb = static_cast<unsigned>(std::stoul(s.substr(13)));
-        else
-            rest.push_back(argv[i]);
-    }
-    int rargc = static_cast<int>(rest.size());
-    benchmark::Initialize(&rargc, rest.data());
-    if (benchmark::ReportUnrecognizedArguments(rargc, rest.data()))
+    bench::eal_config eal{.prog = "bench_session", .prefix = "pgbenchs", .nohuge_mb = 1024};
+    if (!bench::parse_args(argc, argv, eal))
         return 2;
-    if (!init_eal(huge, mb))
+    if (!bench::start_eal(eal))
         return 1;
     g_mb = crypto::mb_context::create();
-    const size_t sz = rte_rcu_qsbr_get_memsize(1);
-    g_rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc("bench_rcu", sz, RTE_CACHE_LINE_SIZE));
+    g_rcu = rcu_create(1, SOCKET_ID_ANY);
     g_pool = rte_pktmbuf_pool_create("bench_pool", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-    if (!g_mb || !g_rcu || rte_rcu_qsbr_init(g_rcu, 1) != 0 || !g_pool ||
+    if (!g_mb || !g_rcu || !g_pool ||
         rte_pktmbuf_alloc_bulk(g_pool, g_ring, ring_bursts * burst) != 0) {
         std::fprintf(stderr, "bench_session: setup failed\n");
         return 1;
@@ -367,12 +300,7 @@ int main(int argc, char** argv)
     g_hk = crypto::make_hmac_key(*g_mb, bench_key, sizeof(bench_key));
     benchmark::AddCustomContext("ipsec_mb_arch", crypto::mb_context::arch_name(g_mb->used_arch()));
 
-    g_ctx = new engine::context();
-    for (auto& t : g_ctx->tap_of)
-        t = engine::no_port;
-    g_ctx->ports[0].mac = port_mac;
-    g_ctx->ports[0].ip_be = rte_cpu_to_be_32(our_ip);
-    g_ctx->ports[0].prefix_len = 24;
+    g_ctx = bench::new_context({{port_mac, our_ip}});
     g_ctx->router.udp_port = 7100;
     session::config& c = g_ctx->session;
     c.udp_port = session_port;
@@ -385,8 +313,5 @@ int main(int argc, char** argv)
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
 
-    const std::string runtime_dir = rte_eal_get_runtime_dir();
-    rte_eal_cleanup();
-    rmdir(runtime_dir.c_str());
-    return g_failed ? 1 : 0;
+    return bench::finish();
 }

@@ -8,36 +8,22 @@
     done
     perf/bench_session_table.py session1.json session2.json session3.json
 
-Each file contributes the median of its repetitions; the figure is the median of those medians.
+Each file contributes the median of its repetitions; the figure is the median of those medians
+(bench_json.py).
 "net" subtracts BM_restore_only for the same payload size (the harness's frame copy).
 """
-import json
-import statistics
 import sys
 
-
-def medians(path):
-    with open(path) as f:
-        doc = json.load(f)
-    med = {}
-    for b in doc["benchmarks"]:
-        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
-            continue
-        if "per_pkt" in b:
-            med[b.get("run_name", b["name"])] = b["per_pkt"] * 1e9
-    return doc.get("context", {}), med
+from bench_json import median_of_medians
 
 
 def main(paths):
-    runs = [medians(p) for p in paths]
-    ctx = runs[0][0]
-    names = list(runs[0][1])
-    med = {n: statistics.median(r[1][n] for r in runs if n in r[1]) for n in names}
-    print(f"IPsec-MB: {ctx.get('ipsec_mb_arch', '?')}; {len(runs)} run(s) from {ctx.get('date', '')}")
+    ctx, n_runs, med = median_of_medians(paths)
+    print(f"IPsec-MB: {ctx.get('ipsec_mb_arch', '?')}; {n_runs} run(s) from {ctx.get('date', '')}")
     print()
     print("| mode | application | sessions | payload | ns/pkt | net ns/pkt | Mpps |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    for name in names:
+    for name in med:
         parts = name.split("/")
         if parts[0] != "BM_data_ack":
             continue

@@ -8,41 +8,25 @@
     done
     perf/bench_table.py bench1.json bench2.json bench3.json
 
-Each file contributes the median of its repetitions; with several files (separate processes,
-so separate memory placement and separate bursts of noise from other tenants) a benchmark's
-figure is the median of those medians. "net" subtracts BM_restore_only (the harness) from a
+Each file contributes the median of its repetitions; with several files a benchmark's figure is
+the median of those medians (bench_json.py). "net" subtracts BM_restore_only (the harness) from a
 process_burst benchmark. TSC cycles are ns * tsc_hz from the run's context.
 """
-import json
-import statistics
 import sys
 
-
-def medians(path):
-    with open(path) as f:
-        doc = json.load(f)
-    med = {}
-    for b in doc["benchmarks"]:
-        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
-            continue
-        if "per_pkt" in b:
-            med[b.get("run_name", b["name"])] = b["per_pkt"] * 1e9  # seconds -> ns
-    return doc.get("context", {}), med
+from bench_json import median_of_medians
 
 
 def main(paths):
-    runs = [medians(p) for p in paths]
-    ctx = runs[0][0]
+    ctx, n_runs, med = median_of_medians(paths)
     tsc_ghz = float(ctx.get("tsc_hz", 0)) / 1e9
-    names = list(runs[0][1])
-    med = {n: statistics.median(r[1][n] for r in runs if n in r[1]) for n in names}
     restore = med.get("BM_restore_only")
     print(f"EAL memory: {ctx.get('eal_memory', '?')}; TSC {tsc_ghz:.3f} GHz; "
-          f"{len(runs)} run(s) from {ctx.get('date', '')}")
+          f"{n_runs} run(s) from {ctx.get('date', '')}")
     print()
     print("| benchmark | clients | NIC csum | ns/pkt | Mpps | TSC cyc/pkt | net ns/pkt |")
     print("| --- | ---: | :---: | ---: | ---: | ---: | ---: |")
-    for name in names:
+    for name in med:
         ns = med[name]
         parts = name.split("/")
         bench = parts[0].removeprefix("BM_")

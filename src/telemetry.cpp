@@ -2,10 +2,13 @@
 // Callbacks run on the telemetry thread: they only read counters (relaxed) and, for client
 // look-ups, act as an RCU reader of the registry with their own reader id.
 
+#include <array>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include <arpa/inet.h>
 
@@ -25,47 +28,101 @@ namespace {
 
 app* g_app = nullptr;
 
+// ---- helpers ----
+
+lcore_stats all_lcores() { return stats_sum(g_app->stats, g_app->n_stats); }
+
+void add_u64s(rte_tel_data* d, std::initializer_list<std::pair<const char*, uint64_t>> kv)
+{
+    for (const auto& [k, v] : kv)
+        rte_tel_data_add_dict_u64(d, k, v);
+}
+
+// One key per entry of a stats.hpp X-macro list (its counter array): name(i) -> v[i].
+template <typename Name, std::size_t N>
+void add_named(rte_tel_data* d, Name name, const std::array<uint64_t, N>& v)
+{
+    for (unsigned i = 0; i < N; ++i)
+        rte_tel_data_add_dict_u64(d, std::string(name(i)).c_str(), v[i]);
+}
+
+// A dict to nest with rte_tel_data_add_dict_container (null if out of memory).
+rte_tel_data* new_dict()
+{
+    rte_tel_data* c = rte_tel_data_alloc();
+    if (c)
+        rte_tel_data_start_dict(c);
+    return c;
+}
+
+uint64_t ms_since(uint64_t now, uint64_t then) { return now > then ? (now - then) * 1000 / rte_get_tsc_hz() : 0; }
+
+void add_endpoint(rte_tel_data* d, uint32_t ip_be, uint16_t udp_port_be, uint16_t port_id)
+{
+    rte_tel_data_add_dict_string(d, "ip", net::ipv4_to_string(ip_be).c_str());
+    rte_tel_data_add_dict_u64(d, "udp_port", ntohs(udp_port_be));
+    rte_tel_data_add_dict_u64(d, "port_id", port_id);
+}
+
+// The telemetry thread as an RCU reader (its own reader id) while it looks entries up.
+class rcu_reader {
+public:
+    explicit rcu_reader(rte_rcu_qsbr* v) : v_(v), id_(g_app->telemetry_reader)
+    {
+        rte_rcu_qsbr_thread_register(v_, id_);
+        rte_rcu_qsbr_thread_online(v_, id_);
+    }
+    ~rcu_reader()
+    {
+        rte_rcu_qsbr_thread_offline(v_, id_);
+        rte_rcu_qsbr_thread_unregister(v_, id_);
+    }
+    rcu_reader(const rcu_reader&) = delete;
+    rcu_reader& operator=(const rcu_reader&) = delete;
+
+private:
+    rte_rcu_qsbr* v_;
+    unsigned id_;
+};
+
+// ---- commands ----
+
 void add_totals(rte_tel_data* d, const lcore_stats& s)
 {
-    rte_tel_data_add_dict_u64(d, "rx_packets", s.rx_packets);
-    rte_tel_data_add_dict_u64(d, "rx_bursts", s.rx_bursts);
-    rte_tel_data_add_dict_u64(d, "tx_packets", s.tx_packets);
-    rte_tel_data_add_dict_u64(d, "to_exception", s.to_exception);
-    rte_tel_data_add_dict_u64(d, "to_control", s.to_control);
-    rte_tel_data_add_dict_u64(d, "kernel_in", s.kernel_in);
-    rte_tel_data_add_dict_u64(d, "kernel_out", s.kernel_out);
-    rte_tel_data_add_dict_u64(d, "drops", s.drop_total());
-    rte_tel_data_add_dict_u64(d, "busy_cycles", s.busy_cycles);
-    rte_tel_data_add_dict_u64(d, "idle_polls", s.idle_polls);
-    rte_tel_data_add_dict_u64(d, "idle_sleep_us", s.idle_sleep_us);
+    add_u64s(d, {{"rx_packets", s.rx_packets},
+                 {"rx_bursts", s.rx_bursts},
+                 {"tx_packets", s.tx_packets},
+                 {"to_exception", s.to_exception},
+                 {"to_control", s.to_control},
+                 {"kernel_in", s.kernel_in},
+                 {"kernel_out", s.kernel_out},
+                 {"drops", s.drop_total()},
+                 {"busy_cycles", s.busy_cycles},
+                 {"idle_polls", s.idle_polls},
+                 {"idle_sleep_us", s.idle_sleep_us}});
 }
 
 int cmd_stats(const char*, const char*, rte_tel_data* d)
 {
-    const lcore_stats s = stats_sum(g_app->stats, g_app->n_stats);
     rte_tel_data_start_dict(d);
-    add_totals(d, s);
-    rte_tel_data_add_dict_u64(d, "mbufs_in_use", rte_mempool_in_use_count(g_app->pool));
-    rte_tel_data_add_dict_u64(d, "mbufs_total", g_app->pool->size);
-    rte_tel_data_add_dict_u64(d, "uptime_s", (rte_rdtsc() - g_app->start_tsc) / rte_get_tsc_hz());
+    add_totals(d, all_lcores());
+    add_u64s(d, {{"mbufs_in_use", rte_mempool_in_use_count(g_app->pool)},
+                 {"mbufs_total", g_app->pool->size},
+                 {"uptime_s", (rte_rdtsc() - g_app->start_tsc) / rte_get_tsc_hz()}});
     return 0;
 }
 
 int cmd_drops(const char*, const char*, rte_tel_data* d)
 {
-    const lcore_stats s = stats_sum(g_app->stats, g_app->n_stats);
     rte_tel_data_start_dict(d);
-    for (unsigned i = 0; i < drop_count; ++i)
-        rte_tel_data_add_dict_u64(d, std::string(drop_name(i)).c_str(), s.drops[i]);
+    add_named(d, drop_name, all_lcores().drops);
     return 0;
 }
 
 int cmd_exceptions(const char*, const char*, rte_tel_data* d)
 {
-    const lcore_stats s = stats_sum(g_app->stats, g_app->n_stats);
     rte_tel_data_start_dict(d);
-    for (unsigned i = 0; i < exc_count; ++i)
-        rte_tel_data_add_dict_u64(d, std::string(exc_name(i)).c_str(), s.exceptions[i]);
+    add_named(d, exc_name, all_lcores().exceptions);
     return 0;
 }
 
@@ -73,12 +130,10 @@ int cmd_lcores(const char*, const char*, rte_tel_data* d)
 {
     rte_tel_data_start_dict(d);
     for (unsigned i = 0; i < g_app->n_stats; ++i) {
-        rte_tel_data* c = rte_tel_data_alloc();
+        rte_tel_data* c = new_dict();
         if (!c)
             return -ENOMEM;
-        rte_tel_data_start_dict(c);
-        const lcore_stats s = stats_sum(&g_app->stats[i], 1);
-        add_totals(c, s);
+        add_totals(c, stats_sum(&g_app->stats[i], 1));
         const bool ctl = i + 1 == g_app->n_stats;
         const unsigned lcore = ctl ? rte_get_main_lcore() : g_app->workers[i]->lcore;
         rte_tel_data_add_dict_string(c, "role", ctl ? "control" : "worker");
@@ -90,25 +145,24 @@ int cmd_lcores(const char*, const char*, rte_tel_data* d)
 
 int cmd_router(const char*, const char*, rte_tel_data* d)
 {
-    const lcore_stats s = stats_sum(g_app->stats, g_app->n_stats);
+    const lcore_stats s = all_lcores();
     rte_tel_data_start_dict(d);
     std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
     const auto* reg = g_app->ctx.registry;
     if (!reg)
         return -ENODEV;
-    rte_tel_data_add_dict_u64(d, "udp_port", g_app->opt.router_port);
-    rte_tel_data_add_dict_u64(d, "clients", reg->size());
-    rte_tel_data_add_dict_u64(d, "capacity", reg->capacity());
-    rte_tel_data_add_dict_u64(d, "heartbeat_timeout_s", g_app->opt.heartbeat_timeout_s);
-    for (unsigned i = 0; i < rtr_count; ++i)
-        rte_tel_data_add_dict_u64(d, std::string(rtr_name(i)).c_str(), s.router[i]);
+    add_u64s(d, {{"udp_port", g_app->opt.router_port},
+                 {"clients", reg->size()},
+                 {"capacity", reg->capacity()},
+                 {"heartbeat_timeout_s", g_app->opt.heartbeat_timeout_s}});
+    add_named(d, rtr_name, s.router);
     const router::registry_counters c = reg->counters();
-    rte_tel_data_add_dict_u64(d, "registered", c.added);
-    rte_tel_data_add_dict_u64(d, "reregistered", c.refreshed);
-    rte_tel_data_add_dict_u64(d, "moved", c.moved);
-    rte_tel_data_add_dict_u64(d, "displaced", c.displaced);
-    rte_tel_data_add_dict_u64(d, "expired", c.expired);
-    rte_tel_data_add_dict_u64(d, "refused_full", c.full);
+    add_u64s(d, {{"registered", c.added},
+                 {"reregistered", c.refreshed},
+                 {"moved", c.moved},
+                 {"displaced", c.displaced},
+                 {"expired", c.expired},
+                 {"refused_full", c.full}});
     return 0;
 }
 
@@ -128,32 +182,23 @@ int cmd_client(const char*, const char* params, rte_tel_data* d)
     auto* reg = g_app->ctx.registry;
     if (!reg)
         return -ENODEV;
-    rte_rcu_qsbr* rcu = reg->rcu();
-    const unsigned rid = g_app->telemetry_reader;
-    rte_rcu_qsbr_thread_register(rcu, rid);
-    rte_rcu_qsbr_thread_online(rcu, rid);
+    const rcu_reader rd(reg->rcu());
     const router::entry* e = reg->find_id(static_cast<uint32_t>(id));
     rte_tel_data_add_dict_u64(d, "client_id", id);
     rte_tel_data_add_dict_u64(d, "registered", e != nullptr);
     if (e) {
-        rte_tel_data_add_dict_string(d, "ip", net::ipv4_to_string(e->ip_be).c_str());
-        rte_tel_data_add_dict_u64(d, "udp_port", ntohs(e->udp_port_be));
-        rte_tel_data_add_dict_u64(d, "port_id", e->port_id);
+        add_endpoint(d, e->ip_be, e->udp_port_be, e->port_id);
         char mac[RTE_ETHER_ADDR_FMT_SIZE];
         rte_ether_format_addr(mac, sizeof(mac), &e->next_hop);
         rte_tel_data_add_dict_string(d, "next_hop", mac);
-        const uint64_t now = rte_rdtsc();
-        const uint64_t seen = e->seen();
-        rte_tel_data_add_dict_u64(d, "idle_ms", now > seen ? (now - seen) * 1000 / rte_get_tsc_hz() : 0);
+        rte_tel_data_add_dict_u64(d, "idle_ms", ms_since(rte_rdtsc(), e->seen()));
     }
-    rte_rcu_qsbr_thread_offline(rcu, rid);
-    rte_rcu_qsbr_thread_unregister(rcu, rid);
     return 0;
 }
 
 int cmd_session(const char*, const char*, rte_tel_data* d)
 {
-    const lcore_stats s = stats_sum(g_app->stats, g_app->n_stats);
+    const lcore_stats s = all_lcores();
     rte_tel_data_start_dict(d);
     std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
     const auto* tab = g_app->ctx.sessions;
@@ -161,21 +206,20 @@ int cmd_session(const char*, const char*, rte_tel_data* d)
         return -ENODEV;
     rte_tel_data_add_dict_u64(d, "udp_port", g_app->opt.session_port);
     rte_tel_data_add_dict_string(d, "app", g_app->opt.session_app.c_str());
-    rte_tel_data_add_dict_u64(d, "keyed", g_app->ctx.session.key != nullptr);
-    rte_tel_data_add_dict_u64(d, "sessions", tab->size());
-    rte_tel_data_add_dict_u64(d, "capacity", tab->capacity());
-    rte_tel_data_add_dict_u64(d, "timeout_s", g_app->opt.session_timeout_s);
-    rte_tel_data_add_dict_u64(d, "hello_window_s", g_app->opt.session_hello_window_s);
-    for (unsigned i = 0; i < ses_count; ++i)
-        rte_tel_data_add_dict_u64(d, std::string(ses_name(i)).c_str(), s.session[i]);
+    add_u64s(d, {{"keyed", g_app->ctx.session.key != nullptr},
+                 {"sessions", tab->size()},
+                 {"capacity", tab->capacity()},
+                 {"timeout_s", g_app->opt.session_timeout_s},
+                 {"hello_window_s", g_app->opt.session_hello_window_s}});
+    add_named(d, ses_name, s.session);
     const session::table_counters c = tab->counters();
-    rte_tel_data_add_dict_u64(d, "opened", c.opened);
-    rte_tel_data_add_dict_u64(d, "reopened", c.reopened);
-    rte_tel_data_add_dict_u64(d, "hello_repeated", c.duplicate);
-    rte_tel_data_add_dict_u64(d, "hello_replayed", c.replayed);
-    rte_tel_data_add_dict_u64(d, "closed", c.closed);
-    rte_tel_data_add_dict_u64(d, "expired", c.expired);
-    rte_tel_data_add_dict_u64(d, "refused_full", c.full);
+    add_u64s(d, {{"opened", c.opened},
+                 {"reopened", c.reopened},
+                 {"hello_repeated", c.duplicate},
+                 {"hello_replayed", c.replayed},
+                 {"closed", c.closed},
+                 {"expired", c.expired},
+                 {"refused_full", c.full}});
     return 0;
 }
 
@@ -197,26 +241,18 @@ int cmd_session_id(const char*, const char* params, rte_tel_data* d)
     auto* tab = g_app->ctx.sessions;
     if (!tab)
         return -ENODEV;
-    rte_rcu_qsbr* rcu = g_app->ctx.registry->rcu();
-    const unsigned rid = g_app->telemetry_reader;
-    rte_rcu_qsbr_thread_register(rcu, rid);
-    rte_rcu_qsbr_thread_online(rcu, rid);
+    const rcu_reader rd(g_app->ctx.registry->rcu());
     const session::entry* e = tab->find(id);
     const uint64_t now = rte_rdtsc();
     rte_tel_data_add_dict_string(d, "client_id", params);
     rte_tel_data_add_dict_u64(d, "open", e != nullptr && !e->expired(now, g_app->ctx.session.timeout_tsc));
     if (e) {
-        rte_tel_data_add_dict_string(d, "ip", net::ipv4_to_string(e->ip_be).c_str());
-        rte_tel_data_add_dict_u64(d, "udp_port", ntohs(e->udp_port_be));
-        rte_tel_data_add_dict_u64(d, "port_id", e->port_id);
-        rte_tel_data_add_dict_u64(d, "hello_ts_ms", e->hello_ts);
-        rte_tel_data_add_dict_u64(d, "highest_order", e->win.top());
-        rte_tel_data_add_dict_u64(d, "server_order", std::atomic_ref<const uint64_t>(e->tx_order).load());
-        const uint64_t seen = e->seen();
-        rte_tel_data_add_dict_u64(d, "idle_ms", now > seen ? (now - seen) * 1000 / rte_get_tsc_hz() : 0);
+        add_endpoint(d, e->ip_be, e->udp_port_be, e->port_id);
+        add_u64s(d, {{"hello_ts_ms", e->hello_ts},
+                     {"highest_order", e->win.top()},
+                     {"server_order", std::atomic_ref<const uint64_t>(e->tx_order).load()},
+                     {"idle_ms", ms_since(now, e->seen())}});
     }
-    rte_rcu_qsbr_thread_offline(rcu, rid);
-    rte_rcu_qsbr_thread_unregister(rcu, rid);
     return 0;
 }
 
@@ -229,7 +265,7 @@ std::string ep_string(const lb::endpoint& e)
 
 int cmd_lb(const char*, const char*, rte_tel_data* d)
 {
-    const lcore_stats s = stats_sum(g_app->stats, g_app->n_stats);
+    const lcore_stats s = all_lcores();
     rte_tel_data_start_dict(d);
     std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
     const lb::state* st = g_app->ctx.lb_state;
@@ -238,15 +274,14 @@ int cmd_lb(const char*, const char*, rte_tel_data* d)
     rte_tel_data_add_dict_u64(d, "udp_port", g_app->opt.lb_port);
     rte_tel_data_add_dict_string(d, "policy", g_app->opt.lb_least_loaded ? "least-loaded" : "maglev");
     rte_tel_data_add_dict_u64(d, "expiry_s", g_app->opt.lb_expiry_s);
-    for (unsigned i = 0; i < lbc_count; ++i)
-        rte_tel_data_add_dict_u64(d, std::string(lbc_name(i)).c_str(), s.lb[i]);
+    add_named(d, lbc_name, s.lb);
     std::lock_guard<std::mutex> lk2(st->mu());
-    rte_tel_data_add_dict_u64(d, "serving_nodes", st->serving_nodes().size());
-    rte_tel_data_add_dict_u64(d, "call_controllers", st->call_controllers().size());
-    rte_tel_data_add_dict_u64(d, "registrations", st->registrations().size());
-    rte_tel_data_add_dict_u64(d, "calls", st->calls().size());
-    rte_tel_data_add_dict_u64(d, "awaiting_ack", st->awaiting_ack());
-    rte_tel_data_add_dict_u64(d, "table_generation", st->table_generation());
+    add_u64s(d, {{"serving_nodes", st->serving_nodes().size()},
+                 {"call_controllers", st->call_controllers().size()},
+                 {"registrations", st->registrations().size()},
+                 {"calls", st->calls().size()},
+                 {"awaiting_ack", st->awaiting_ack()},
+                 {"table_generation", st->table_generation()}});
     return 0;
 }
 
@@ -261,24 +296,22 @@ int cmd_lb_nodes(const char*, const char*, rte_tel_data* d)
         return -ENODEV;
     std::lock_guard<std::mutex> lk2(st->mu());
     const uint64_t now = rte_rdtsc();
-    const uint64_t hz = rte_get_tsc_hz();
     unsigned n = 0;
     auto add = [&](const char* kind, const char* prefix, const std::map<uint64_t, lb::peer>& peers) {
         unsigned i = 0;
         for (const auto& [k, p] : peers) {
             if (n++ == RTE_TEL_MAX_DICT_ENTRIES)
                 break;
-            rte_tel_data* c = rte_tel_data_alloc();
+            rte_tel_data* c = new_dict();
             if (!c)
                 return -ENOMEM;
-            rte_tel_data_start_dict(c);
             rte_tel_data_add_dict_string(c, "kind", kind);
             rte_tel_data_add_dict_string(c, "endpoint", ep_string(p.advertised).c_str());
             rte_tel_data_add_dict_string(c, "sender", ep_string(p.sender).c_str());
-            rte_tel_data_add_dict_u64(c, "port_id", p.port_id);
-            rte_tel_data_add_dict_u64(c, "age_ms", now > p.registered ? (now - p.registered) * 1000 / hz : 0);
-            rte_tel_data_add_dict_u64(c, "registrations", p.registrations);
-            rte_tel_data_add_dict_u64(c, "calls", p.calls);
+            add_u64s(c, {{"port_id", p.port_id},
+                         {"age_ms", ms_since(now, p.registered)},
+                         {"registrations", p.registrations},
+                         {"calls", p.calls}});
             rte_tel_data_add_dict_container(d, (prefix + std::to_string(i++)).c_str(), c, 0);
         }
         return 0;
@@ -322,10 +355,9 @@ int cmd_ports(const char*, const char*, rte_tel_data* d)
     rte_tel_data_start_dict(d);
     for (size_t i = 0; i < g_app->ports.size(); ++i) {
         const uint16_t p = g_app->ports[i];
-        rte_tel_data* c = rte_tel_data_alloc();
+        rte_tel_data* c = new_dict();
         if (!c)
             return -ENOMEM;
-        rte_tel_data_start_dict(c);
         char mac[RTE_ETHER_ADDR_FMT_SIZE];
         rte_ether_format_addr(mac, sizeof(mac), &g_app->ctx.ports[p].mac);
         rte_tel_data_add_dict_string(c, "mac", mac);
@@ -337,10 +369,10 @@ int cmd_ports(const char*, const char*, rte_tel_data* d)
         rte_tel_data_add_dict_u64(c, "link_up", l.link_status);
         rte_eth_stats es{};
         rte_eth_stats_get(p, &es);
-        rte_tel_data_add_dict_u64(c, "ipackets", es.ipackets);
-        rte_tel_data_add_dict_u64(c, "opackets", es.opackets);
-        rte_tel_data_add_dict_u64(c, "imissed", es.imissed);
-        rte_tel_data_add_dict_u64(c, "rx_nombuf", es.rx_nombuf);
+        add_u64s(c, {{"ipackets", es.ipackets},
+                     {"opackets", es.opackets},
+                     {"imissed", es.imissed},
+                     {"rx_nombuf", es.rx_nombuf}});
         rte_tel_data_add_dict_container(d, std::to_string(p).c_str(), c, 0);
     }
     return 0;
@@ -356,25 +388,24 @@ int cmd_lekt(const char*, const char*, rte_tel_data* d)
         return 0;
     const auto& c = g_app->lekt->counters();
     const auto rd = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-    rte_tel_data_add_dict_u64(d, "tcp_port", g_app->lekt->params().port);
-    rte_tel_data_add_dict_u64(d, "connections", rd(c.open));
-    rte_tel_data_add_dict_u64(d, "members", rd(c.members));
-    rte_tel_data_add_dict_u64(d, "accepted", rd(c.accepted));
-    rte_tel_data_add_dict_u64(d, "joined", rd(c.joined));
-    rte_tel_data_add_dict_u64(d, "left", rd(c.left));
-    rte_tel_data_add_dict_u64(d, "disconnects", rd(c.disconnects));
-    rte_tel_data_add_dict_u64(d, "heartbeats", rd(c.heartbeats));
-    rte_tel_data_add_dict_u64(d, "snapshots", rd(c.snapshots));
-    rte_tel_data_add_dict_u64(d, "update_packets", rd(c.update_packets));
-    rte_tel_data_add_dict_u64(d, "records_added", rd(c.records_added));
-    rte_tel_data_add_dict_u64(d, "records_removed", rd(c.records_removed));
-    rte_tel_data_add_dict_u64(d, "bytes_in", rd(c.bytes_in));
-    rte_tel_data_add_dict_u64(d, "bytes_out", rd(c.bytes_out));
-    rte_tel_data_add_dict_u64(d, "log_entries", rd(c.log_entries));
-    rte_tel_data* r = rte_tel_data_alloc();
+    add_u64s(d, {{"tcp_port", g_app->lekt->params().port},
+                 {"connections", rd(c.open)},
+                 {"members", rd(c.members)},
+                 {"accepted", rd(c.accepted)},
+                 {"joined", rd(c.joined)},
+                 {"left", rd(c.left)},
+                 {"disconnects", rd(c.disconnects)},
+                 {"heartbeats", rd(c.heartbeats)},
+                 {"snapshots", rd(c.snapshots)},
+                 {"update_packets", rd(c.update_packets)},
+                 {"records_added", rd(c.records_added)},
+                 {"records_removed", rd(c.records_removed)},
+                 {"bytes_in", rd(c.bytes_in)},
+                 {"bytes_out", rd(c.bytes_out)},
+                 {"log_entries", rd(c.log_entries)}});
+    rte_tel_data* r = new_dict();
     if (!r)
         return -ENOMEM;
-    rte_tel_data_start_dict(r);
     uint64_t total = 0;
     for (unsigned i = 0; i < lekt::reject_count; ++i) {
         const uint64_t v = rd(c.rejects[i]);

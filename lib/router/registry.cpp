@@ -15,9 +15,6 @@ namespace {
 // registration fail: one grace period's worth of churn at any realistic rate.
 uint32_t slack_for(uint32_t capacity) { return capacity / 8 + 1024; }
 
-// Reclaim in batches: the control lcore must keep its own loop short.
-static constexpr uint32_t reclaim_batch = 1024;
-
 // Keys per bulk-lookup pass: the deferred-overflow lists live on the stack.
 static constexpr unsigned bulk_chunk = 64;
 
@@ -39,9 +36,8 @@ registry* registry::create(const params& p)
     // planned from outside.
     const uint64_t seed = rte_rand();
 
-    const size_t rcu_sz = rte_rcu_qsbr_get_memsize(p.max_readers);
-    r->rcu_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc_socket("pg_rcu", rcu_sz, RTE_CACHE_LINE_SIZE, p.socket_id));
-    if (!r->rcu_ || rte_rcu_qsbr_init(r->rcu_, p.max_readers) != 0)
+    r->rcu_ = rcu_create(p.max_readers, p.socket_id);
+    if (!r->rcu_)
         goto fail;
 
     r->slots_ = static_cast<entry*>(
@@ -65,18 +61,14 @@ registry* registry::create(const params& p)
     {
         char dqname[RTE_RING_NAMESIZE];
         std::snprintf(dqname, sizeof(dqname), "pg_rdq%u", seq);
-        rte_rcu_qsbr_dq_parameters dp{};
+        rcu_defer_queue::params dp;
         dp.name = dqname;
-        dp.flags = RTE_RCU_QSBR_DQ_MT_UNSAFE;  // single writer
+        dp.v = r->rcu_;
         dp.size = r->n_slots_;
         dp.esize = sizeof(retired);
-        dp.trigger_reclaim_limit = reclaim_batch;
-        dp.max_reclaim_size = reclaim_batch;
         dp.free_fn = &registry::free_retired;
         dp.p = r;
-        dp.v = r->rcu_;
-        r->dq_ = rte_rcu_qsbr_dq_create(&dp);
-        if (!r->dq_)
+        if (!r->dq_.init(dp))
             goto fail;
     }
     return r;
@@ -92,8 +84,7 @@ fail:
 registry::~registry()
 {
     // Readers are gone (offline) by now, so draining the defer queue cannot block for long.
-    if (dq_)
-        rte_rcu_qsbr_dq_delete(dq_);
+    dq_.destroy();
     rte_free(free_);
     rte_free(live_);
     rte_free(slots_);
@@ -217,14 +208,8 @@ entry* registry::find_endpoint(uint64_t key) const
 
 bool registry::alloc_slot(uint32_t* slot)
 {
-    if (n_free_ == 0)
-        rte_rcu_qsbr_dq_reclaim(dq_, UINT32_MAX, nullptr, nullptr, nullptr);
-    if (n_free_ == 0) {
-        // Every spare slot is still in a grace period: wait it out (workers report every loop).
-        rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
-        rte_rcu_qsbr_dq_reclaim(dq_, UINT32_MAX, nullptr, nullptr, nullptr);
-    }
-    if (n_free_ == 0)
+    // Every spare slot may still be in a grace period.
+    if (!dq_.reclaim_until([this] { return n_free_ != 0; }))
         return false;
     *slot = free_[--n_free_];
     return true;
@@ -232,18 +217,12 @@ bool registry::alloc_slot(uint32_t* slot)
 
 uint32_t registry::reserve_way(uint64_t key)
 {
-    uint32_t w = eps_.reserve(key);
-    if (w != endpoint_index::none || eps_.dead_ways() == 0)
-        return w;
-    // The key's window is taken, partly by ways still in a grace period: reclaim, and wait
-    // for one grace period if that is not enough.
-    rte_rcu_qsbr_dq_reclaim(dq_, UINT32_MAX, nullptr, nullptr, nullptr);
-    w = eps_.reserve(key);
-    if (w == endpoint_index::none && eps_.dead_ways() != 0) {
-        rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
-        rte_rcu_qsbr_dq_reclaim(dq_, UINT32_MAX, nullptr, nullptr, nullptr);
+    // The key's window may be taken partly by ways still in a grace period.
+    uint32_t w = endpoint_index::none;
+    dq_.reclaim_until([&] {
         w = eps_.reserve(key);
-    }
+        return w != endpoint_index::none || eps_.dead_ways() == 0;
+    });
     return w;
 }
 
@@ -252,11 +231,7 @@ void registry::retire(uint32_t slot, uint32_t way)
     if (slot != endpoint_index::none)
         live_[slot] = 0;
     retired x{slot, way};
-    if (rte_rcu_qsbr_dq_enqueue(dq_, &x) != 0) {
-        // Cannot happen with the queue sized to every slot, but never leak one if it does.
-        rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
-        free_retired(this, &x, 1);
-    }
+    dq_.retire(&x);  // the queue holds every slot: never full
 }
 
 // e's endpoint way, if it still maps to e.
@@ -391,10 +366,7 @@ unsigned registry::expire(uint64_t now, uint64_t max_age, unsigned budget)
     return removed;
 }
 
-void registry::reclaim()
-{
-    rte_rcu_qsbr_dq_reclaim(dq_, reclaim_batch, nullptr, nullptr, nullptr);
-}
+void registry::reclaim() { dq_.reclaim(); }
 
 registry_counters registry::counters() const
 {

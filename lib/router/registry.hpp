@@ -22,6 +22,7 @@
 #include <rte_ether.h>
 #include <rte_rcu_qsbr.h>
 
+#include "common/rcu.hpp"
 #include "router/index.hpp"
 
 namespace peregrine::router {
@@ -156,7 +157,7 @@ private:
     id_index ids_;
     endpoint_index eps_;
     rte_rcu_qsbr* rcu_ = nullptr;
-    rte_rcu_qsbr_dq* dq_ = nullptr;
+    rcu_defer_queue dq_;
     entry* slots_ = nullptr;
     uint8_t* live_ = nullptr;     // writer-only: slot holds a published registration
     uint32_t* free_ = nullptr;    // writer-only stack of free slot indices

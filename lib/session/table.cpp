@@ -13,9 +13,6 @@ namespace {
 // Slots beyond capacity so sessions in a grace period never make an open fail.
 uint32_t slack_for(uint32_t capacity) { return capacity / 8 + 1024; }
 
-// Reclaim in batches: the control lcore must keep its own loop short.
-static constexpr uint32_t reclaim_batch = 1024;
-
 std::atomic<unsigned> instance_seq{0};
 
 // Client IDs sit at offset 74 of a frame: rte_hash_crc reads keys 8 bytes at a time, so hand it
@@ -35,7 +32,6 @@ table* table::create(const params& p)
     }
     auto* t = new table();
     const unsigned seq = instance_seq.fetch_add(1);
-    t->rcu_ = p.rcu;
     t->capacity_ = p.capacity;
     t->n_slots_ = p.capacity + slack_for(p.capacity);
     int err = ENOMEM;
@@ -80,20 +76,16 @@ table* table::create(const params& p)
     {
         char dqname[RTE_RING_NAMESIZE];
         std::snprintf(dqname, sizeof(dqname), "pg_sdq%u", seq);
-        rte_rcu_qsbr_dq_parameters dp{};
+        rcu_defer_queue::params dp;
         dp.name = dqname;
-        dp.flags = RTE_RCU_QSBR_DQ_MT_UNSAFE;  // single writer
+        dp.v = p.rcu;
         // Only slots in a grace period wait here, at most the slack's worth before alloc_slot
         // reclaims; a full queue falls back to a synchronous grace period (retire_slot).
         dp.size = slack_for(p.capacity);
         dp.esize = sizeof(uint32_t);
-        dp.trigger_reclaim_limit = reclaim_batch;
-        dp.max_reclaim_size = reclaim_batch;
         dp.free_fn = &table::free_slots;
         dp.p = t;
-        dp.v = p.rcu;
-        t->dq_ = rte_rcu_qsbr_dq_create(&dp);
-        if (!t->dq_) {
+        if (!t->dq_.init(dp)) {
             err = rte_errno;
             goto fail;
         }
@@ -108,8 +100,7 @@ fail:
 
 table::~table()
 {
-    if (dq_)
-        rte_rcu_qsbr_dq_delete(dq_);
+    dq_.destroy();
     rte_hash_free(hash_);
     rte_free(free_);
     rte_free(live_);
@@ -149,14 +140,8 @@ entry* table::find(const uint8_t* id) const
 
 bool table::alloc_slot(uint32_t* slot)
 {
-    if (n_free_ == 0)
-        rte_rcu_qsbr_dq_reclaim(dq_, UINT32_MAX, nullptr, nullptr, nullptr);
-    if (n_free_ == 0) {
-        // Every spare slot is in a grace period: wait it out (workers report every loop).
-        rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
-        rte_rcu_qsbr_dq_reclaim(dq_, UINT32_MAX, nullptr, nullptr, nullptr);
-    }
-    if (n_free_ == 0)
+    // Every spare slot may be in a grace period.
+    if (!dq_.reclaim_until([this] { return n_free_ != 0; }))
         return false;
     *slot = free_[--n_free_];
     return true;
@@ -165,11 +150,8 @@ bool table::alloc_slot(uint32_t* slot)
 void table::retire_slot(uint32_t slot)
 {
     live_[slot] = 0;
-    if (rte_rcu_qsbr_dq_enqueue(dq_, &slot) != 0) {
-        // Queue full (more than the slack retired within one grace period): wait the grace period out.
-        rte_rcu_qsbr_synchronize(rcu_, RTE_QSBR_THRID_INVALID);
-        free_[n_free_++] = slot;
-    }
+    // Queue full (more than the slack retired within one grace period): waits the grace period out.
+    dq_.retire(&slot);
 }
 
 open_result table::open(const uint8_t* id, const endpoint& ep, uint64_t hello_ts, uint64_t order, uint64_t now,
@@ -255,10 +237,7 @@ unsigned table::expire(uint64_t now, uint64_t max_age, unsigned budget)
     return removed;
 }
 
-void table::reclaim()
-{
-    rte_rcu_qsbr_dq_reclaim(dq_, reclaim_batch, nullptr, nullptr, nullptr);
-}
+void table::reclaim() { dq_.reclaim(); }
 
 table_counters table::counters() const
 {

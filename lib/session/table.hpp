@@ -19,6 +19,7 @@
 #include <rte_hash.h>
 #include <rte_rcu_qsbr.h>
 
+#include "common/rcu.hpp"
 #include "session/codec.hpp"
 #include "session/window.hpp"
 
@@ -120,8 +121,7 @@ private:
     static void free_slots(void* p, void* elems, unsigned n);
 
     rte_hash* hash_ = nullptr;
-    rte_rcu_qsbr* rcu_ = nullptr;
-    rte_rcu_qsbr_dq* dq_ = nullptr;
+    rcu_defer_queue dq_;
     entry* slots_ = nullptr;
     uint8_t* live_ = nullptr;
     rte_ether_addr* hops_ = nullptr;  // by slot

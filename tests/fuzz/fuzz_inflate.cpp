@@ -16,16 +16,9 @@
 #include <vector>
 
 #include "crypto/deflate.hpp"
+#include "fuzz_check.hpp"
 
 using namespace peregrine::crypto;
-
-#define FUZZ_CHECK(cond)                                                                          \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            std::fprintf(stderr, "fuzz_inflate: check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-            std::abort();                                                                         \
-        }                                                                                         \
-    } while (0)
 
 namespace {
 

@@ -10,34 +10,19 @@
 //      be well-formed IPv4/UDP from the load-balancer port, and no mbuf may leak. A failed check
 //      aborts. When an input changed the state, it is rebuilt, so outcomes never depend on
 //      earlier inputs (reproducible crashes).
-// The replay driver (standalone_main.cpp) uses the same entry points as for fuzz_router.
+// The replay hooks (fuzz_frame_replay.cpp) are fuzz_router's.
 
-#include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 
-#include <sanitizer/asan_interface.h>
-
-#include <rte_mbuf.h>
-
-#include "engine/dispatch.hpp"
+#include "fuzz_engine.hpp"
 #include "fuzz_env.hpp"
 #include "fuzz_router.hpp"
 #include "lb/state.hpp"
-#include "test_eal.hpp"
 
 using namespace peregrine;
+using namespace fuzz_engine;
 using pgtest::bytes;
-
-#define FUZZ_CHECK(cond)                                                                          \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            std::fprintf(stderr, "fuzz_lb: check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-            std::abort();                                                                         \
-        }                                                                                         \
-    } while (0)
 
 namespace {
 
@@ -222,52 +207,19 @@ void check_codec(const uint8_t* d, size_t n)
     FUZZ_CHECK((why == drop::lb_empty) == (n == 0));
 }
 
-void poison_outside_data(rte_mbuf* m)
-{
-    auto* buf = static_cast<uint8_t*>(m->buf_addr);
-    const uint32_t end = m->data_off + m->data_len;
-    ASAN_POISON_MEMORY_REGION(buf, m->data_off);
-    // The reply may grow into the tailroom (a 9-byte answer to a 3-byte request): leave room
-    // for exactly that much, no more.
-    const uint32_t grow = 16;
-    const uint32_t open_end = std::min<uint32_t>(end + grow, m->buf_len);
-    ASAN_POISON_MEMORY_REGION(buf + open_end, m->buf_len - open_end);
-}
-
-void unpoison(rte_mbuf* m) { ASAN_UNPOISON_MEMORY_REGION(m->buf_addr, m->buf_len); }
-
-uint64_t sum(const auto& arr)
-{
-    uint64_t s = 0;
-    for (auto v : arr)
-        s += v;
-    return s;
-}
-
 // (b) The frame through the fast path, then the control lcore.
 void check_frame(const uint8_t* d, size_t n)
 {
     const unsigned in_use = rte_mempool_in_use_count(S->pool);
-    rte_mbuf* m = rte_pktmbuf_alloc(S->pool);
-    FUZZ_CHECK(m != nullptr);
-    const size_t len = std::min<size_t>(n, rte_pktmbuf_tailroom(m));
-    char* dst = rte_pktmbuf_append(m, static_cast<uint16_t>(len));
-    FUZZ_CHECK(dst != nullptr);
-    if (len)
-        std::memcpy(dst, d, len);
-    m->port = 0;
-    poison_outside_data(m);
+    size_t len;
+    rte_mbuf* m = frame_mbuf(S->pool, d, n, &len);
+    // The reply may grow into the tailroom (a 9-byte answer to a 3-byte request): leave room
+    // for exactly that much, no more.
+    poison_outside_data(m, 16);
 
-    const lcore_stats before = S->st;
     engine::burst_out out;
-    engine::init(out);
-    engine::process_burst(*S->ctx, S->st, 0, &m, 1, now, out);
-
+    const lcore_stats before = process_one(*S->ctx, S->st, m, now, out);
     const uint64_t n_tx = sum(out.n_tx);
-    FUZZ_CHECK(n_tx + out.n_exc + out.n_ctl + out.n_drop == 1);
-    FUZZ_CHECK(S->st.rx_packets - before.rx_packets == 1);
-    FUZZ_CHECK(S->st.drop_total() - before.drop_total() == out.n_drop);
-    FUZZ_CHECK(sum(S->st.exceptions) - sum(before.exceptions) == out.n_exc);
     const uint64_t lb_answered = S->st.lb[unsigned(lbc::request_answered)] + S->st.lb[unsigned(lbc::request_no_node)] -
                                  before.lb[unsigned(lbc::request_answered)] - before.lb[unsigned(lbc::request_no_node)];
     FUZZ_CHECK(lb_answered == n_tx);
@@ -314,8 +266,6 @@ void check_frame(const uint8_t* d, size_t n)
     FUZZ_CHECK(rte_mempool_in_use_count(S->pool) == in_use);
 }
 
-void remove_runtime_dir() { rmdir(pgtest::eal_runtime_dir().c_str()); }
-
 } // namespace
 
 const fuzz_counts& fuzz_router_counts() { return S->counts; }
@@ -323,20 +273,11 @@ const fuzz_counts& fuzz_router_counts() { return S->counts; }
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
 {
     (void)argc;
-    if (!pgtest::init_test_eal((*argv)[0], "pgfuzzlb"))
-        std::abort();
-    std::atexit(remove_runtime_dir);
     S = new fuzz_state();
     std::memset(&S->st, 0, sizeof(S->st));
-    S->pool = rte_pktmbuf_pool_create("pgfuzzlb_pool", 255, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    S->pool = start((*argv)[0], "pgfuzzlb", 255);
     FUZZ_CHECK(S->pool);
-    S->ctx = std::make_unique<engine::context>();
-    S->ctx->ports[0].mac = pgtest::mac(0x01);
-    S->ctx->ports[0].ip_be = ip_of(our_ip);
-    S->ctx->ports[0].prefix_len = 24;
-    for (auto& t : S->ctx->tap_of)
-        t = engine::no_port;
-    S->ctx->router.udp_port = 7100;
+    S->ctx = make_context({{0x01, ip_of(our_ip)}});
     S->ctx->lb.enabled = true;
     S->ctx->lb.udp_port = lb_port;
     rebuild_state();

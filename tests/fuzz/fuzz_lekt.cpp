@@ -17,19 +17,12 @@
 #include <memory>
 #include <string>
 
+#include "fuzz_check.hpp"
 #include "lekt/codec.hpp"
 #include "lekt/membership.hpp"
 #include "lekt/session.hpp"
 
 using namespace peregrine::lekt;
-
-#define FUZZ_CHECK(cond)                                                                          \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            std::fprintf(stderr, "fuzz_lekt: check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-            std::abort();                                                                         \
-        }                                                                                         \
-    } while (0)
 
 namespace {
 

@@ -1,25 +1,16 @@
-// Replay driver for the LEKT fuzz target in builds without libFuzzer (g++): runs every corpus
-// file, then a fixed-seed stream of mutants of the seeds (bit flips, byte sets to edge values,
-// truncations, extensions, splices of two seeds). Deterministic, a few seconds, a meson test.
+// Replay hooks (replay.hpp) for the LEKT fuzz target: mutants of the seeds and corpus files
+// (bit flips, byte sets to edge values, truncations, extensions, splices of two inputs).
 //
-//   fuzz_lekt_replay [--iterations=N] [--seed=S] [FILE|DIR...]
 //   fuzz_lekt_replay --write-corpus DIR     (regenerates corpus/lekt from the seeds below)
 
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <random>
+#include <algorithm>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "lekt/codec.hpp"
+#include "replay.hpp"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size);
-
-namespace fs = std::filesystem;
+using fuzz_replay::bytes;
 using namespace peregrine::lekt;
 
 namespace {
@@ -62,7 +53,7 @@ std::string beat(int64_t t)
     return s;
 }
 
-std::vector<std::pair<std::string, std::string>> seeds()
+std::vector<std::pair<std::string, std::string>> text_seeds()
 {
     const std::string ep = endpoint(0, 5000);
     const std::string all = hello({1, 2, 3, 4}) + resp(1, ep) + resp(2, endpoint(42, 7100)) +
@@ -97,84 +88,54 @@ std::vector<std::pair<std::string, std::string>> seeds()
     };
 }
 
-std::string read_file(const fs::path& p)
+fuzz_replay::named_inputs seeds()
 {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    fuzz_replay::named_inputs out;
+    for (const auto& [name, s] : text_seeds())
+        out.emplace_back(name, bytes(s.begin(), s.end()));
+    return out;
 }
 
-void run(const std::string& s) { LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+class stream_mutator : public fuzz_replay::mutator {
+public:
+    using mutator::mutator;
 
-} // namespace
-
-int main(int argc, char** argv)
-{
-    uint64_t iterations = 100000, seed = 1;
-    std::vector<fs::path> inputs;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a == "--write-corpus" && i + 1 < argc) {
-            const fs::path dir = argv[++i];
-            fs::create_directories(dir);
-            for (const auto& [name, data] : seeds()) {
-                std::ofstream out(dir / name, std::ios::binary);
-                out.write(data.data(), std::streamsize(data.size()));
-            }
-            std::printf("wrote %zu seeds to %s\n", seeds().size(), dir.c_str());
-            return 0;
-        }
-        if (a.rfind("--iterations=", 0) == 0)
-            iterations = std::stoull(a.substr(13));
-        else if (a.rfind("--seed=", 0) == 0)
-            seed = std::stoull(a.substr(7));
-        else
-            inputs.push_back(a);
-    }
-    std::size_t files = 0;
-    for (const auto& p : inputs) {
-        if (fs::is_directory(p)) {
-            for (const auto& e : fs::directory_iterator(p))
-                if (e.is_regular_file()) {
-                    run(read_file(e.path()));
-                    ++files;
-                }
-        } else {
-            run(read_file(p));
-            ++files;
-        }
-    }
-    const auto base = seeds();
-    std::mt19937_64 rng(seed);
-    auto pick = [&](std::size_t n) { return n ? std::size_t(rng() % n) : 0; };
-    static constexpr uint8_t edge[] = {0, 1, 0x7f, 0x80, 0xff, 'L', 'E', 'K', 'T', 'H', 'T', 'A', 'R'};
-    for (uint64_t it = 0; it < iterations; ++it) {
-        std::string s = base[pick(base.size())].second;
+    bytes next() override
+    {
+        static constexpr uint8_t edge[] = {0, 1, 0x7f, 0x80, 0xff, 'L', 'E', 'K', 'T', 'H', 'T', 'A', 'R'};
+        bytes s = seeds_[pick(seeds_.size())];
         for (unsigned r = 0, rounds = 1 + unsigned(pick(4)); r < rounds; ++r) {
             switch (pick(5)) {
             case 0:
-                if (!s.empty())
-                    s[pick(s.size())] ^= char(1u << pick(8));
+                flip_bit(s);
                 break;
             case 1:
                 if (!s.empty())
-                    s[pick(s.size())] = char(edge[pick(sizeof(edge))]);
+                    s[pick(s.size())] = edge[pick(sizeof(edge))];
                 break;
             case 2:
-                s.resize(pick(s.size() + 1));
+                truncate(s);
                 break;
             case 3:
                 for (std::size_t k = 0, n = pick(64); k < n; ++k)
-                    s.push_back(char(rng()));
+                    s.push_back(uint8_t(rng_()));
                 break;
-            case 4: {
-                const std::string& o = base[pick(base.size())].second;
-                s = s.substr(0, pick(s.size() + 1)) + o.substr(pick(o.size() + 1));
+            case 4:
+                splice(s);
                 break;
-            }
             }
         }
-        run(s);
+        return s;
     }
-    std::printf("fuzz_lekt_replay: %zu corpus files, %llu mutants: no failure\n", files, (unsigned long long)iterations);
-    return 0;
-}
+};
+
+} // namespace
+
+const fuzz_replay::target fuzz_replay::replay_target = {
+    .iterations = 100000,
+    .seed = 1,
+    .seeds = seeds,
+    .builtin_seeds = true,
+    .new_mutator = fuzz_replay::make_mutator<stream_mutator>,
+    .check = nullptr,
+};

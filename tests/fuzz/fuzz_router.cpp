@@ -11,31 +11,16 @@
 // The registry is restored after each input, so an input's outcome never depends on earlier
 // ones (reproducible crashes).
 
-#include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 
-#include <sanitizer/asan_interface.h>
-
-#include <rte_mbuf.h>
-
-#include "engine/dispatch.hpp"
+#include "fuzz_engine.hpp"
 #include "fuzz_env.hpp"
 #include "fuzz_router.hpp"
 #include "router/codec.hpp"
-#include "test_eal.hpp"
 
 using namespace peregrine;
-
-#define FUZZ_CHECK(cond)                                                                          \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            std::fprintf(stderr, "fuzz_router: check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-            std::abort();                                                                         \
-        }                                                                                         \
-    } while (0)
+using namespace fuzz_engine;
 
 namespace {
 
@@ -113,17 +98,6 @@ void check_checksums(rte_mbuf* m)
     }
 }
 
-// The mbuf's buffer outside [data, data + data_len) is off limits.
-void poison_outside_data(rte_mbuf* m)
-{
-    auto* buf = static_cast<uint8_t*>(m->buf_addr);
-    const uint32_t end = m->data_off + m->data_len;
-    ASAN_POISON_MEMORY_REGION(buf, m->data_off);
-    ASAN_POISON_MEMORY_REGION(buf + end, m->buf_len - end);
-}
-
-void unpoison(rte_mbuf* m) { ASAN_UNPOISON_MEMORY_REGION(m->buf_addr, m->buf_len); }
-
 bool ip_cksum_ok(const rte_ipv4_hdr* ip) { return rte_raw_cksum(ip, sizeof(*ip)) == 0xffff; }
 
 // A frame the engine sends: well-formed IPv4/UDP from the engine's router port, never longer
@@ -180,40 +154,19 @@ void apply_register(rte_mbuf* m)
         S->reg->remove(id);
 }
 
-uint64_t sum(const auto& arr)
-{
-    uint64_t s = 0;
-    for (auto v : arr)
-        s += v;
-    return s;
-}
-
 // (b) The frame through the fast path.
 void check_frame(const uint8_t* d, size_t n)
 {
     const unsigned in_use = rte_mempool_in_use_count(S->pool);
-    rte_mbuf* m = rte_pktmbuf_alloc(S->pool);
-    FUZZ_CHECK(m != nullptr);
-    const size_t len = std::min<size_t>(n, rte_pktmbuf_tailroom(m));
-    char* dst = rte_pktmbuf_append(m, static_cast<uint16_t>(len));
-    FUZZ_CHECK(dst != nullptr);
-    if (len)
-        std::memcpy(dst, d, len);
-    m->port = 0;
+    size_t len;
+    rte_mbuf* m = frame_mbuf(S->pool, d, n, &len);
     poison_outside_data(m);
     check_checksums(m);
 
-    const lcore_stats before = S->st;
-    engine::burst_out out;
-    engine::init(out);
-    engine::process_burst(*S->ctx, S->st, 0, &m, 1, now, out);
-
     // Accounting: the one mbuf comes out exactly once, and its fate is counted exactly once.
+    engine::burst_out out;
+    const lcore_stats before = process_one(*S->ctx, S->st, m, now, out);
     const uint64_t n_tx = sum(out.n_tx);
-    FUZZ_CHECK(n_tx + out.n_exc + out.n_ctl + out.n_drop == 1);
-    FUZZ_CHECK(S->st.rx_packets - before.rx_packets == 1);
-    FUZZ_CHECK(S->st.drop_total() - before.drop_total() == out.n_drop);
-    FUZZ_CHECK(sum(S->st.exceptions) - sum(before.exceptions) == out.n_exc);
     FUZZ_CHECK(sum(S->st.router) - sum(before.router) == n_tx + out.n_ctl);
 
     if (out.n_drop) {
@@ -240,8 +193,6 @@ void check_frame(const uint8_t* d, size_t n)
     restore_registry();
 }
 
-void remove_runtime_dir() { rmdir(pgtest::eal_runtime_dir().c_str()); }
-
 } // namespace
 
 const fuzz_counts& fuzz_router_counts() { return S->counts; }
@@ -249,13 +200,9 @@ const fuzz_counts& fuzz_router_counts() { return S->counts; }
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
 {
     (void)argc;
-    if (!pgtest::init_test_eal((*argv)[0], "pgfuzz"))
-        std::abort();
-    std::atexit(remove_runtime_dir);
-
     S = new fuzz_state();
     std::memset(&S->st, 0, sizeof(S->st));
-    S->pool = rte_pktmbuf_pool_create("pgfuzz_pool", 63, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    S->pool = start((*argv)[0], "pgfuzz", 63);
     router::registry::params p;
     p.name = "fuzz";
     p.capacity = 8;
@@ -264,14 +211,8 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
     S->reg = router::registry::create(p);
     FUZZ_CHECK(S->pool && S->reg);
 
-    S->ctx = std::make_unique<engine::context>();
-    for (unsigned i = 0; i < 2; ++i) {
-        S->ctx->ports[i].mac = pgtest::mac(fuzzenv::ports[i].mac_lo);
-        S->ctx->ports[i].ip_be = ip_of(fuzzenv::ports[i].ip);
-        S->ctx->ports[i].prefix_len = 24;
-    }
-    for (auto& t : S->ctx->tap_of)
-        t = engine::no_port;
+    S->ctx = make_context({{fuzzenv::ports[0].mac_lo, ip_of(fuzzenv::ports[0].ip)},
+                           {fuzzenv::ports[1].mac_lo, ip_of(fuzzenv::ports[1].ip)}});
     S->ctx->router.udp_port = fuzzenv::router_port;
     S->ctx->router.heartbeat_timeout_tsc = 1ull << 40;
     S->ctx->registry = S->reg;

@@ -11,34 +11,24 @@
 #include "fuzz_session.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-
-#include <sanitizer/asan_interface.h>
 
 #include <rte_ip.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 
+#include "common/rcu.hpp"
 #include "crypto/sha256.hpp"
-#include "engine/dispatch.hpp"
+#include "fuzz_engine.hpp"
 #include "session/pipeline.hpp"
 #include "session_frames.hpp"
-#include "test_eal.hpp"
 
 using namespace peregrine;
+using namespace fuzz_engine;
 using pgtest::bytes;
-
-#define FUZZ_CHECK(cond)                                                                                \
-    do {                                                                                                \
-        if (!(cond)) {                                                                                  \
-            std::fprintf(stderr, "fuzz_session: check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-            std::abort();                                                                               \
-        }                                                                                               \
-    } while (0)
 
 namespace fuzz_session {
 namespace {
@@ -61,25 +51,6 @@ struct state {
     counts c{};
 };
 state* S = nullptr;
-
-uint64_t sum(const auto& a)
-{
-    uint64_t s = 0;
-    for (auto v : a)
-        s += v;
-    return s;
-}
-
-// Except the digest_len bytes after the frame: ACK and BAD_ACK (96 bytes) may answer a 64-byte
-// DATA_ACK in place, growing into the tailroom the pipeline checked (check_tx bounds the growth).
-void poison_outside_data(rte_mbuf* m)
-{
-    auto* buf = static_cast<uint8_t*>(m->buf_addr);
-    const uint32_t end = std::min<uint32_t>(m->data_off + m->data_len + session::digest_len, m->buf_len);
-    ASAN_POISON_MEMORY_REGION(buf, m->data_off);
-    ASAN_POISON_MEMORY_REGION(buf + end, m->buf_len - end);
-}
-void unpoison(rte_mbuf* m) { ASAN_UNPOISON_MEMORY_REGION(m->buf_addr, m->buf_len); }
 
 // The UDP payload of a frame, if it is a plain Ethernet/IPv4(20)/UDP frame with sane lengths.
 uint8_t* session_part(bytes& f, std::size_t* len)
@@ -147,15 +118,12 @@ void run_burst(std::vector<bytes>& frames, uint64_t now, bool keyed_mode)
     std::size_t max_len = 0;
     const unsigned n = static_cast<unsigned>(frames.size());
     for (unsigned i = 0; i < n; ++i) {
-        rte_mbuf* m = rte_pktmbuf_alloc(S->pool);
-        FUZZ_CHECK(m);
-        const std::size_t len = std::min<std::size_t>(frames[i].size(), rte_pktmbuf_tailroom(m));
-        char* d = rte_pktmbuf_append(m, static_cast<uint16_t>(len));
-        FUZZ_CHECK(d || len == 0);
-        if (len)
-            std::memcpy(d, frames[i].data(), len);
-        m->port = 0;
-        poison_outside_data(m);
+        std::size_t len;
+        rte_mbuf* m = frame_mbuf(S->pool, frames[i].data(), frames[i].size(), &len);
+        // Except the digest_len bytes after the frame: ACK and BAD_ACK (96 bytes) may answer a
+        // 64-byte DATA_ACK in place, growing into the tailroom the pipeline checked (check_tx
+        // bounds the growth).
+        poison_outside_data(m, session::digest_len);
         in[i] = m;
         max_len = std::max(max_len, len);
     }
@@ -227,8 +195,6 @@ void empty_table()
     S->tab->reclaim();
 }
 
-void remove_runtime_dir() { rmdir(pgtest::eal_runtime_dir().c_str()); }
-
 } // namespace
 
 const counts& outcome_counts() { return S->c; }
@@ -240,15 +206,11 @@ using namespace fuzz_session;
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
 {
     (void)argc;
-    if (!pgtest::init_test_eal((*argv)[0], "pgfuzzs"))
-        std::abort();
-    std::atexit(remove_runtime_dir);
     S = new state();
     std::memset(&S->st, 0, sizeof(S->st));
-    S->pool = rte_pktmbuf_pool_create("pgfuzzs_pool", 255, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-    const size_t sz = rte_rcu_qsbr_get_memsize(1);
-    S->rcu = static_cast<rte_rcu_qsbr*>(std::aligned_alloc(RTE_CACHE_LINE_SIZE, (sz + 63) / 64 * 64));
-    FUZZ_CHECK(S->pool && S->rcu && rte_rcu_qsbr_init(S->rcu, 1) == 0);
+    S->pool = start((*argv)[0], "pgfuzzs", 255);
+    S->rcu = rcu_create(1, SOCKET_ID_ANY);
+    FUZZ_CHECK(S->pool && S->rcu);
     rte_rcu_qsbr_thread_register(S->rcu, 0);
     rte_rcu_qsbr_thread_online(S->rcu, 0);
     session::table::params p;
@@ -261,13 +223,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
     FUZZ_CHECK(S->tab && S->mb);
     S->hk = crypto::make_hmac_key(*S->mb, key.data(), key.size());
 
-    S->ctx = std::make_unique<engine::context>();
-    S->ctx->ports[0].mac = pgtest::mac(0x01);
-    S->ctx->ports[0].ip_be = pgtest::ip4(198, 18, 0, 1);
-    S->ctx->ports[0].prefix_len = 24;
-    for (auto& t : S->ctx->tap_of)
-        t = engine::no_port;
-    S->ctx->router.udp_port = 7100;
+    S->ctx = make_context({{0x01, pgtest::ip4(198, 18, 0, 1)}});
     S->ctx->sessions = S->tab;
     session::config& c = S->ctx->session;
     c.udp_port = session_port;

@@ -2,6 +2,7 @@
 // input refused with a message that names the option.
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <arpa/inet.h>
@@ -9,7 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/idle.hpp"
-#include "options.hpp"
+#include "parse_options.hpp"
 
 namespace peregrine {
 namespace {
@@ -22,13 +23,8 @@ struct parse_result {
 
 parse_result parse(std::vector<std::string> args)
 {
-    args.insert(args.begin(), "peregrine");
-    std::vector<char*> argv;
-    for (auto& a : args)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
     parse_result r{};
-    r.ok = parse_options(static_cast<int>(args.size()), argv.data(), &r.o, &r.err);
+    r.ok = pgtest::parse_options(std::move(args), &r.o, &r.err);
     return r;
 }
 

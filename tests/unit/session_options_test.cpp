@@ -1,23 +1,19 @@
 // Session protocol options (src/options.cpp): defaults, ranges, and refusals naming the option.
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-#include "options.hpp"
+#include "parse_options.hpp"
 
 namespace peregrine {
 namespace {
 
 bool parse(std::vector<std::string> args, options* o, std::string* err)
 {
-    args.insert(args.begin(), "peregrine");
-    std::vector<char*> argv;
-    for (auto& a : args)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
-    return parse_options(static_cast<int>(args.size()), argv.data(), o, err);
+    return pgtest::parse_options(std::move(args), o, err);
 }
 
 TEST(SessionOptions, Defaults)
