@@ -22,7 +22,9 @@
 #include "options.hpp"
 #include "pcap_writer.hpp"
 #include "report.hpp"
+#include "lb_profile.hpp"
 #include "router_profile.hpp"
+#include "session_profile.hpp"
 
 namespace {
 
@@ -55,11 +57,30 @@ std::string mac_str(const rte_ether_addr& m)
 std::unique_ptr<profile> make_profile(const gen_options& o)
 {
     // One case per profile (docs/perf.md, "Adding a profile").
+    if (o.profile == "lb") {
+        lb_config c = o.lb;
+        c.common = o.router;
+        return std::make_unique<lb_profile>(c);
+    }
+    if (o.profile == "session") {
+        session_config c = o.session;
+        c.common = o.router;
+        std::string err;
+        auto p = session_profile::create(c, &err);
+        if (!p)
+            die(err);
+        return p;
+    }
     return std::make_unique<router_profile>(o.router);
 }
 
-std::string mode_name(const router_config& r)
+std::string mode_name(const gen_options& o)
 {
+    if (o.profile == "lb")
+        return o.lb.update_pct ? "request + " + std::to_string(o.lb.update_pct) + "% registration update" : "request";
+    if (o.profile == "session")
+        return o.session.noack_pct ? "data_ack + " + std::to_string(o.session.noack_pct) + "% data_noack" : "data_ack";
+    const router_config& r = o.router;
     if (r.heartbeat_pct == 100)
         return "heartbeat";
     if (r.heartbeat_pct == 0 && r.unknown_pct == 0)
@@ -91,7 +112,7 @@ int write_pcaps(const gen_options& o, profile& p)
             for (unsigned i = 0; i < n; ++i)
                 w.write(f[i].data, f[i].len);
         }
-        std::printf("wrote %lu Register Client frames to %s\n", static_cast<unsigned long>(w.frames()),
+        std::printf("wrote %lu setup frames to %s\n", static_cast<unsigned long>(w.frames()),
                     o.pcap_register.c_str());
     }
     pcap_writer w;
@@ -105,7 +126,7 @@ int write_pcaps(const gen_options& o, profile& p)
             w.write(f[i].data, f[i].len);
         left -= n;
     }
-    std::printf("wrote %lu frames (%s) to %s\n", static_cast<unsigned long>(w.frames()), mode_name(o.router).c_str(),
+    std::printf("wrote %lu frames (%s) to %s\n", static_cast<unsigned long>(w.frames()), mode_name(o).c_str(),
                 o.pcap_out.c_str());
     return 0;
 }
@@ -135,14 +156,16 @@ struct port_io {
         if (!n)
             return 0;
         const uint64_t now = rte_rdtsc();
+        const uint8_t* data[burst];
+        uint16_t len[burst];
         for (uint16_t i = 0; i < n; ++i) {
-            if (i + 1 < n)
-                rte_prefetch0(rte_pktmbuf_mtod(m[i + 1], void*));
-            if (m[i]->nb_segs == 1)
-                p.receive(rte_pktmbuf_mtod(m[i], const uint8_t*), rte_pktmbuf_data_len(m[i]), now);
-            else
-                p.receive(nullptr, 0, now);  // counted as not-UDP: we never send multi-segment frames
+            rte_prefetch0(rte_pktmbuf_mtod(m[i], void*));
+            // Multi-segment: counted as not-UDP (we never send such frames).
+            const bool one = m[i]->nb_segs == 1;
+            data[i] = one ? rte_pktmbuf_mtod(m[i], const uint8_t*) : nullptr;
+            len[i] = one ? rte_pktmbuf_data_len(m[i]) : 0;
         }
+        p.receive_burst(data, len, n, now);
         rte_pktmbuf_free_bulk(m, n);
         rx_frames += n;
         return n;
@@ -311,7 +334,7 @@ int main(int argc, char** argv)
         std::printf("trafgen: the engine's MAC is %s (ARP)\n", mac_str(o.router.dst_mac).c_str());
     }
     std::printf("trafgen: port %u (%s) -> %s, %u clients, %s\n", o.port, mac_str(o.router.src_mac).c_str(),
-                mac_str(o.router.dst_mac).c_str(), o.router.clients, mode_name(o.router).c_str());
+                mac_str(o.router.dst_mac).c_str(), o.router.clients, mode_name(o).c_str());
     std::fflush(stdout);
 
     auto prof = make_profile(o);
@@ -407,7 +430,7 @@ int main(int argc, char** argv)
     result r = make_result(p.stats(), double(t_stop - t0) / double(hz), double(hz));
     r.label = o.label;
     r.profile = p.name();
-    r.mode = mode_name(o.router);
+    r.mode = mode_name(o);
     r.setup = p.setup_summary();
     r.clients = o.router.clients;
     r.target_pps = o.rate;

@@ -18,6 +18,7 @@ enum opt_id : int {
     o_src_mac, o_addr, o_router_port, o_mode, o_hb_pct, o_unknown_pct, o_payload, o_reflector, o_no_rx_verify,
     o_reg_window, o_reg_timeout, o_reg_retries, o_seed, o_rate, o_duration, o_count, o_drain, o_interval,
     o_json, o_label, o_pcap_out, o_pcap_register, o_pcap_count,
+    o_lb_port, o_lb_nodes, o_lb_node_port, o_lb_update_pct, o_session_port, o_session_noack_pct, o_session_key_file,
 };
 
 const option long_opts[] = {
@@ -52,6 +53,13 @@ const option long_opts[] = {
     {"pcap-out", required_argument, nullptr, o_pcap_out},
     {"pcap-register", required_argument, nullptr, o_pcap_register},
     {"pcap-count", required_argument, nullptr, o_pcap_count},
+    {"lb-port", required_argument, nullptr, o_lb_port},
+    {"lb-nodes", required_argument, nullptr, o_lb_nodes},
+    {"lb-node-port", required_argument, nullptr, o_lb_node_port},
+    {"lb-update-pct", required_argument, nullptr, o_lb_update_pct},
+    {"session-port", required_argument, nullptr, o_session_port},
+    {"session-noack-pct", required_argument, nullptr, o_session_noack_pct},
+    {"session-key-file", required_argument, nullptr, o_session_key_file},
     {"help", no_argument, nullptr, 'h'},
     {nullptr, 0, nullptr, 0},
 };
@@ -128,10 +136,46 @@ bool parse_options(int argc, char** argv, gen_options* o, std::string* err)
         router_config& r = o->router;
         switch (c) {
         case o_profile:
-            if (std::strcmp(optarg, "router") != 0)
-                return bad("profile", "is not a profile (router)");
+            if (std::strcmp(optarg, "router") != 0 && std::strcmp(optarg, "lb") != 0 &&
+                std::strcmp(optarg, "session") != 0)
+                return bad("profile", "is not a profile (router, lb, session)");
             o->profile = optarg;
             break;
+        case o_lb_port:
+        case o_session_port:
+            if (!parse_u64(optarg, 1, 65535, &v))
+                return bad(c == o_lb_port ? "lb-port" : "session-port", "is not a UDP port in [1, 65535]");
+            (c == o_lb_port ? o->lb.server_port : o->session.server_port) = static_cast<uint16_t>(v);
+            break;
+        case o_lb_nodes:
+            if (!parse_u64(optarg, 1, 65535, &v))
+                return bad("lb-nodes", "is not an integer in [1, 65535]");
+            o->lb.nodes = static_cast<uint32_t>(v);
+            break;
+        case o_lb_node_port:
+            if (!parse_u64(optarg, 1, 65535, &v))
+                return bad("lb-node-port", "is not a UDP port in [1, 65535]");
+            o->lb.node_port = static_cast<uint16_t>(v);
+            break;
+        case o_lb_update_pct:
+        case o_session_noack_pct:
+            if (!parse_u64(optarg, 0, 100, &v))
+                return bad(c == o_lb_update_pct ? "lb-update-pct" : "session-noack-pct", "is not an integer in [0, 100]");
+            (c == o_lb_update_pct ? o->lb.update_pct : o->session.noack_pct) = static_cast<unsigned>(v);
+            break;
+        case o_session_key_file: {
+            // The engine's keyed mode takes the file's bytes exactly, 16 to 1024 of them.
+            FILE* fp = std::fopen(optarg, "rb");
+            if (!fp)
+                return bad("session-key-file", std::strerror(errno));
+            uint8_t buf[1025];
+            const size_t got = std::fread(buf, 1, sizeof(buf), fp);
+            std::fclose(fp);
+            if (got < 16 || got > 1024)
+                return bad("session-key-file", "must hold 16 to 1024 bytes");
+            o->session.key.assign(buf, buf + got);
+            break;
+        }
         case o_port:
             if (!parse_u64(optarg, 0, 1023, &v))
                 return bad("port", "is not a port id in [0, 1023]");
@@ -302,7 +346,18 @@ bool parse_options(int argc, char** argv, gen_options* o, std::string* err)
         return false;
     }
     o->router.tsc_hz = 1;  // checked for real once the EAL knows it
-    const std::string why = check_router_config(o->router);
+    std::string why;
+    if (o->profile == "lb") {
+        o->lb.common = o->router;
+        why = check_lb_config(o->lb);
+    } else if (o->profile == "session") {
+        o->session.common = o->router;
+        why = check_session_config(o->session);
+    } else {
+        why = check_router_config(o->router);
+    }
+    if (why.empty() && o->profile != "router" && o->router.reflector)
+        why = "--reflector is for the router profile only";
     if (!why.empty()) {
         *err = why;
         return false;
@@ -328,25 +383,43 @@ Target:
   --src-mac MAC          source MAC of every frame (default: the port's)
   --port N               DPDK port id to use (default 0)
 
-Clients (profile router, the only one so far):
+Profile:
+  --profile P            router (default), lb (load balancer) or session (docs/perf.md)
+
+Clients (every profile; the router's own options are marked router):
   --clients N            simulated clients, [1, 100000000] (default 1000)
   --base-id ID           Client ID of client 0 (default 1); IDs base+N.. are the unknown ones
   --client-ip A.B.C.D    address of client 0 (default 198.19.0.1)
   --client-port N        UDP port of client 0 (default 10000)
   --ports-per-ip N       clients per address (default 50000): client k uses
                          client-ip + k / N, client-port + k % N
-  --mode M               heartbeat (default), forward (messages to registered IDs) or unknown
-  --heartbeat-pct P      share of frames that are Heartbeats, the rest Individual Messages
-  --unknown-pct P        share of messages sent to never-registered IDs (Unknown Recipient)
-  --payload MIN[-MAX]    message body bytes after type and ID, [0, 1400] (default 16); bodies
+  --mode M               router: heartbeat (default), forward (messages to registered IDs) or
+                         unknown
+  --heartbeat-pct P      router: share of frames that are Heartbeats, the rest Individual Messages
+  --unknown-pct P        router: share of messages sent to never-registered IDs (Unknown Recipient)
+  --payload MIN[-MAX]    router and session: body bytes after the header (router: type and ID;
+                         session: the 64-byte header), [0, 1400] (default 16); bodies
                          of 16 bytes or more carry the send timestamp and a sequence number
   --reflector            the far end mirrors frames (dpdk-testpmd 5tswap): an echoed request
                          counts as its answer
-  --register-window N    Register Clients in flight (default 512)
+  --register-window N    Register Clients (lb: Registers, session: HELLOs) in flight (default 512)
   --register-timeout-ms T  resend unanswered registrations after T ms of silence (default 200)
   --register-retries N   passes over the still unregistered clients after the first, before
                          giving up (default 20)
   --no-rx-verify         do not check IPv4/UDP checksums of received frames
+
+Load balancer (--profile lb): setup registers the serving nodes, then the clients send Request
+Serving Node (and the nodes Registration Updates); answers are matched by Request ID:
+  --lb-port N            the engine's load-balancer UDP port (default 7200)
+  --lb-nodes N           serving nodes to register, [1, 65535] (default 8)
+  --lb-node-port N       node j sends from --client-ip, port N + j (default 9000)
+  --lb-update-pct P      share of frames that are Registration Updates from the nodes (default 0)
+
+Session (--profile session): setup opens one session per client (HELLO/ACCEPT), then DATA_ACK
+(answered by ACK) or DATA_NOACK (answered by the echo application's echo), every packet hashed:
+  --session-port N       the engine's session UDP port (default 7300)
+  --session-noack-pct P  share of DATA_NOACK (default 0; needs --session-app echo on the engine)
+  --session-key-file F   keyed mode: HMAC-SHA-256 with the engine's pre-shared key
   --seed N               recipient choice and payload sizes (default 1)
 
 Run:

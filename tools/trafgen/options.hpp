@@ -6,14 +6,18 @@
 #include <cstdint>
 #include <string>
 
+#include "lb_profile.hpp"
 #include "router_profile.hpp"
+#include "session_profile.hpp"
 
 namespace peregrine::trafgen {
 
 struct gen_options {
     std::string profile = "router";
     uint16_t port = 0;
-    router_config router;
+    router_config router;              // every profile's addressing, clients, payload, timing
+    lb_config lb;                      // --profile lb: its own fields (common is copied from router)
+    session_config session;            // --profile session: likewise
     bool dst_mac_set = false;          // else resolved by ARP for the engine's address
     bool src_mac_set = false;          // else the port's MAC
     double rate = 0;                   // frames per second in the measure phase; 0: as fast as TX takes them

@@ -5,6 +5,7 @@
 // builds frames and accounts received ones, so it runs the same against an ethdev, into a pcap
 // file, or in a unit test. To add a protocol: implement this interface in <name>_profile.cpp,
 // add its options to options.cpp and a case to make_profile() (docs/perf.md, "Adding a profile").
+// Profiles: router (router_profile.hpp), lb (lb_profile.hpp), session (session_profile.hpp).
 //
 // Phases, in order:
 //   setup    setup_burst() until it reports done (e.g. the router registers every client and
@@ -57,6 +58,13 @@ public:
 
     // A received frame (whole Ethernet frame).
     virtual void receive(const uint8_t* frame, uint16_t len, uint64_t now_tsc) = 0;
+    // A received burst; the driver calls this. Profiles that verify a burst at once (the session
+    // profile hashes every answer in one multi-buffer call) override it.
+    virtual void receive_burst(const uint8_t* const* frames, const uint16_t* lens, unsigned n, uint64_t now_tsc)
+    {
+        for (unsigned i = 0; i < n; ++i)
+            receive(frames[i], lens[i], now_tsc);
+    }
 
     // Called once between setup and measure: counters start from zero for the measured run.
     virtual void start_measure() = 0;

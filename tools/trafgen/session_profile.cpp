@@ -1,0 +1,455 @@
+#include "session_profile.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include <rte_byteorder.h>
+
+#include "session/codec.hpp"
+
+namespace peregrine::trafgen {
+
+namespace sc = peregrine::session;
+
+namespace {
+constexpr size_t slot_stride = 1472;  // 64-byte header + 1400-byte body, rounded up
+constexpr uint8_t id_magic[8] = {'P', 'G', 'T', 'G', 'S', 'E', 'S', 'S'};
+} // namespace
+
+std::string check_session_config(const session_config& c)
+{
+    session_config probe = c;
+    probe.common.base_id = 0;
+    std::string why = check_router_config(probe.common);
+    if (!why.empty())
+        return why;
+    if (c.noack_pct > 100)
+        return "--session-noack-pct must be in [0, 100]";
+    // 64-byte header + body within a 1500-byte MTU.
+    if (c.common.payload_max > 1400)
+        return "--payload must stay within 1400 body bytes";
+    return {};
+}
+
+std::unique_ptr<session_profile> session_profile::create(const session_config& c, std::string* err)
+{
+    auto mb = crypto::mb_context::create();
+    if (!mb) {
+        *err = "cannot create an IPsec-MB context (out of memory, or the CPU lacks SSE4.2)";
+        return nullptr;
+    }
+    return std::unique_ptr<session_profile>(new session_profile(c, std::move(mb)));
+}
+
+session_profile::session_profile(const session_config& c, std::unique_ptr<crypto::mb_context> mb)
+    : cfg_(c), mb_(std::move(mb)), keyed_(!c.key.empty()), open_(c.common.clients, 0), order_(c.common.clients, 0),
+      sent_tsc_(c.common.clients, 0), last_digest_(size_t(c.common.clients) * crypto::sha256_len, 0),
+      scratch_(max_burst * slot_stride, 0), rng_(c.common.seed * 0x9e3779b97f4a7c15ull + 5)
+{
+    if (keyed_)
+        key_ = crypto::make_hmac_key(*mb_, cfg_.key.data(), cfg_.key.size());
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    base_ms_ = uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+}
+
+uint64_t session_profile::rand()
+{
+    rng_ ^= rng_ >> 12;
+    rng_ ^= rng_ << 25;
+    rng_ ^= rng_ >> 27;
+    return rng_ * 0x2545f4914f6cdd1dull;
+}
+
+uint16_t session_profile::body_len()
+{
+    const router_config& r = cfg_.common;
+    if (r.payload_min == r.payload_max)
+        return r.payload_min;
+    return static_cast<uint16_t>(r.payload_min + rand() % (r.payload_max - r.payload_min + 1u));
+}
+
+uint64_t session_profile::wall_ms(uint64_t now) const
+{
+    if (base_tsc_ == 0 || now < base_tsc_)
+        return base_ms_;
+    return base_ms_ + (now - base_tsc_) * 1000 / cfg_.common.tsc_hz;
+}
+
+void session_profile::client_id(uint32_t k, uint8_t* out) const
+{
+    std::memcpy(out, id_magic, 8);
+    const uint64_t be = rte_cpu_to_be_64(k);
+    std::memcpy(out + 8, &be, 8);
+}
+
+uint16_t session_profile::compose(unsigned s, uint32_t k, uint8_t t, uint64_t order, uint16_t body, uint32_t magic,
+                                  uint64_t now, const uint8_t* hello_ts)
+{
+    uint8_t* p = scratch_.data() + size_t(s) * slot_stride;
+    uint8_t id[sc::client_id_len];
+    client_id(k, id);
+    std::memset(p, 0, sc::digest_len);
+    sc::write_header(p, id, static_cast<sc::type>(t), body, static_cast<uint16_t>(k), order);
+    uint8_t* b = p + sc::header_len;
+    if (hello_ts) {
+        std::memcpy(b, hello_ts, sc::timestamp_len);
+    } else if (body >= sizeof(body_stamp)) {
+        const uint64_t tsc = rte_cpu_to_le_64(now);
+        const uint32_t seq = rte_cpu_to_le_32(seq_++), m = rte_cpu_to_le_32(magic);
+        std::memcpy(b, &tsc, 8);
+        std::memcpy(b + 8, &seq, 4);
+        std::memcpy(b + 12, &m, 4);
+    } else {
+        std::memset(b, 0, sizeof(body_stamp));  // no stale stamp under a short body
+    }
+    return static_cast<uint16_t>(sc::header_len + body);
+}
+
+void session_profile::sign_and_frame(frame_buf* f, const uint32_t* who, const uint16_t* plen, unsigned n)
+{
+    const uint8_t* data[max_burst];
+    uint32_t len[max_burst];
+    uint8_t dig[max_burst][crypto::sha256_len];
+    for (unsigned i = 0; i < n; ++i) {
+        data[i] = scratch_.data() + size_t(i) * slot_stride + sc::off_client;
+        len[i] = plen[i] - sc::off_client;
+    }
+    if (keyed_)
+        crypto::hmac_sha256_burst(*mb_, key_, data, len, n, dig);
+    else
+        crypto::sha256_burst(*mb_, data, len, n, dig);
+    const router_config& r = cfg_.common;
+    for (unsigned i = 0; i < n; ++i) {
+        uint8_t* p = scratch_.data() + size_t(i) * slot_stride;
+        std::memcpy(p, dig[i], crypto::sha256_len);
+        const uint32_t k = who[i];
+        if (p[sc::off_type] == uint8_t(sc::type::data_ack))
+            std::memcpy(&last_digest_[size_t(k) * crypto::sha256_len], dig[i], crypto::sha256_len);
+        udp_addrs a;
+        a.src_mac = r.src_mac;
+        a.dst_mac = r.dst_mac;
+        a.src_ip_be = rte_cpu_to_be_32(client_ip(k));
+        a.dst_ip_be = rte_cpu_to_be_32(r.server_ip);
+        a.src_port_be = rte_cpu_to_be_16(client_port(k));
+        a.dst_port_be = rte_cpu_to_be_16(cfg_.server_port);
+        // Bytes past the stamp are zero in the slot, as build_udp writes them.
+        const uint16_t head = static_cast<uint16_t>(std::min<unsigned>(plen[i], sc::header_len + sizeof(body_stamp)));
+        f[i].len = build_udp(f[i].data, a, p, head, plen[i], ip_id_++);
+    }
+}
+
+unsigned session_profile::setup_burst(frame_buf* f, unsigned n, uint64_t now, setup_state* state)
+{
+    const router_config& r = cfg_.common;
+    if (setup_start_ == 0) {
+        setup_start_ = last_activity_ = now;
+        c_.hello_passes = 1;
+        // Unix time from here on is base_ms_ plus TSC time (no clock call per packet).
+        base_tsc_ = now;
+    }
+    *state = setup_state::running;
+    if (setup_failed_) {
+        *state = setup_state::failed;
+        return 0;
+    }
+    if (n_open_ == r.clients) {
+        if (setup_end_ == 0)
+            setup_end_ = now;
+        *state = setup_state::done;
+        return 0;
+    }
+    const uint64_t timeout = r.tsc_hz / 1000 * r.register_timeout_ms;
+    const bool quiet = now - last_activity_ > timeout;
+    if (cursor_ == r.clients) {
+        if (inflight_ && !quiet)
+            return 0;
+        if (c_.hello_passes > r.register_retries) {
+            setup_failed_ = true;
+            setup_end_ = now;
+            *state = setup_state::failed;
+            return 0;
+        }
+        ++c_.hello_passes;
+        cursor_ = 0;
+        inflight_ = 0;
+    } else if (inflight_ >= r.register_window) {
+        if (!quiet)
+            return 0;
+        inflight_ = 0;
+    }
+    n = std::min(n, max_burst);
+    uint32_t who[max_burst];
+    uint16_t plen[max_burst];
+    uint8_t ts[sc::timestamp_len];
+    const uint64_t ts_be = rte_cpu_to_be_64(wall_ms(now));
+    std::memcpy(ts, &ts_be, sizeof(ts));
+    unsigned built = 0;
+    while (built < n && cursor_ < r.clients && inflight_ < r.register_window) {
+        const uint32_t k = cursor_++;
+        if (open_[k])
+            continue;
+        who[built] = k;
+        plen[built] = compose(built, k, uint8_t(sc::type::hello), 0, sc::timestamp_len, 0, now, ts);
+        ++built;
+        ++inflight_;
+    }
+    if (built) {
+        sign_and_frame(f, who, plen, built);
+        c_.hello_sent += built;
+        last_activity_ = now;
+    }
+    return built;
+}
+
+std::string session_profile::setup_summary() const
+{
+    char b[256];
+    const double secs =
+        setup_end_ > setup_start_ ? double(setup_end_ - setup_start_) / double(cfg_.common.tsc_hz) : 0.0;
+    std::snprintf(b, sizeof(b), "%u of %u sessions open in %.2f s (%lu HELLO sent, %lu pass%s, %s)", n_open_,
+                  cfg_.common.clients, secs, static_cast<unsigned long>(c_.hello_sent),
+                  static_cast<unsigned long>(c_.hello_passes), c_.hello_passes == 1 ? "" : "es",
+                  keyed_ ? "HMAC-SHA-256" : "SHA-256");
+    return b;
+}
+
+void session_profile::start_measure()
+{
+    st_ = traffic_stats{};
+    const counters_t keep = c_;
+    c_ = counters_t{};
+    c_.hello_sent = keep.hello_sent;
+    c_.accepted = keep.accepted;
+    c_.hello_passes = keep.hello_passes;
+    std::fill(sent_tsc_.begin(), sent_tsc_.end(), 0);
+}
+
+void session_profile::traffic_burst(frame_buf* f, unsigned n, uint64_t now)
+{
+    const uint32_t nc = cfg_.common.clients;
+    for (unsigned done = 0; done < n;) {
+        const unsigned m = std::min(n - done, max_burst);
+        uint32_t who[max_burst];
+        uint16_t plen[max_burst];
+        for (unsigned i = 0; i < m; ++i) {
+            const uint32_t k = next_;
+            next_ = next_ + 1 == nc ? 0 : next_ + 1;
+            const bool noack = cfg_.noack_pct && (cfg_.noack_pct == 100 || rand() % 100 < cfg_.noack_pct);
+            who[i] = k;
+            plen[i] = compose(i, k, uint8_t(noack ? sc::type::data_noack : sc::type::data_ack), ++order_[k], body_len(),
+                              noack ? magic_noack : magic_ack, now, nullptr);
+            if (noack) {
+                ++c_.data_noack_sent;
+            } else {
+                ++c_.data_ack_sent;
+                if (sent_tsc_[k])
+                    ++c_.stamp_overwritten;
+                sent_tsc_[k] = now;
+            }
+        }
+        sign_and_frame(f + done, who, plen, m);
+        for (unsigned i = 0; i < m; ++i)
+            st_.offered_bytes += f[done + i].len;
+        done += m;
+    }
+    st_.offered += n;
+}
+
+void session_profile::answered(uint16_t len, uint64_t sent_tsc, uint64_t now)
+{
+    ++st_.answered;
+    st_.answered_bytes += len;
+    if (sent_tsc && now >= sent_tsc)
+        st_.latency.record(now - sent_tsc);
+    else
+        ++c_.untimed;
+}
+
+void session_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
+{
+    receive_burst(&frame, &len, 1, now);
+}
+
+void session_profile::receive_burst(const uint8_t* const* frames, const uint16_t* lens, unsigned n, uint64_t now)
+{
+    const router_config& r = cfg_.common;
+    while (n) {
+        const unsigned m = std::min(n, max_burst);
+        rx_item it[max_burst];
+        const uint8_t* data[max_burst];
+        uint32_t len[max_burst];
+        uint8_t dig[max_burst][crypto::sha256_len];
+        unsigned k = 0;
+        for (unsigned i = 0; i < m; ++i) {
+            rx_item& x = it[k];
+            x.frame = frames[i];
+            x.len = lens[i];
+            switch (parse_udp(frames[i], lens[i], r.verify_rx, &x.u)) {
+            case rx_verdict::ok:
+                break;
+            case rx_verdict::not_udp:
+                ++c_.rx_not_udp;
+                ++st_.rx_other;
+                continue;
+            case rx_verdict::malformed:
+                ++c_.rx_malformed;
+                ++st_.rx_other;
+                continue;
+            case rx_verdict::bad_cksum:
+                ++c_.rx_bad_cksum;
+                ++st_.rx_other;
+                continue;
+            }
+            if (x.u.src_ip_be != rte_cpu_to_be_32(r.server_ip) ||
+                x.u.src_port_be != rte_cpu_to_be_16(cfg_.server_port) || x.u.len < sc::header_len ||
+                x.u.len > sc::header_len + max_body) {
+                ++c_.rx_foreign;
+                ++st_.rx_other;
+                continue;
+            }
+            data[k] = x.u.payload + sc::off_client;
+            len[k] = x.u.len - sc::off_client;
+            ++k;
+        }
+        // The server signs every answer: one multi-buffer call verifies the whole burst.
+        if (keyed_)
+            crypto::hmac_sha256_burst(*mb_, key_, data, len, k, dig);
+        else
+            crypto::sha256_burst(*mb_, data, len, k, dig);
+        for (unsigned i = 0; i < k; ++i)
+            handle(it[i], crypto::digest_equal(dig[i], it[i].u.payload), now);
+        frames += m;
+        lens += m;
+        n -= m;
+    }
+}
+
+void session_profile::handle(const rx_item& x, bool digest_ok, uint64_t now)
+{
+    const router_config& r = cfg_.common;
+    if (!digest_ok) {
+        ++c_.bad_digest;
+        ++st_.rx_other;
+        return;
+    }
+    const uint8_t* p = x.u.payload;
+    const uint32_t ip = rte_be_to_cpu_32(x.u.dst_ip_be);
+    const uint16_t port = rte_be_to_cpu_16(x.u.dst_port_be);
+    uint32_t k = UINT32_MAX;
+    if (ip >= r.client_ip && port >= r.client_port && uint32_t(port - r.client_port) < r.ports_per_ip) {
+        const uint64_t kk = uint64_t(ip - r.client_ip) * r.ports_per_ip + (port - r.client_port);
+        if (kk < r.clients)
+            k = static_cast<uint32_t>(kk);
+    }
+    uint8_t id[sc::client_id_len];
+    if (k != UINT32_MAX)
+        client_id(k, id);
+    const uint16_t body = sc::load_be16(p + sc::off_length);
+    if (k == UINT32_MAX || std::memcmp(p + sc::off_client, id, sc::client_id_len) != 0 ||
+        body != x.u.len - sc::header_len) {
+        ++c_.rx_foreign;
+        ++st_.rx_other;
+        return;
+    }
+    const uint64_t order = sc::load_be64(p + sc::off_order);
+    switch (static_cast<sc::type>(p[sc::off_type])) {
+    case sc::type::accept:
+        if (!open_[k]) {
+            open_[k] = 1;
+            ++n_open_;
+            ++c_.accepted;
+            if (inflight_)
+                --inflight_;
+            last_activity_ = now;
+        } else {
+            ++c_.late_accept;
+            ++st_.rx_other;
+        }
+        return;
+    case sc::type::ack:
+        ++c_.ack_rx;
+        if (order != order_[k] || !sent_tsc_[k]) {
+            // For an earlier packet of this session: several were in flight, and only the last
+            // one's stamp and digest are kept. Still its answer (untimed), if recent enough.
+            if (order < order_[k] && order_[k] - order < older_ack_window) {
+                ++c_.older_ack;
+                answered(x.len, 0, now);
+            } else {
+                ++c_.stale_ack;
+                ++st_.rx_other;
+            }
+            return;
+        }
+        if (body != crypto::sha256_len ||
+            !crypto::digest_equal(p + sc::header_len, &last_digest_[size_t(k) * crypto::sha256_len])) {
+            ++c_.ack_mismatch;
+            ++st_.rx_other;
+            return;
+        }
+        answered(x.len, sent_tsc_[k], now);
+        sent_tsc_[k] = 0;
+        return;
+    case sc::type::data_noack: {
+        ++c_.echo_rx;
+        uint64_t tsc = 0;
+        uint32_t magic = 0;
+        if (body >= sizeof(body_stamp)) {
+            std::memcpy(&tsc, p + sc::header_len, 8);
+            std::memcpy(&magic, p + sc::header_len + 12, 4);
+            magic = rte_le_to_cpu_32(magic);
+        }
+        if (magic == magic_noack) {
+            ++c_.echo_answer;
+            answered(x.len, rte_le_to_cpu_64(tsc), now);
+        }
+        // Echo of a DATA_ACK (already answered by its ACK) or of a short body: counted only.
+        return;
+    }
+    case sc::type::reject:
+        ++c_.rejected;
+        ++st_.rx_other;
+        return;
+    case sc::type::bad_ack:
+        ++c_.bad_ack;
+        ++st_.rx_other;
+        return;
+    default:
+        ++c_.rx_unexpected;
+        ++st_.rx_other;
+        return;
+    }
+}
+
+std::vector<std::pair<std::string, uint64_t>> session_profile::counters() const
+{
+    return {
+        {"sessions_open", n_open_},
+        {"hello_sent", c_.hello_sent},
+        {"accepted", c_.accepted},
+        {"hello_passes", c_.hello_passes},
+        {"data_ack_sent", c_.data_ack_sent},
+        {"data_noack_sent", c_.data_noack_sent},
+        {"ack_rx", c_.ack_rx},
+        {"echo_rx", c_.echo_rx},
+        {"echo_answer", c_.echo_answer},
+        {"ack_mismatch", c_.ack_mismatch},
+        {"older_ack", c_.older_ack},
+        {"stale_ack", c_.stale_ack},
+        {"bad_digest", c_.bad_digest},
+        {"rejected", c_.rejected},
+        {"bad_ack", c_.bad_ack},
+        {"untimed", c_.untimed},
+        {"stamp_overwritten", c_.stamp_overwritten},
+        {"late_accept", c_.late_accept},
+        {"rx_not_udp", c_.rx_not_udp},
+        {"rx_malformed", c_.rx_malformed},
+        {"rx_bad_cksum", c_.rx_bad_cksum},
+        {"rx_foreign", c_.rx_foreign},
+        {"rx_unexpected", c_.rx_unexpected},
+    };
+}
+
+} // namespace peregrine::trafgen
