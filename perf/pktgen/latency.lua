@@ -4,7 +4,6 @@
 -- so Peregrine does not answer them: per-answer latency percentiles come from peregrine-trafgen,
 -- which runs on the same port (docs/perf.md, "pktgen"). Run it through perf/pktgen/run.sh.
 package.path = package.path .. ";" .. (os.getenv("PG_LUA_DIR") or ".") .. "/?.lua"
-require "Pktgen"
 local pe = require "peregrine"
 
 local cfg = pe.config()

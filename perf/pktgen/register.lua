@@ -3,7 +3,6 @@
 -- harmless re-registrations, and they retry the ones the first pass lost). Peregrine answers
 -- each Register Client; the answers counted here say how many arrived.
 package.path = package.path .. ";" .. (os.getenv("PG_LUA_DIR") or ".") .. "/?.lua"
-require "Pktgen"
 local pe = require "peregrine"
 
 local cfg = pe.config()

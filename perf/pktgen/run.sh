@@ -6,7 +6,7 @@
 #   perf/pktgen/run.sh --eal "-l 2-4 -a 0000:3b:00.1" --map "[3:4].0" \
 #       --register reg.pcap --traffic hb.pcap --clients 1000000 [--test both] [--loss 0.001]
 #   perf/pktgen/run.sh --check           # exit 0 if pktgen is found, 77 if not
-#   perf/pktgen/run.sh --smoke BUILD     # the test suite's run: peregrine over net_memif
+#   perf/pktgen/run.sh --smoke BUILD     # the test suite's run: peregrine and pktgen on a veth pair
 #
 # Options: --pktgen PATH, --eal "ARGS" (default "-l 0-2"), --map MAP (default "[1:2].0"),
 # --port N (0), --traffic FILE, --register FILE, --test throughput|latency|both (both),
@@ -80,25 +80,37 @@ echo "run.sh: using $PKTGEN_BIN"
 case "$TEST" in throughput|latency|both) ;; *) echo "run.sh: --test must be throughput, latency or both" >&2; exit 2 ;; esac
 case "$MODE" in pcap|range) ;; *) echo "run.sh: --mode must be pcap or range" >&2; exit 2 ;; esac
 
-# ---- smoke: a real, small run against peregrine on a net_memif link ----
+# ---- smoke: a real, small run against peregrine on a veth pair ----
+# af_packet on a veth pair rather than net_memif: pktgen 23.x sets the port MTU at start and
+# panics when the PMD cannot (net_memif in DPDK 22.11 cannot). Needs root (ip link).
 cleanup_smoke() { :; }
 if [ -n "$SMOKE" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "run.sh: --smoke needs root (it makes a veth pair)" >&2
+        exit 77
+    fi
     B=$(cd "$SMOKE" && pwd)
     tag=pgpk$$
-    sock=/tmp/$tag.sock
+    va=${tag}a vb=${tag}b
     OUT=$B/pktgen-smoke
     mkdir -p "$OUT"
     "$B/tools/trafgen/peregrine-trafgen" -l 0 --no-pci --no-huge -m 128 --file-prefix=${tag}w --log-level='*:error' -- \
         --addr 198.18.0.1 --dst-mac 02:00:00:00:00:01 --clients 100 \
         --pcap-out "$OUT/hb.pcap" --pcap-register "$OUT/reg.pcap" --pcap-count 1000
+    ip link add "$va" type veth peer name "$vb"
+    cleanup_smoke() { kill -TERM "$pe_pid" 2>/dev/null || true; wait "$pe_pid" 2>/dev/null || true
+                      ip link del "$va" 2>/dev/null || true; }
+    trap cleanup_smoke EXIT
+    ip link set "$va" address 02:00:00:00:00:01
+    ip link set "$va" up
+    ip link set "$vb" up
     "$B/src/peregrine" -l 0-1 --no-pci --no-huge -m 512 --file-prefix=${tag}e \
-        --vdev=net_memif0,role=server,socket=$sock,mac=02:00:00:00:00:01 -- \
+        --vdev=net_af_packet0,iface=$va,qpairs=1 -- \
         --addr 0:198.18.0.1/16 --no-tap --config "(0,0,1)" > "$OUT/peregrine.log" 2>&1 &
     pe_pid=$!
-    cleanup_smoke() { kill -TERM "$pe_pid" 2>/dev/null || true; wait "$pe_pid" 2>/dev/null || true; rm -f "$sock"; }
-    trap cleanup_smoke EXIT
     for _ in $(seq 100); do grep -qs 'peregrine: ready' "$OUT/peregrine.log" && break; sleep 0.1; done
-    EAL="-l 0-1 --no-pci --no-huge -m 512 --file-prefix=${tag}p --vdev=net_memif0,role=client,socket=$sock"
+    # pktgen makes several pools of 24k mbufs: 1.5 GB of memory.
+    EAL="-l 0-1 --no-pci --no-huge -m 1536 --file-prefix=${tag}p --vdev=net_af_packet0,iface=$vb,qpairs=1"
     MAP="[1].0"
     TRAFFIC=$OUT/hb.pcap
     REGISTER=$OUT/reg.pcap

@@ -3,7 +3,6 @@
 -- pktgen was started with (-s P:traffic.pcap, made by peregrine-trafgen --pcap-out) or, with
 -- PG_MODE=range, pktgen's range traffic. Run it through perf/pktgen/run.sh; see docs/perf.md.
 package.path = package.path .. ";" .. (os.getenv("PG_LUA_DIR") or ".") .. "/?.lua"
-require "Pktgen"
 local pe = require "peregrine"
 
 local cfg = pe.config()
