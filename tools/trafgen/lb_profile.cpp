@@ -34,18 +34,12 @@ std::string check_lb_config(const lb_config& c)
 }
 
 lb_profile::lb_profile(const lb_config& c)
-    : cfg_(c), node_registered_(c.nodes, 0), node_req_(c.nodes, 0), node_sent_(size_t(c.nodes) * node_ring, 0),
+    : cfg_(c), space_{c.common.client_ip, c.common.client_port, c.common.ports_per_ip, c.common.clients},
+      pacer_(c.common.register_window, c.common.register_retries, c.common.tsc_hz / 1000 * c.common.register_timeout_ms),
+      node_registered_(c.nodes, 0), node_req_(c.nodes, 0), node_sent_(size_t(c.nodes) * node_ring, 0),
       client_req_(c.common.clients, 0), client_sent_(c.common.clients, 0), client_node_(c.common.clients, 0),
-      acks_(ack_queue), rng_(c.common.seed * 0x9e3779b97f4a7c15ull + 3)
+      acks_(ack_queue), rng_(c.common.seed + 2)
 {
-}
-
-uint64_t lb_profile::rand()
-{
-    rng_ ^= rng_ >> 12;
-    rng_ ^= rng_ << 25;
-    rng_ ^= rng_ >> 27;
-    return rng_ * 0x2545f4914f6cdd1dull;
 }
 
 uint16_t lb_profile::frame_from(uint8_t* f, uint32_t ip, uint16_t port, const uint8_t* payload, uint16_t len)
@@ -58,15 +52,6 @@ uint16_t lb_profile::frame_from(uint8_t* f, uint32_t ip, uint16_t port, const ui
     a.src_port_be = rte_cpu_to_be_16(port);
     a.dst_port_be = rte_cpu_to_be_16(cfg_.server_port);
     return build_udp(f, a, payload, len, len, ip_id_++);
-}
-
-uint32_t lb_profile::client_of(uint32_t ip, uint16_t port) const
-{
-    const router_config& r = cfg_.common;
-    if (ip < r.client_ip || port < r.client_port || uint32_t(port - r.client_port) >= r.ports_per_ip)
-        return UINT32_MAX;
-    const uint64_t k = uint64_t(ip - r.client_ip) * r.ports_per_ip + (port - r.client_port);
-    return k < r.clients ? static_cast<uint32_t>(k) : UINT32_MAX;
 }
 
 uint32_t lb_profile::node_of(uint32_t ip, uint16_t port) const
@@ -96,47 +81,21 @@ unsigned lb_profile::flush_acks(frame_buf* f, unsigned n)
 unsigned lb_profile::setup_burst(frame_buf* f, unsigned n, uint64_t now, setup_state* state)
 {
     const router_config& r = cfg_.common;
-    if (setup_start_ == 0) {
-        setup_start_ = last_activity_ = now;
-        c_.reg_passes = 1;
-    }
-    *state = setup_state::running;
     unsigned built = flush_acks(f, n);
-    if (setup_failed_) {
-        *state = setup_state::failed;
-        return built;
-    }
-    const uint64_t timeout = r.tsc_hz / 1000 * r.register_timeout_ms;
-    const bool quiet = now - last_activity_ > timeout;
     if (n_registered_ == cfg_.nodes) {
         // Every node is in; done once the notifications have stopped and been Acked.
-        if (quiet && n_acks_ == 0 && built == 0) {
-            if (setup_end_ == 0)
-                setup_end_ = now;
+        *state = setup_state::running;
+        if (pacer_.quiet(now) && n_acks_ == 0 && built == 0) {
+            pacer_.finish(now);
             *state = setup_state::done;
         }
         return built;
     }
-    if (cursor_ == cfg_.nodes) {
-        if (inflight_ && !quiet)
-            return built;
-        if (c_.reg_passes > r.register_retries) {
-            setup_failed_ = true;
-            setup_end_ = now;
-            *state = setup_state::failed;
-            return built;
-        }
-        ++c_.reg_passes;
-        cursor_ = 0;
-        inflight_ = 0;
-    } else if (inflight_ >= r.register_window) {
-        if (!quiet)
-            return built;
-        inflight_ = 0;
-    }
+    if (!pacer_.may_send(now, cfg_.nodes, n_registered_, state))
+        return built;
     const unsigned before = built;
-    while (built < n && cursor_ < cfg_.nodes && inflight_ < r.register_window) {
-        const uint32_t j = cursor_++;
+    while (built < n && pacer_.more(cfg_.nodes)) {
+        const uint32_t j = pacer_.take();
         if (node_registered_[j])
             continue;
         lc::endpoint self;
@@ -147,24 +106,20 @@ unsigned lb_profile::setup_burst(frame_buf* f, unsigned n, uint64_t now, setup_s
         lc::encode_register(p, lc::type::register_serving_node, 1, self);
         f[built].len = frame_from(f[built].data, r.client_ip, node_port(j), p, lc::register_len);
         ++built;
-        ++inflight_;
+        pacer_.building();
     }
-    if (built > before) {
-        c_.reg_sent += built - before;
-        last_activity_ = now;
-    }
+    pacer_.built(built - before, now);
     return built;
 }
 
 std::string lb_profile::setup_summary() const
 {
     char b[256];
-    const double secs =
-        setup_end_ > setup_start_ ? double(setup_end_ - setup_start_) / double(cfg_.common.tsc_hz) : 0.0;
     std::snprintf(b, sizeof(b),
                   "%u of %u serving nodes registered in %.2f s (%lu Register sent, %lu pass%s, %lu notifications Acked)",
-                  n_registered_, cfg_.nodes, secs, static_cast<unsigned long>(c_.reg_sent),
-                  static_cast<unsigned long>(c_.reg_passes), c_.reg_passes == 1 ? "" : "es",
+                  n_registered_, cfg_.nodes, pacer_.seconds(cfg_.common.tsc_hz),
+                  static_cast<unsigned long>(pacer_.sent_total()), static_cast<unsigned long>(pacer_.passes()),
+                  pacer_.passes() == 1 ? "" : "es",
                   static_cast<unsigned long>(setup_notified_ ? setup_notified_ : c_.notify_acked));
     return b;
 }
@@ -175,9 +130,8 @@ void lb_profile::start_measure()
     setup_notified_ = c_.notify_acked;
     const counters_t keep = c_;
     c_ = counters_t{};
-    c_.reg_sent = keep.reg_sent;
     c_.reg_acked = keep.reg_acked;
-    c_.reg_passes = keep.reg_passes;
+    rx_err_ = rx_errors{};
     std::fill(client_sent_.begin(), client_sent_.end(), 0);
     std::fill(node_sent_.begin(), node_sent_.end(), 0);
 }
@@ -189,12 +143,12 @@ void lb_profile::traffic_burst(frame_buf* f, unsigned n, uint64_t now)
     // frame it gets, so they take the place of requests only in this call.
     const unsigned skip = flush_acks(f, n);
     for (unsigned i = skip; i < n; ++i) {
-        const bool update = cfg_.update_pct && (cfg_.update_pct == 100 || rand() % 100 < cfg_.update_pct);
+        const bool update = rng_.percent(cfg_.update_pct);
         if (update) {
             const uint32_t j = next_node_;
             next_node_ = next_node_ + 1 == cfg_.nodes ? 0 : next_node_ + 1;
             const uint16_t req = ++node_req_[j];
-            const uint32_t k = static_cast<uint32_t>(rand() % r.clients);
+            const uint32_t k = static_cast<uint32_t>(rng_.next() % r.clients);
             lc::endpoint ep;
             ep.ip_be = rte_cpu_to_be_32(client_ip(k));
             ep.port_be = rte_cpu_to_be_16(client_port(k));
@@ -224,34 +178,12 @@ void lb_profile::traffic_burst(frame_buf* f, unsigned n, uint64_t now)
     st_.offered += n - skip;
 }
 
-void lb_profile::answered(uint16_t len, uint64_t sent_tsc, uint64_t now)
-{
-    ++st_.answered;
-    st_.answered_bytes += len;
-    if (sent_tsc && now >= sent_tsc)
-        st_.latency.record(now - sent_tsc);
-}
-
 void lb_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
 {
     const router_config& r = cfg_.common;
     udp_rx u;
-    switch (parse_udp(frame, len, r.verify_rx, &u)) {
-    case rx_verdict::ok:
-        break;
-    case rx_verdict::not_udp:
-        ++c_.rx_not_udp;
-        ++st_.rx_other;
+    if (!rx_err_.accept(parse_udp(frame, len, r.verify_rx, &u), st_))
         return;
-    case rx_verdict::malformed:
-        ++c_.rx_malformed;
-        ++st_.rx_other;
-        return;
-    case rx_verdict::bad_cksum:
-        ++c_.rx_bad_cksum;
-        ++st_.rx_other;
-        return;
-    }
     if (u.src_ip_be != rte_cpu_to_be_32(r.server_ip) || u.src_port_be != rte_cpu_to_be_16(cfg_.server_port) ||
         u.len < lc::header_len) {
         ++c_.rx_foreign;
@@ -269,15 +201,13 @@ void lb_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
                 node_registered_[j] = 1;
                 ++n_registered_;
                 ++c_.reg_acked;
-                if (inflight_)
-                    --inflight_;
-                last_activity_ = now;
+                pacer_.answered(now);
                 return;
             }
             uint64_t& slot = node_sent_[size_t(j) * node_ring + req % node_ring];
             if (slot) {
                 ++c_.update_acked;
-                answered(len, slot, now);
+                record_answer(st_, len, slot, now);
                 slot = 0;
             } else {
                 ++c_.late_register;  // a repeated Register's Ack, or an Update's after the measure reset
@@ -288,7 +218,7 @@ void lb_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
         if ((t == lc::type::serving_nodes && u.len >= lc::header_len) ||
             (t == lc::type::serving_node_removed && u.len == lc::serving_node_removed_len)) {
             ++c_.notified;
-            last_activity_ = now;
+            pacer_.touch(now);
             if (n_acks_ == ack_queue) {
                 ++c_.ack_queue_full;  // the engine will resend it
                 return;
@@ -297,7 +227,7 @@ void lb_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
             ++n_acks_;
             return;
         }
-    } else if (const uint32_t k = client_of(ip, port); k != UINT32_MAX) {
+    } else if (const uint32_t k = space_.index(ip, port); k != UINT32_MAX) {
         if (t == lc::type::serving_node_response && u.len == lc::serving_node_response_len) {
             if (req != client_req_[k] || !client_sent_[k]) {
                 ++c_.stale_answer;  // an answer to an earlier request of this client
@@ -315,7 +245,7 @@ void lb_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
                 else if (client_node_[k] != key)
                     ++c_.moved;
             }
-            answered(len, client_sent_[k], now);
+            record_answer(st_, len, client_sent_[k], now);
             client_sent_[k] = 0;
             return;
         }
@@ -328,9 +258,9 @@ std::vector<std::pair<std::string, uint64_t>> lb_profile::counters() const
 {
     return {
         {"nodes_registered", n_registered_},
-        {"register_sent", c_.reg_sent},
+        {"register_sent", pacer_.sent_total()},
         {"register_acked", c_.reg_acked},
-        {"register_passes", c_.reg_passes},
+        {"register_passes", pacer_.passes()},
         {"notifications", c_.notified},
         {"notifications_acked", c_.notify_acked},
         {"ack_queue_full", c_.ack_queue_full},
@@ -343,9 +273,9 @@ std::vector<std::pair<std::string, uint64_t>> lb_profile::counters() const
         {"stamp_overwritten", c_.stamp_overwritten},
         {"stale_answer", c_.stale_answer},
         {"late_ack", c_.late_register},
-        {"rx_not_udp", c_.rx_not_udp},
-        {"rx_malformed", c_.rx_malformed},
-        {"rx_bad_cksum", c_.rx_bad_cksum},
+        {"rx_not_udp", rx_err_.not_udp},
+        {"rx_malformed", rx_err_.malformed},
+        {"rx_bad_cksum", rx_err_.bad_cksum},
         {"rx_foreign", c_.rx_foreign},
         {"rx_unexpected", c_.rx_unexpected},
     };

@@ -34,6 +34,7 @@
 
 #include "frame.hpp"
 #include "profile.hpp"
+#include "profile_util.hpp"
 #include "router_profile.hpp"
 
 namespace peregrine::trafgen {
@@ -66,11 +67,8 @@ public:
     uint32_t registered_nodes() const { return n_registered_; }
     uint64_t moved() const { return c_.moved; }
     uint64_t pending_acks() const { return n_acks_; }
-    uint32_t client_ip(uint32_t k) const { return cfg_.common.client_ip + k / cfg_.common.ports_per_ip; }
-    uint16_t client_port(uint32_t k) const
-    {
-        return static_cast<uint16_t>(cfg_.common.client_port + k % cfg_.common.ports_per_ip);
-    }
+    uint32_t client_ip(uint32_t k) const { return space_.ip(k); }
+    uint16_t client_port(uint32_t k) const { return space_.port(k); }
     uint16_t node_port(uint32_t j) const { return static_cast<uint16_t>(cfg_.node_port + j); }
 
 private:
@@ -81,27 +79,27 @@ private:
     static constexpr unsigned ack_queue = 4096;
 
     struct counters_t {
-        uint64_t reg_sent = 0, reg_acked = 0, reg_passes = 0, late_register = 0;
+        uint64_t reg_acked = 0, late_register = 0;
         uint64_t notified = 0, notify_acked = 0, ack_queue_full = 0;
         uint64_t request_sent = 0, request_answered = 0, no_node = 0, moved = 0;
         uint64_t update_sent = 0, update_acked = 0, stamp_overwritten = 0, stale_answer = 0;
-        uint64_t rx_not_udp = 0, rx_malformed = 0, rx_bad_cksum = 0, rx_foreign = 0, rx_unexpected = 0;
+        uint64_t rx_foreign = 0, rx_unexpected = 0;
     };
     struct pending_ack {
         uint32_t node;
         uint16_t req;
     };
 
-    uint64_t rand();
     uint16_t frame_from(uint8_t* f, uint32_t ip, uint16_t port, const uint8_t* payload, uint16_t len);
     unsigned flush_acks(frame_buf* f, unsigned n);
-    uint32_t client_of(uint32_t ip, uint16_t port) const;
     uint32_t node_of(uint32_t ip, uint16_t port) const;
-    void answered(uint16_t len, uint64_t sent_tsc, uint64_t now);
 
     lb_config cfg_;
+    client_space space_;
+    setup_pacer pacer_;
     traffic_stats st_;
     counters_t c_;
+    rx_errors rx_err_;
     // per node
     std::vector<uint8_t> node_registered_;
     std::vector<uint16_t> node_req_;
@@ -114,16 +112,11 @@ private:
     // notification Acks to send
     std::vector<pending_ack> acks_;
     unsigned ack_head_ = 0, n_acks_ = 0;
-    // setup
-    uint32_t cursor_ = 0;
-    unsigned inflight_ = 0;
-    uint64_t last_activity_ = 0, setup_start_ = 0, setup_end_ = 0;
     uint64_t setup_notified_ = 0;   // notifications Acked during setup (for the summary)
-    bool setup_failed_ = false;
     // measure
     uint32_t next_client_ = 0, next_node_ = 0;
     uint16_t ip_id_ = 0;
-    uint64_t rng_;
+    xorshift64 rng_;
 };
 
 } // namespace peregrine::trafgen

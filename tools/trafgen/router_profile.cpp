@@ -37,32 +37,10 @@ std::string check_router_config(const router_config& c)
 }
 
 router_profile::router_profile(const router_config& c)
-    : cfg_(c), registered_(c.clients, 0), sent_tsc_(c.clients, 0), rng_(c.seed * 0x9e3779b97f4a7c15ull + 1)
+    : cfg_(c), space_{c.client_ip, c.client_port, c.ports_per_ip, c.clients},
+      pacer_(c.register_window, c.register_retries, c.tsc_hz / 1000 * c.register_timeout_ms),
+      registered_(c.clients, 0), sent_tsc_(c.clients, 0), rng_(c.seed)
 {
-}
-
-uint64_t router_profile::rand()
-{
-    // xorshift64*: fast, and plenty for choosing recipients.
-    rng_ ^= rng_ >> 12;
-    rng_ ^= rng_ << 25;
-    rng_ ^= rng_ >> 27;
-    return rng_ * 0x2545f4914f6cdd1dull;
-}
-
-uint16_t router_profile::body_len()
-{
-    if (cfg_.payload_min == cfg_.payload_max)
-        return cfg_.payload_min;
-    return static_cast<uint16_t>(cfg_.payload_min + rand() % (cfg_.payload_max - cfg_.payload_min + 1u));
-}
-
-uint32_t router_profile::client_of(uint32_t ip, uint16_t port) const
-{
-    if (ip < cfg_.client_ip || port < cfg_.client_port || uint32_t(port - cfg_.client_port) >= cfg_.ports_per_ip)
-        return UINT32_MAX;
-    const uint64_t k = uint64_t(ip - cfg_.client_ip) * cfg_.ports_per_ip + (port - cfg_.client_port);
-    return k < cfg_.clients ? static_cast<uint32_t>(k) : UINT32_MAX;
 }
 
 uint16_t router_profile::build(uint8_t* f, unsigned kind, uint32_t k, uint32_t to_id, uint16_t blen, uint64_t now_tsc)
@@ -102,64 +80,28 @@ uint16_t router_profile::build(uint8_t* f, unsigned kind, uint32_t k, uint32_t t
 
 unsigned router_profile::setup_burst(frame_buf* f, unsigned n, uint64_t now, setup_state* state)
 {
-    if (setup_start_ == 0) {
-        setup_start_ = last_activity_ = now;
-        c_.reg_passes = 1;
-    }
-    *state = setup_state::running;
-    if (setup_failed_) {
-        *state = setup_state::failed;
+    if (!pacer_.may_send(now, cfg_.clients, n_registered_, state))
         return 0;
-    }
-    if (n_registered_ == cfg_.clients) {
-        if (setup_end_ == 0)
-            setup_end_ = now;
-        *state = setup_state::done;
-        return 0;
-    }
-    const uint64_t timeout = cfg_.tsc_hz / 1000 * cfg_.register_timeout_ms;
-    const bool quiet = now - last_activity_ > timeout;
-    if (cursor_ == cfg_.clients) {
-        // End of a pass: wait for the answers in flight, then go round again for the rest.
-        if (inflight_ && !quiet)
-            return 0;
-        if (c_.reg_passes > cfg_.register_retries) {
-            setup_failed_ = true;
-            setup_end_ = now;
-            *state = setup_state::failed;
-            return 0;
-        }
-        ++c_.reg_passes;
-        cursor_ = 0;
-        inflight_ = 0;
-    } else if (inflight_ >= cfg_.register_window) {
-        if (!quiet)
-            return 0;
-        inflight_ = 0;  // nothing came back for a while: those are lost, the next pass resends them
-    }
     unsigned built = 0;
-    while (built < n && cursor_ < cfg_.clients && inflight_ < cfg_.register_window) {
-        const uint32_t k = cursor_++;
+    while (built < n && pacer_.more(cfg_.clients)) {
+        const uint32_t k = pacer_.take();
         if (registered_[k])
             continue;
         f[built].len = build(f[built].data, 0, k, 0, 0, now);
         ++built;
-        ++inflight_;
+        pacer_.building();
     }
-    if (built) {
-        c_.reg_sent += built;
-        last_activity_ = now;
-    }
+    pacer_.built(built, now);
     return built;
 }
 
 std::string router_profile::setup_summary() const
 {
     char b[256];
-    const double secs = setup_end_ > setup_start_ ? double(setup_end_ - setup_start_) / double(cfg_.tsc_hz) : 0.0;
     std::snprintf(b, sizeof(b), "%u of %u clients registered in %.2f s (%lu Register Client sent, %lu pass%s)",
-                  n_registered_, cfg_.clients, secs, static_cast<unsigned long>(c_.reg_sent),
-                  static_cast<unsigned long>(c_.reg_passes), c_.reg_passes == 1 ? "" : "es");
+                  n_registered_, cfg_.clients, pacer_.seconds(cfg_.tsc_hz),
+                  static_cast<unsigned long>(pacer_.sent_total()), static_cast<unsigned long>(pacer_.passes()),
+                  pacer_.passes() == 1 ? "" : "es");
     return b;
 }
 
@@ -168,9 +110,8 @@ void router_profile::start_measure()
     st_ = traffic_stats{};
     const counters_t keep = c_;
     c_ = counters_t{};
-    c_.reg_sent = keep.reg_sent;
     c_.reg_acked = keep.reg_acked;
-    c_.reg_passes = keep.reg_passes;
+    rx_err_ = rx_errors{};
     std::fill(sent_tsc_.begin(), sent_tsc_.end(), 0);
 }
 
@@ -180,16 +121,16 @@ void router_profile::traffic_burst(frame_buf* f, unsigned n, uint64_t now)
     for (unsigned i = 0; i < n; ++i) {
         const uint32_t k = next_;
         next_ = next_ + 1 == nc ? 0 : next_ + 1;
-        const bool hb = cfg_.heartbeat_pct == 100 || (cfg_.heartbeat_pct && rand() % 100 < cfg_.heartbeat_pct);
+        const bool hb = rng_.percent(cfg_.heartbeat_pct);
         bool timed_by_sender = hb;  // Heartbeat and Unknown Recipient answers carry no stamp of ours
         if (hb) {
             f[i].len = build(f[i].data, 1, k, 0, 0, now);
             ++c_.hb_sent;
         } else {
-            const bool unknown = cfg_.unknown_pct && (cfg_.unknown_pct == 100 || rand() % 100 < cfg_.unknown_pct);
-            const uint32_t r = static_cast<uint32_t>(rand() % nc);
+            const bool unknown = rng_.percent(cfg_.unknown_pct);
+            const uint32_t r = static_cast<uint32_t>(rng_.next() % nc);
             const uint32_t to = unknown ? cfg_.base_id + nc + r : client_id(r);
-            f[i].len = build(f[i].data, 2, k, to, body_len(), now);
+            f[i].len = build(f[i].data, 2, k, to, rng_.between(cfg_.payload_min, cfg_.payload_max), now);
             ++(unknown ? c_.unknown_sent : c_.msg_sent);
             timed_by_sender = unknown;
         }
@@ -203,33 +144,11 @@ void router_profile::traffic_burst(frame_buf* f, unsigned n, uint64_t now)
     st_.offered += n;
 }
 
-void router_profile::answer(uint16_t len, uint64_t sent_tsc, uint64_t now)
-{
-    ++st_.answered;
-    st_.answered_bytes += len;
-    if (sent_tsc && now >= sent_tsc)
-        st_.latency.record(now - sent_tsc);
-}
-
 void router_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
 {
     udp_rx u;
-    switch (parse_udp(frame, len, cfg_.verify_rx, &u)) {
-    case rx_verdict::ok:
-        break;
-    case rx_verdict::not_udp:
-        ++c_.rx_not_udp;
-        ++st_.rx_other;
+    if (!rx_err_.accept(parse_udp(frame, len, cfg_.verify_rx, &u), st_))
         return;
-    case rx_verdict::malformed:
-        ++c_.rx_malformed;
-        ++st_.rx_other;
-        return;
-    case rx_verdict::bad_cksum:
-        ++c_.rx_bad_cksum;
-        ++st_.rx_other;
-        return;
-    }
     const uint32_t k = u.src_ip_be == rte_cpu_to_be_32(cfg_.server_ip) && u.src_port_be == rte_cpu_to_be_16(cfg_.server_port)
                            ? client_of(rte_be_to_cpu_32(u.dst_ip_be), rte_be_to_cpu_16(u.dst_port_be))
                            : UINT32_MAX;
@@ -247,9 +166,7 @@ void router_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
             registered_[k] = 1;
             ++n_registered_;
             ++c_.reg_acked;
-            if (inflight_)
-                --inflight_;
-            last_activity_ = now;
+            pacer_.answered(now);
         } else {
             ++c_.late_register;
             ++st_.rx_other;
@@ -259,7 +176,7 @@ void router_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
     if ((t == uint8_t(rc::type::heartbeat_response) && u.len == rc::response_len) ||
         (refl && t == uint8_t(rc::type::heartbeat) && u.len == rc::heartbeat_len)) {
         ++c_.hb_answered;
-        answer(len, sent_tsc_[k], now);
+        record_answer(st_, len, sent_tsc_[k], now);
         sent_tsc_[k] = 0;
         return;
     }
@@ -267,7 +184,7 @@ void router_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
         const uint32_t id = rc::read_id(u.payload + 1);
         if (id - cfg_.base_id - cfg_.clients < cfg_.clients) {  // one of the never-registered IDs
             ++c_.unknown_answered;
-            answer(len, sent_tsc_[k], now);
+            record_answer(st_, len, sent_tsc_[k], now);
             sent_tsc_[k] = 0;
             return;
         }
@@ -287,7 +204,7 @@ void router_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
             }
             if (!sent)
                 ++c_.msg_untimed;
-            answer(len, sent, now);
+            record_answer(st_, len, sent, now);
             return;
         }
     }
@@ -299,9 +216,9 @@ std::vector<std::pair<std::string, uint64_t>> router_profile::counters() const
 {
     return {
         {"clients_registered", n_registered_},
-        {"register_sent", c_.reg_sent},
+        {"register_sent", pacer_.sent_total()},
         {"register_acked", c_.reg_acked},
-        {"register_passes", c_.reg_passes},
+        {"register_passes", pacer_.passes()},
         {"heartbeat_sent", c_.hb_sent},
         {"heartbeat_answered", c_.hb_answered},
         {"message_sent", c_.msg_sent},
@@ -311,9 +228,9 @@ std::vector<std::pair<std::string, uint64_t>> router_profile::counters() const
         {"unknown_answered", c_.unknown_answered},
         {"stamp_overwritten", c_.stamp_overwritten},
         {"late_register_response", c_.late_register},
-        {"rx_not_udp", c_.rx_not_udp},
-        {"rx_malformed", c_.rx_malformed},
-        {"rx_bad_cksum", c_.rx_bad_cksum},
+        {"rx_not_udp", rx_err_.not_udp},
+        {"rx_malformed", rx_err_.malformed},
+        {"rx_bad_cksum", rx_err_.bad_cksum},
         {"rx_foreign", c_.rx_foreign},
         {"rx_unexpected", c_.rx_unexpected},
     };

@@ -32,6 +32,7 @@
 
 #include "frame.hpp"
 #include "profile.hpp"
+#include "profile_util.hpp"
 
 namespace peregrine::trafgen {
 
@@ -85,10 +86,10 @@ public:
 
     // Helpers also used by the unit tests.
     uint32_t client_id(uint32_t k) const { return cfg_.base_id + k; }
-    uint32_t client_ip(uint32_t k) const { return cfg_.client_ip + k / cfg_.ports_per_ip; }
-    uint16_t client_port(uint32_t k) const { return static_cast<uint16_t>(cfg_.client_port + k % cfg_.ports_per_ip); }
+    uint32_t client_ip(uint32_t k) const { return space_.ip(k); }
+    uint16_t client_port(uint32_t k) const { return space_.port(k); }
     // Client index from a destination endpoint (host order), or UINT32_MAX if none.
-    uint32_t client_of(uint32_t ip, uint16_t port) const;
+    uint32_t client_of(uint32_t ip, uint16_t port) const { return space_.index(ip, port); }
     bool registered(uint32_t k) const { return registered_[k] != 0; }
     uint32_t registered_count() const { return n_registered_; }
     // Builds one frame of the given kind from client k (for tests and pcap): kind 0 Register,
@@ -97,34 +98,27 @@ public:
 
 private:
     struct counters_t {
-        uint64_t reg_sent = 0, reg_acked = 0, reg_passes = 0;
+        uint64_t reg_acked = 0;
         uint64_t hb_sent = 0, msg_sent = 0, unknown_sent = 0;
         uint64_t hb_answered = 0, msg_delivered = 0, unknown_answered = 0;
         uint64_t msg_untimed = 0, stamp_overwritten = 0, late_register = 0;
-        uint64_t rx_not_udp = 0, rx_malformed = 0, rx_bad_cksum = 0, rx_foreign = 0, rx_unexpected = 0;
+        uint64_t rx_foreign = 0, rx_unexpected = 0;
     };
 
-    uint64_t rand();
-    uint16_t body_len();
-    void answer(uint16_t len, uint64_t sent_tsc, uint64_t now_tsc);
-
     router_config cfg_;
+    client_space space_;
+    setup_pacer pacer_;
     traffic_stats st_;
     counters_t c_;
+    rx_errors rx_err_;
     std::vector<uint8_t> registered_;   // per client: 1 once its Register Client was answered
     std::vector<uint64_t> sent_tsc_;    // per client: TSC of its last timed request, 0 if none pending
     uint32_t n_registered_ = 0;
-    // setup
-    uint32_t cursor_ = 0;
-    unsigned inflight_ = 0;
-    uint64_t last_activity_ = 0;
-    uint64_t setup_start_ = 0, setup_end_ = 0;
-    bool setup_failed_ = false;
     // measure
     uint32_t next_ = 0;                 // next sender (round robin)
     uint32_t seq_ = 0;
     uint16_t ip_id_ = 0;
-    uint64_t rng_;
+    xorshift64 rng_;
 };
 
 } // namespace peregrine::trafgen

@@ -44,31 +44,17 @@ std::unique_ptr<session_profile> session_profile::create(const session_config& c
 }
 
 session_profile::session_profile(const session_config& c, std::unique_ptr<crypto::mb_context> mb)
-    : cfg_(c), mb_(std::move(mb)), keyed_(!c.key.empty()), open_(c.common.clients, 0), order_(c.common.clients, 0),
+    : cfg_(c), space_{c.common.client_ip, c.common.client_port, c.common.ports_per_ip, c.common.clients},
+      pacer_(c.common.register_window, c.common.register_retries, c.common.tsc_hz / 1000 * c.common.register_timeout_ms),
+      mb_(std::move(mb)), keyed_(!c.key.empty()), open_(c.common.clients, 0), order_(c.common.clients, 0),
       sent_tsc_(c.common.clients, 0), last_digest_(size_t(c.common.clients) * crypto::sha256_len, 0),
-      scratch_(max_burst * slot_stride, 0), rng_(c.common.seed * 0x9e3779b97f4a7c15ull + 5)
+      scratch_(max_burst * slot_stride, 0), rng_(c.common.seed + 4)
 {
     if (keyed_)
         key_ = crypto::make_hmac_key(*mb_, cfg_.key.data(), cfg_.key.size());
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
     base_ms_ = uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
-}
-
-uint64_t session_profile::rand()
-{
-    rng_ ^= rng_ >> 12;
-    rng_ ^= rng_ << 25;
-    rng_ ^= rng_ >> 27;
-    return rng_ * 0x2545f4914f6cdd1dull;
-}
-
-uint16_t session_profile::body_len()
-{
-    const router_config& r = cfg_.common;
-    if (r.payload_min == r.payload_max)
-        return r.payload_min;
-    return static_cast<uint16_t>(r.payload_min + rand() % (r.payload_max - r.payload_min + 1u));
 }
 
 uint64_t session_profile::wall_ms(uint64_t now) const
@@ -144,42 +130,10 @@ void session_profile::sign_and_frame(frame_buf* f, const uint32_t* who, const ui
 unsigned session_profile::setup_burst(frame_buf* f, unsigned n, uint64_t now, setup_state* state)
 {
     const router_config& r = cfg_.common;
-    if (setup_start_ == 0) {
-        setup_start_ = last_activity_ = now;
-        c_.hello_passes = 1;
-        // Unix time from here on is base_ms_ plus TSC time (no clock call per packet).
-        base_tsc_ = now;
-    }
-    *state = setup_state::running;
-    if (setup_failed_) {
-        *state = setup_state::failed;
+    if (base_tsc_ == 0)
+        base_tsc_ = now;  // Unix time from here on is base_ms_ plus TSC time (no clock call per packet)
+    if (!pacer_.may_send(now, r.clients, n_open_, state))
         return 0;
-    }
-    if (n_open_ == r.clients) {
-        if (setup_end_ == 0)
-            setup_end_ = now;
-        *state = setup_state::done;
-        return 0;
-    }
-    const uint64_t timeout = r.tsc_hz / 1000 * r.register_timeout_ms;
-    const bool quiet = now - last_activity_ > timeout;
-    if (cursor_ == r.clients) {
-        if (inflight_ && !quiet)
-            return 0;
-        if (c_.hello_passes > r.register_retries) {
-            setup_failed_ = true;
-            setup_end_ = now;
-            *state = setup_state::failed;
-            return 0;
-        }
-        ++c_.hello_passes;
-        cursor_ = 0;
-        inflight_ = 0;
-    } else if (inflight_ >= r.register_window) {
-        if (!quiet)
-            return 0;
-        inflight_ = 0;
-    }
     n = std::min(n, max_burst);
     uint32_t who[max_burst];
     uint16_t plen[max_burst];
@@ -187,32 +141,28 @@ unsigned session_profile::setup_burst(frame_buf* f, unsigned n, uint64_t now, se
     const uint64_t ts_be = rte_cpu_to_be_64(wall_ms(now));
     std::memcpy(ts, &ts_be, sizeof(ts));
     unsigned built = 0;
-    while (built < n && cursor_ < r.clients && inflight_ < r.register_window) {
-        const uint32_t k = cursor_++;
+    while (built < n && pacer_.more(r.clients)) {
+        const uint32_t k = pacer_.take();
         if (open_[k])
             continue;
         who[built] = k;
         plen[built] = compose(built, k, uint8_t(sc::type::hello), 0, sc::timestamp_len, 0, now, ts);
         ++built;
-        ++inflight_;
+        pacer_.building();
     }
-    if (built) {
+    if (built)
         sign_and_frame(f, who, plen, built);
-        c_.hello_sent += built;
-        last_activity_ = now;
-    }
+    pacer_.built(built, now);
     return built;
 }
 
 std::string session_profile::setup_summary() const
 {
     char b[256];
-    const double secs =
-        setup_end_ > setup_start_ ? double(setup_end_ - setup_start_) / double(cfg_.common.tsc_hz) : 0.0;
     std::snprintf(b, sizeof(b), "%u of %u sessions open in %.2f s (%lu HELLO sent, %lu pass%s, %s)", n_open_,
-                  cfg_.common.clients, secs, static_cast<unsigned long>(c_.hello_sent),
-                  static_cast<unsigned long>(c_.hello_passes), c_.hello_passes == 1 ? "" : "es",
-                  keyed_ ? "HMAC-SHA-256" : "SHA-256");
+                  cfg_.common.clients, pacer_.seconds(cfg_.common.tsc_hz),
+                  static_cast<unsigned long>(pacer_.sent_total()), static_cast<unsigned long>(pacer_.passes()),
+                  pacer_.passes() == 1 ? "" : "es", keyed_ ? "HMAC-SHA-256" : "SHA-256");
     return b;
 }
 
@@ -221,9 +171,8 @@ void session_profile::start_measure()
     st_ = traffic_stats{};
     const counters_t keep = c_;
     c_ = counters_t{};
-    c_.hello_sent = keep.hello_sent;
     c_.accepted = keep.accepted;
-    c_.hello_passes = keep.hello_passes;
+    rx_err_ = rx_errors{};
     std::fill(sent_tsc_.begin(), sent_tsc_.end(), 0);
 }
 
@@ -237,9 +186,9 @@ void session_profile::traffic_burst(frame_buf* f, unsigned n, uint64_t now)
         for (unsigned i = 0; i < m; ++i) {
             const uint32_t k = next_;
             next_ = next_ + 1 == nc ? 0 : next_ + 1;
-            const bool noack = cfg_.noack_pct && (cfg_.noack_pct == 100 || rand() % 100 < cfg_.noack_pct);
+            const bool noack = rng_.percent(cfg_.noack_pct);
             who[i] = k;
-            plen[i] = compose(i, k, uint8_t(noack ? sc::type::data_noack : sc::type::data_ack), ++order_[k], body_len(),
+            plen[i] = compose(i, k, uint8_t(noack ? sc::type::data_noack : sc::type::data_ack), ++order_[k], rng_.between(cfg_.common.payload_min, cfg_.common.payload_max),
                               noack ? magic_noack : magic_ack, now, nullptr);
             if (noack) {
                 ++c_.data_noack_sent;
@@ -260,11 +209,8 @@ void session_profile::traffic_burst(frame_buf* f, unsigned n, uint64_t now)
 
 void session_profile::answered(uint16_t len, uint64_t sent_tsc, uint64_t now)
 {
-    ++st_.answered;
-    st_.answered_bytes += len;
-    if (sent_tsc && now >= sent_tsc)
-        st_.latency.record(now - sent_tsc);
-    else
+    record_answer(st_, len, sent_tsc, now);
+    if (!sent_tsc || now < sent_tsc)
         ++c_.untimed;
 }
 
@@ -287,22 +233,8 @@ void session_profile::receive_burst(const uint8_t* const* frames, const uint16_t
             rx_item& x = it[k];
             x.frame = frames[i];
             x.len = lens[i];
-            switch (parse_udp(frames[i], lens[i], r.verify_rx, &x.u)) {
-            case rx_verdict::ok:
-                break;
-            case rx_verdict::not_udp:
-                ++c_.rx_not_udp;
-                ++st_.rx_other;
+            if (!rx_err_.accept(parse_udp(frames[i], lens[i], r.verify_rx, &x.u), st_))
                 continue;
-            case rx_verdict::malformed:
-                ++c_.rx_malformed;
-                ++st_.rx_other;
-                continue;
-            case rx_verdict::bad_cksum:
-                ++c_.rx_bad_cksum;
-                ++st_.rx_other;
-                continue;
-            }
             if (x.u.src_ip_be != rte_cpu_to_be_32(r.server_ip) ||
                 x.u.src_port_be != rte_cpu_to_be_16(cfg_.server_port) || x.u.len < sc::header_len ||
                 x.u.len > sc::header_len + max_body) {
@@ -329,7 +261,6 @@ void session_profile::receive_burst(const uint8_t* const* frames, const uint16_t
 
 void session_profile::handle(const rx_item& x, bool digest_ok, uint64_t now)
 {
-    const router_config& r = cfg_.common;
     if (!digest_ok) {
         ++c_.bad_digest;
         ++st_.rx_other;
@@ -338,12 +269,7 @@ void session_profile::handle(const rx_item& x, bool digest_ok, uint64_t now)
     const uint8_t* p = x.u.payload;
     const uint32_t ip = rte_be_to_cpu_32(x.u.dst_ip_be);
     const uint16_t port = rte_be_to_cpu_16(x.u.dst_port_be);
-    uint32_t k = UINT32_MAX;
-    if (ip >= r.client_ip && port >= r.client_port && uint32_t(port - r.client_port) < r.ports_per_ip) {
-        const uint64_t kk = uint64_t(ip - r.client_ip) * r.ports_per_ip + (port - r.client_port);
-        if (kk < r.clients)
-            k = static_cast<uint32_t>(kk);
-    }
+    const uint32_t k = space_.index(ip, port);
     uint8_t id[sc::client_id_len];
     if (k != UINT32_MAX)
         client_id(k, id);
@@ -361,9 +287,7 @@ void session_profile::handle(const rx_item& x, bool digest_ok, uint64_t now)
             open_[k] = 1;
             ++n_open_;
             ++c_.accepted;
-            if (inflight_)
-                --inflight_;
-            last_activity_ = now;
+            pacer_.answered(now);
         } else {
             ++c_.late_accept;
             ++st_.rx_other;
@@ -427,9 +351,9 @@ std::vector<std::pair<std::string, uint64_t>> session_profile::counters() const
 {
     return {
         {"sessions_open", n_open_},
-        {"hello_sent", c_.hello_sent},
+        {"hello_sent", pacer_.sent_total()},
         {"accepted", c_.accepted},
-        {"hello_passes", c_.hello_passes},
+        {"hello_passes", pacer_.passes()},
         {"data_ack_sent", c_.data_ack_sent},
         {"data_noack_sent", c_.data_noack_sent},
         {"ack_rx", c_.ack_rx},
@@ -444,9 +368,9 @@ std::vector<std::pair<std::string, uint64_t>> session_profile::counters() const
         {"untimed", c_.untimed},
         {"stamp_overwritten", c_.stamp_overwritten},
         {"late_accept", c_.late_accept},
-        {"rx_not_udp", c_.rx_not_udp},
-        {"rx_malformed", c_.rx_malformed},
-        {"rx_bad_cksum", c_.rx_bad_cksum},
+        {"rx_not_udp", rx_err_.not_udp},
+        {"rx_malformed", rx_err_.malformed},
+        {"rx_bad_cksum", rx_err_.bad_cksum},
         {"rx_foreign", c_.rx_foreign},
         {"rx_unexpected", c_.rx_unexpected},
     };

@@ -33,6 +33,7 @@
 #include "crypto/sha256.hpp"
 #include "frame.hpp"
 #include "profile.hpp"
+#include "profile_util.hpp"
 #include "router_profile.hpp"
 
 namespace peregrine::trafgen {
@@ -68,11 +69,8 @@ public:
     // For tests.
     uint32_t open_sessions() const { return n_open_; }
     void client_id(uint32_t k, uint8_t* out16) const;
-    uint32_t client_ip(uint32_t k) const { return cfg_.common.client_ip + k / cfg_.common.ports_per_ip; }
-    uint16_t client_port(uint32_t k) const
-    {
-        return static_cast<uint16_t>(cfg_.common.client_port + k % cfg_.common.ports_per_ip);
-    }
+    uint32_t client_ip(uint32_t k) const { return space_.ip(k); }
+    uint16_t client_port(uint32_t k) const { return space_.port(k); }
 
 private:
     static constexpr unsigned max_burst = 64;  // frames per call the scratch holds
@@ -81,11 +79,11 @@ private:
     static constexpr uint64_t older_ack_window = 64;
 
     struct counters_t {
-        uint64_t hello_sent = 0, accepted = 0, hello_passes = 0, late_accept = 0;
+        uint64_t accepted = 0, late_accept = 0;
         uint64_t data_ack_sent = 0, data_noack_sent = 0, ack_rx = 0, echo_rx = 0, echo_answer = 0;
         uint64_t ack_mismatch = 0, bad_digest = 0, rejected = 0, bad_ack = 0, stale_ack = 0, older_ack = 0;
         uint64_t untimed = 0, stamp_overwritten = 0;
-        uint64_t rx_not_udp = 0, rx_malformed = 0, rx_bad_cksum = 0, rx_foreign = 0, rx_unexpected = 0;
+        uint64_t rx_foreign = 0, rx_unexpected = 0;
     };
     struct rx_item {
         const uint8_t* frame;
@@ -94,8 +92,6 @@ private:
     };
 
     session_profile(const session_config& c, std::unique_ptr<crypto::mb_context> mb);
-    uint64_t rand();
-    uint16_t body_len();
     uint64_t wall_ms(uint64_t now_tsc) const;
     // Fills scratch slot s with a session packet of client k (digest left zero); returns its length.
     uint16_t compose(unsigned s, uint32_t k, uint8_t type, uint64_t order, uint16_t body, uint32_t magic,
@@ -106,6 +102,9 @@ private:
     void answered(uint16_t len, uint64_t sent_tsc, uint64_t now);
 
     session_config cfg_;
+    client_space space_;
+    setup_pacer pacer_;
+    rx_errors rx_err_;
     std::unique_ptr<crypto::mb_context> mb_;
     crypto::hmac_key key_{};
     bool keyed_;
@@ -118,15 +117,10 @@ private:
     std::vector<uint8_t> scratch_;       // max_burst packets of up to 64 + max_body bytes, zeroed
     uint32_t n_open_ = 0;
     uint64_t base_tsc_ = 0, base_ms_ = 0;
-    // setup
-    uint32_t cursor_ = 0;
-    unsigned inflight_ = 0;
-    uint64_t last_activity_ = 0, setup_start_ = 0, setup_end_ = 0;
-    bool setup_failed_ = false;
     // measure
     uint32_t next_ = 0, seq_ = 0;
     uint16_t ip_id_ = 0;
-    uint64_t rng_;
+    xorshift64 rng_;
 };
 
 } // namespace peregrine::trafgen
