@@ -186,8 +186,7 @@ void lb_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
         return;
     if (u.src_ip_be != rte_cpu_to_be_32(r.server_ip) || u.src_port_be != rte_cpu_to_be_16(cfg_.server_port) ||
         u.len < lc::header_len) {
-        ++c_.rx_foreign;
-        ++st_.rx_other;
+        rx_err_.count_foreign(st_);
         return;
     }
     const uint32_t ip = rte_be_to_cpu_32(u.dst_ip_be);
@@ -250,13 +249,12 @@ void lb_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
             return;
         }
     }
-    ++c_.rx_unexpected;
-    ++st_.rx_other;
+    rx_err_.count_unexpected(st_);
 }
 
 std::vector<std::pair<std::string, uint64_t>> lb_profile::counters() const
 {
-    return {
+    std::vector<std::pair<std::string, uint64_t>> v{
         {"nodes_registered", n_registered_},
         {"register_sent", pacer_.sent_total()},
         {"register_acked", c_.reg_acked},
@@ -273,12 +271,9 @@ std::vector<std::pair<std::string, uint64_t>> lb_profile::counters() const
         {"stamp_overwritten", c_.stamp_overwritten},
         {"stale_answer", c_.stale_answer},
         {"late_ack", c_.late_register},
-        {"rx_not_udp", rx_err_.not_udp},
-        {"rx_malformed", rx_err_.malformed},
-        {"rx_bad_cksum", rx_err_.bad_cksum},
-        {"rx_foreign", c_.rx_foreign},
-        {"rx_unexpected", c_.rx_unexpected},
     };
+    rx_err_.append_to(v);
+    return v;
 }
 
 } // namespace peregrine::trafgen

@@ -83,7 +83,6 @@ private:
         uint64_t notified = 0, notify_acked = 0, ack_queue_full = 0;
         uint64_t request_sent = 0, request_answered = 0, no_node = 0, moved = 0;
         uint64_t update_sent = 0, update_acked = 0, stamp_overwritten = 0, stale_answer = 0;
-        uint64_t rx_foreign = 0, rx_unexpected = 0;
     };
     struct pending_ack {
         uint32_t node;

@@ -5,6 +5,9 @@
 // answers. Header-only: each is a few lines on the generator's hot loop.
 
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "frame.hpp"
 #include "profile.hpp"
@@ -137,9 +140,30 @@ private:
     bool failed_ = false;
 };
 
-// Received frames that are not UDP for us, counted the same way by every profile.
+// Received frames that answer nothing offered, counted the same way by every profile: not UDP
+// for us, from someone other than the engine (foreign), or not an answer the profile expects.
 struct rx_errors {
-    uint64_t not_udp = 0, malformed = 0, bad_cksum = 0;
+    uint64_t not_udp = 0, malformed = 0, bad_cksum = 0, foreign = 0, unexpected = 0;
+
+    void count_foreign(traffic_stats& st)
+    {
+        ++foreign;
+        ++st.rx_other;
+    }
+    void count_unexpected(traffic_stats& st)
+    {
+        ++unexpected;
+        ++st.rx_other;
+    }
+    // The report's names for these counters, after the profile's own.
+    void append_to(std::vector<std::pair<std::string, uint64_t>>& out) const
+    {
+        out.insert(out.end(), {{"rx_not_udp", not_udp},
+                               {"rx_malformed", malformed},
+                               {"rx_bad_cksum", bad_cksum},
+                               {"rx_foreign", foreign},
+                               {"rx_unexpected", unexpected}});
+    }
 
     // True when v is ok; otherwise counts it (and in st.rx_other).
     bool accept(rx_verdict v, traffic_stats& st)

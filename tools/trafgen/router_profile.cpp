@@ -153,8 +153,7 @@ void router_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
                            ? client_of(rte_be_to_cpu_32(u.dst_ip_be), rte_be_to_cpu_16(u.dst_port_be))
                            : UINT32_MAX;
     if (k == UINT32_MAX || u.len == 0) {
-        ++c_.rx_foreign;
-        ++st_.rx_other;
+        rx_err_.count_foreign(st_);
         return;
     }
     const uint8_t t = u.payload[0];
@@ -208,13 +207,12 @@ void router_profile::receive(const uint8_t* frame, uint16_t len, uint64_t now)
             return;
         }
     }
-    ++c_.rx_unexpected;
-    ++st_.rx_other;
+    rx_err_.count_unexpected(st_);
 }
 
 std::vector<std::pair<std::string, uint64_t>> router_profile::counters() const
 {
-    return {
+    std::vector<std::pair<std::string, uint64_t>> v{
         {"clients_registered", n_registered_},
         {"register_sent", pacer_.sent_total()},
         {"register_acked", c_.reg_acked},
@@ -228,12 +226,9 @@ std::vector<std::pair<std::string, uint64_t>> router_profile::counters() const
         {"unknown_answered", c_.unknown_answered},
         {"stamp_overwritten", c_.stamp_overwritten},
         {"late_register_response", c_.late_register},
-        {"rx_not_udp", rx_err_.not_udp},
-        {"rx_malformed", rx_err_.malformed},
-        {"rx_bad_cksum", rx_err_.bad_cksum},
-        {"rx_foreign", c_.rx_foreign},
-        {"rx_unexpected", c_.rx_unexpected},
     };
+    rx_err_.append_to(v);
+    return v;
 }
 
 } // namespace peregrine::trafgen

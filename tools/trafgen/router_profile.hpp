@@ -102,7 +102,6 @@ private:
         uint64_t hb_sent = 0, msg_sent = 0, unknown_sent = 0;
         uint64_t hb_answered = 0, msg_delivered = 0, unknown_answered = 0;
         uint64_t msg_untimed = 0, stamp_overwritten = 0, late_register = 0;
-        uint64_t rx_foreign = 0, rx_unexpected = 0;
     };
 
     router_config cfg_;

@@ -238,8 +238,7 @@ void session_profile::receive_burst(const uint8_t* const* frames, const uint16_t
             if (x.u.src_ip_be != rte_cpu_to_be_32(r.server_ip) ||
                 x.u.src_port_be != rte_cpu_to_be_16(cfg_.server_port) || x.u.len < sc::header_len ||
                 x.u.len > sc::header_len + max_body) {
-                ++c_.rx_foreign;
-                ++st_.rx_other;
+                rx_err_.count_foreign(st_);
                 continue;
             }
             data[k] = x.u.payload + sc::off_client;
@@ -276,8 +275,7 @@ void session_profile::handle(const rx_item& x, bool digest_ok, uint64_t now)
     const uint16_t body = sc::load_be16(p + sc::off_length);
     if (k == UINT32_MAX || std::memcmp(p + sc::off_client, id, sc::client_id_len) != 0 ||
         body != x.u.len - sc::header_len) {
-        ++c_.rx_foreign;
-        ++st_.rx_other;
+        rx_err_.count_foreign(st_);
         return;
     }
     const uint64_t order = sc::load_be64(p + sc::off_order);
@@ -341,15 +339,14 @@ void session_profile::handle(const rx_item& x, bool digest_ok, uint64_t now)
         ++st_.rx_other;
         return;
     default:
-        ++c_.rx_unexpected;
-        ++st_.rx_other;
+        rx_err_.count_unexpected(st_);
         return;
     }
 }
 
 std::vector<std::pair<std::string, uint64_t>> session_profile::counters() const
 {
-    return {
+    std::vector<std::pair<std::string, uint64_t>> v{
         {"sessions_open", n_open_},
         {"hello_sent", pacer_.sent_total()},
         {"accepted", c_.accepted},
@@ -368,12 +365,9 @@ std::vector<std::pair<std::string, uint64_t>> session_profile::counters() const
         {"untimed", c_.untimed},
         {"stamp_overwritten", c_.stamp_overwritten},
         {"late_accept", c_.late_accept},
-        {"rx_not_udp", rx_err_.not_udp},
-        {"rx_malformed", rx_err_.malformed},
-        {"rx_bad_cksum", rx_err_.bad_cksum},
-        {"rx_foreign", c_.rx_foreign},
-        {"rx_unexpected", c_.rx_unexpected},
     };
+    rx_err_.append_to(v);
+    return v;
 }
 
 } // namespace peregrine::trafgen

@@ -83,7 +83,6 @@ private:
         uint64_t data_ack_sent = 0, data_noack_sent = 0, ack_rx = 0, echo_rx = 0, echo_answer = 0;
         uint64_t ack_mismatch = 0, bad_digest = 0, rejected = 0, bad_ack = 0, stale_ack = 0, older_ack = 0;
         uint64_t untimed = 0, stamp_overwritten = 0;
-        uint64_t rx_foreign = 0, rx_unexpected = 0;
     };
     struct rx_item {
         const uint8_t* frame;
