@@ -78,11 +78,9 @@ def main():
     ap.add_argument('--lekt-timeout', type=int, default=120,
                     help='--lekt-heartbeat-timeout and --lekt-handshake-timeout of the engine: the join storm '
                          '(every client learns every other: N^2 records) must not time clients out')
-    ap.add_argument('--idle-sleep', type=int, default=0, metavar='US',
-                    help="the engine's --idle-sleep (0: busy-poll); on a host where the clients share the "
-                         "engine's cores, a few hundred us leaves them CPU time")
     ap.add_argument('--engine-arg', action='append', default=[], metavar='ARG',
-                    help='one more engine application option (repeatable), e.g. --engine-arg=--tap-rx-signal')
+                    help='one more engine application option (repeatable), e.g. --engine-arg=--tap-rx-signal '
+                         'or --engine-arg=--idle-sleep=200')
     args = ap.parse_args()
     os.environ['PEREGRINE'] = os.path.abspath(args.exe)
     why = h.skip_reason()
@@ -91,8 +89,7 @@ def main():
         return 2
     eng = h.Engine(app=['--lekt-max-clients', str(args.clients + 100), '--lekt-max-per-ip', str(args.max_per_ip),
                         '--lekt-heartbeat-timeout', str(args.lekt_timeout),
-                        '--lekt-handshake-timeout', str(min(args.lekt_timeout, 300)),
-                        '--idle-sleep', str(args.idle_sleep)] + args.engine_arg)
+                        '--lekt-handshake-timeout', str(min(args.lekt_timeout, 300))] + args.engine_arg)
     try:
         eng.start()
         print('engine up: %s' % ' '.join(eng.command()), flush=True)
