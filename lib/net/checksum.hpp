@@ -4,7 +4,9 @@
 // Used when the relay rewrites addresses and ports but not the payload, so forwarding a
 // 1400-byte message costs the same as a 64-byte one.
 
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace peregrine::net {
 
@@ -42,6 +44,41 @@ inline uint16_t csum_fold64(uint64_t s)
     s = (s & 0xffff) + (s >> 16);
     s = (s & 0xffff) + (s >> 16);
     return static_cast<uint16_t>(s);
+}
+
+// One's complement sum of len bytes at p, not folded: 8 bytes per load, then a 4-, 2- and
+// 1-byte tail (an odd last byte padded with zero, as RFC 1071 and __rte_raw_cksum do).
+// csum_fold64() of it equals __rte_raw_cksum(p, len, 0) bit for bit: a 32-bit word adds the
+// same as its two 16-bit halves modulo 0xffff. On the short datagrams the fast path verifies
+// (a 9-byte Heartbeat) it is 2-3 loads instead of DPDK's 2-byte loop. Only for bytes that were
+// not just written with narrower stores (a wide load would not forward from them).
+inline uint64_t csum_sum(const void* p, std::size_t len)
+{
+    const auto* b = static_cast<const uint8_t*>(p);
+    uint64_t s = 0;
+    for (; len >= 8; len -= 8, b += 8) {
+        uint64_t v;
+        std::memcpy(&v, b, sizeof(v));
+        s += (v & 0xffffffffu) + (v >> 32);
+    }
+    if (len & 4) {
+        uint32_t v;
+        std::memcpy(&v, b, sizeof(v));
+        s += v;
+        b += 4;
+    }
+    if (len & 2) {
+        uint16_t v;
+        std::memcpy(&v, b, sizeof(v));
+        s += v;
+        b += 2;
+    }
+    if (len & 1) {
+        uint16_t v = 0;
+        std::memcpy(&v, b, 1);
+        s += v;
+    }
+    return s;
 }
 
 // UDP over IPv4: a computed checksum of 0 is sent as 0xffff (RFC 768); 0 on the wire means

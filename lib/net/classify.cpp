@@ -40,7 +40,7 @@ bool ipv4_hdr_cksum_bad(const rte_ipv4_hdr* ip, unsigned ihl)
 }
 } // namespace
 
-classification classify(rte_mbuf* m, const port_addr& pa, udp_view* view)
+classification classify_slow(rte_mbuf* m, const port_addr& pa, udp_view* view)
 {
     const uint32_t dlen = rte_pktmbuf_data_len(m);
     if (PG_UNLIKELY(dlen < sizeof(rte_ether_hdr)))
@@ -117,28 +117,6 @@ classification classify(rte_mbuf* m, const port_addr& pa, udp_view* view)
     c.v = verdict::local_udp;
     c.d = drop::count_;
     return c;
-}
-
-bool udp_cksum_ok(const rte_mbuf* m, const udp_view& v)
-{
-    const uint64_t f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
-    if (f == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
-        return true;
-    if (f == RTE_MBUF_F_RX_L4_CKSUM_BAD)
-        return false;
-    if (v.udp->dgram_cksum == 0)
-        return true;
-    // rte_ipv4_udptcp_cksum_verify(v.ip, v.udp) == 0, summed from the header fields instead of
-    // a pseudo header built on the stack (whose narrow stores the wide re-read would stall on).
-    const rte_ipv4_hdr* ip = v.ip;
-    const unsigned ihl = rte_ipv4_hdr_len(ip);
-    const unsigned l3 = rte_be_to_cpu_16(ip->total_length);
-    if (PG_UNLIKELY(l3 < ihl))
-        return false;
-    const unsigned l4 = l3 - ihl;
-    const uint64_t s = uint64_t(ip->src_addr) + ip->dst_addr + rte_cpu_to_be_16(uint16_t(ip->next_proto_id)) +
-                       rte_cpu_to_be_16(static_cast<uint16_t>(l4)) + __rte_raw_cksum(v.udp, l4, 0);
-    return csum_fold64(s) == 0xffff;
 }
 
 } // namespace peregrine::net

@@ -5,6 +5,7 @@
 // or a UDP datagram addressed to one of the engine's own ports with its payload located.
 
 #include <cstdint>
+#include <cstring>
 
 #include <rte_ether.h>
 #include <rte_ip.h>
@@ -12,6 +13,7 @@
 #include <rte_udp.h>
 
 #include "common/stats.hpp"
+#include "net/checksum.hpp"
 
 namespace peregrine::net {
 
@@ -42,12 +44,93 @@ struct classification {
     };
 };
 
+// The full classification, every case and reason (classify() below calls it for anything that
+// is not a plain datagram to us).
+classification classify_slow(rte_mbuf* m, const port_addr& pa, udp_view* view);
+
 // Classifies m (received on a port whose address is pa). On local_udp, fills *view.
 // Never reads past rte_pktmbuf_data_len(m).
-classification classify(rte_mbuf* m, const port_addr& pa, udp_view* view);
+// Inline fast path for what the engine mostly receives, a UDP datagram to our MAC and address
+// with a 20-byte IPv4 header and no fragmentation: the header checks are a few masked word
+// compares instead of classify_slow()'s field-by-field walk (about 40 instructions instead of
+// about 115 per packet, callgrind). Anything else, valid or not, takes classify_slow(), which
+// makes the same decision for these frames and finds the reason for the others.
+inline classification classify(rte_mbuf* m, const port_addr& pa, udp_view* view)
+{
+    static constexpr unsigned l3 = sizeof(rte_ether_hdr);
+    static constexpr unsigned l4 = l3 + sizeof(rte_ipv4_hdr);
+    static constexpr unsigned l7 = l4 + sizeof(rte_udp_hdr);
+    const uint32_t dlen = rte_pktmbuf_data_len(m);
+    auto* f = rte_pktmbuf_mtod(m, uint8_t*);
+    if (PG_UNLIKELY(dlen < l7))
+        return classify_slow(m, pa, view);
+    auto word = [f](unsigned off) {
+        uint32_t w;
+        std::memcpy(&w, f + off, sizeof(w));
+        return w;
+    };
+    uint32_t mac_hi;
+    uint16_t mac_lo, dst_lo;
+    std::memcpy(&mac_hi, &pa.mac, sizeof(mac_hi));
+    std::memcpy(&mac_lo, pa.mac.addr_bytes + 4, sizeof(mac_lo));
+    std::memcpy(&dst_lo, f + 4, sizeof(dst_lo));
+    // Bytes as loaded on a little-endian host: 12..15 = ethertype 08 00, version/IHL 45, TOS;
+    // 20..23 = flags/fragment offset (2), TTL, protocol.
+    static_assert(RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN, "the masks below assume little endian");
+    const uint32_t w12 = word(12), w20 = word(20);
+    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(f + l3);
+    if (PG_UNLIKELY(word(0) != mac_hi || dst_lo != mac_lo || (w12 & 0x00ffffffu) != 0x00450008u ||
+                    (w20 & 0xff00ff3fu) != 0x11000000u || (w20 & 0x00ff0000u) == 0 || ip->dst_addr != pa.ip_be ||
+                    pa.ip_be == 0))
+        return classify_slow(m, pa, view);
+    auto* udp = reinterpret_cast<rte_udp_hdr*>(f + l4);
+    const unsigned tot = rte_be_to_cpu_16(ip->total_length);
+    const unsigned ulen = rte_be_to_cpu_16(udp->dgram_len);
+    const uint64_t ipck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+    // Ethernet padding may make the frame longer than the datagram, never shorter.
+    if (PG_UNLIKELY(tot > dlen - l3 || ulen < sizeof(rte_udp_hdr) || ulen != tot - sizeof(rte_ipv4_hdr)))
+        return classify_slow(m, pa, view);
+    if (ipck != RTE_MBUF_F_RX_IP_CKSUM_GOOD) {
+        uint64_t s = 0;
+        for (unsigned off = l3; off < l4; off += 4)
+            s += word(off);
+        if (PG_UNLIKELY(ipck == RTE_MBUF_F_RX_IP_CKSUM_BAD || csum_fold64(s) != 0xffff))
+            return classify_slow(m, pa, view);
+    }
+    view->eth = reinterpret_cast<rte_ether_hdr*>(f);
+    view->ip = ip;
+    view->udp = udp;
+    view->data = f + l7;
+    view->len = static_cast<uint16_t>(ulen - sizeof(rte_udp_hdr));
+    view->dst_port = rte_be_to_cpu_16(udp->dst_port);
+    classification c;
+    c.v = verdict::local_udp;
+    c.d = drop::count_;
+    return c;
+}
 
 // Verifies the UDP checksum of a located datagram in software unless the NIC already did
 // (RTE_MBUF_F_RX_L4_CKSUM_GOOD). A zero checksum (sender computed none) passes.
-bool udp_cksum_ok(const rte_mbuf* m, const udp_view& v);
+inline bool udp_cksum_ok(const rte_mbuf* m, const udp_view& v)
+{
+    const uint64_t f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+    if (f == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+        return true;
+    if (f == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+        return false;
+    if (v.udp->dgram_cksum == 0)
+        return true;
+    // rte_ipv4_udptcp_cksum_verify(v.ip, v.udp) == 0, summed from the header fields instead of
+    // a pseudo header built on the stack (whose narrow stores the wide re-read would stall on).
+    const rte_ipv4_hdr* ip = v.ip;
+    const unsigned ihl = rte_ipv4_hdr_len(ip);
+    const unsigned l3 = rte_be_to_cpu_16(ip->total_length);
+    if (PG_UNLIKELY(l3 < ihl))
+        return false;
+    const unsigned l4 = l3 - ihl;
+    const uint64_t s = uint64_t(ip->src_addr) + ip->dst_addr + rte_cpu_to_be_16(uint16_t(ip->next_proto_id)) +
+                       rte_cpu_to_be_16(static_cast<uint16_t>(l4)) + csum_sum(v.udp, l4);
+    return csum_fold64(s) == 0xffff;
+}
 
 } // namespace peregrine::net

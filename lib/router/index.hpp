@@ -115,6 +115,15 @@ protected:
         rte_prefetch0(&buckets_[b]);
         return {b, window_};
     }
+    probe aim_at(uint32_t b) const { return {b, window_}; }
+
+public:
+    // Stage 1 split in two, for bursts: aim() hashes (no memory access), prefetch() starts the
+    // miss. Issuing a burst's prefetches back to back keeps them all in the reorder window at
+    // once, so their misses overlap (docs/performance.md, "prefetches in one tight loop").
+    void prefetch(const probe& p) const { rte_prefetch0(&buckets_[p.bucket]); }
+
+protected:
     // A find() found no key in p.bucket: go on, or stop here.
     step go_on(probe& p, uint64_t word0) const
     {
@@ -160,6 +169,7 @@ public:
 
     // ---- readers ----
     probe start(uint32_t id) const { return start_at(home(id)); }
+    probe aim(uint32_t id) const { return aim_at(home(id)); }
     step find(uint32_t id, probe& p, uint32_t* slot) const
     {
         const id_bucket& b = buckets_[p.bucket];
@@ -215,6 +225,7 @@ public:
 
     // ---- readers ----
     probe start(uint64_t key) const { return start_at(home(key)); }
+    probe aim(uint64_t key) const { return aim_at(home(key)); }
     // On a hit, *where names the way (bucket * ways + way) for seen() and slot().
     step find(uint64_t key, probe& p, uint32_t* where) const
     {

@@ -55,13 +55,13 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
         switch (p.t) {
         case type::message:
             ids[n_ids] = p.client_id;
-            id_probe[n_ids] = reg.start_id(p.client_id);
+            id_probe[n_ids] = reg.aim_id(p.client_id);
             id_pkt[n_ids++] = static_cast<uint8_t>(i);
             out[i].a = action::tx;
             break;
         case type::heartbeat:
             eps[n_eps] = endpoint_key(v[i].ip->src_addr, v[i].udp->src_port);
-            ep_probe[n_eps] = reg.start_endpoint(eps[n_eps]);
+            ep_probe[n_eps] = reg.aim_endpoint(eps[n_eps]);
             ep_pkt[n_eps++] = static_cast<uint8_t>(i);
             out[i].a = action::tx;
             break;
@@ -76,6 +76,14 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
             break;
         }
     }
+
+    // The burst's bucket misses, issued back to back: a prefetch that misses DRAM holds up
+    // retirement on this class of core, so interleaved with parsing only a few fit in the
+    // reorder window at once; in a tight loop all of them are in flight together.
+    for (unsigned k = 0; k < n_eps; ++k)
+        reg.prefetch_endpoint(ep_probe[k]);
+    for (unsigned k = 0; k < n_ids; ++k)
+        reg.prefetch_id(id_probe[k]);
 
     // Pass 2: compare the IDs; a hit starts the prefetch of its registration, which pass 4
     // reads. Keys whose bucket overflowed go round again while their next bucket arrives.
@@ -118,8 +126,9 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
             return;
         }
         seen->store(now);
-        encode_heartbeat_response(v[i].data);
-        net::make_reply(m[i], v[i], response_len, in.mac);
+        // A Heartbeat Response is the Heartbeat with another type byte (same length).
+        static_assert(heartbeat_len == response_len);
+        net::make_retyped_reply(m[i], v[i], static_cast<uint8_t>(type::heartbeat_response), in.mac);
         out[i].port = rx_port;
         st.count(rtr::heartbeat_answered);
     };

@@ -90,6 +90,12 @@ public:
     // for every key of the burst first, then find_*() for each (step::again: the key's bucket
     // overflowed and the next one is being prefetched; call find_*() again after the others).
     probe start_id(uint32_t id) const { return ids_.start(id); }
+    // start_*() in two steps: aim (hash only), then prefetch; for a burst, aim every key first
+    // and then issue all the prefetches in one tight loop.
+    probe aim_id(uint32_t id) const { return ids_.aim(id); }
+    void prefetch_id(const probe& p) const { ids_.prefetch(p); }
+    probe aim_endpoint(uint64_t key) const { return eps_.aim(key); }
+    void prefetch_endpoint(const probe& p) const { eps_.prefetch(p); }
     // On a hit, *out is the registration (already being prefetched).
     step find_id(uint32_t id, probe& p, entry** out) const
     {

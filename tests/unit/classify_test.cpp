@@ -320,6 +320,56 @@ TEST_F(Classify, SoftwareChecksumsAgreeWithDpdk)
     EXPECT_GT(bad_udp, 500u);
 }
 
+// classify()'s inline fast path must decide exactly as the full classification does: random
+// valid frames with random bytes of their first 48 changed (every header field the fast path
+// masks: MAC, ethertype, version/IHL, fragment bits, TTL, protocol, addresses, lengths), random
+// truncation and padding and every NIC checksum flag, compared verdict, reason and view.
+TEST_F(Classify, FastPathDecidesAsTheFullClassification)
+{
+    std::mt19937 rng(47);
+    const uint64_t flags[] = {0, RTE_MBUF_F_RX_IP_CKSUM_GOOD, RTE_MBUF_F_RX_IP_CKSUM_BAD,
+                              RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD};
+    unsigned local = 0, other = 0;
+    for (int iter = 0; iter < 50000; ++iter) {
+        udp_frame u;
+        u.payload.resize(rng() % 40);
+        u.padding = rng() % 3 == 0 ? rng() % 20 : 0;
+        bytes f = build(u);
+        const unsigned changes = rng() % 3;
+        for (unsigned k = 0; k < changes; ++k)
+            f[rng() % std::min<std::size_t>(48, f.size())] = static_cast<uint8_t>(rng() % 4 == 0 ? 0 : rng());
+        if (rng() % 8 == 0)
+            f.resize(rng() % (f.size() + 1));
+        const uint64_t fl = flags[rng() % 4];
+        mbuf_ptr a = make_mbuf(f), b = make_mbuf(f);
+        a->ol_flags = b->ol_flags = fl;
+        udp_view va{}, vb{};
+        const classification ca = classify(a.get(), pa, &va);
+        const classification cb = classify_slow(b.get(), pa, &vb);
+        ASSERT_EQ(ca.v, cb.v) << "iteration " << iter;
+        if (ca.v == verdict::drop)
+            ASSERT_EQ(ca.d, cb.d) << "iteration " << iter;
+        if (ca.v == verdict::exception)
+            ASSERT_EQ(ca.e, cb.e) << "iteration " << iter;
+        if (ca.v != verdict::local_udp) {
+            ++other;
+            continue;
+        }
+        ++local;
+        auto off = [](const rte_mbuf* m, const void* p) {
+            return static_cast<const uint8_t*>(p) - rte_pktmbuf_mtod(m, const uint8_t*);
+        };
+        ASSERT_EQ(off(a.get(), va.eth), off(b.get(), vb.eth));
+        ASSERT_EQ(off(a.get(), va.ip), off(b.get(), vb.ip));
+        ASSERT_EQ(off(a.get(), va.udp), off(b.get(), vb.udp));
+        ASSERT_EQ(off(a.get(), va.data), off(b.get(), vb.data));
+        ASSERT_EQ(va.len, vb.len);
+        ASSERT_EQ(va.dst_port, vb.dst_port);
+    }
+    EXPECT_GT(local, 10000u);
+    EXPECT_GT(other, 10000u);
+}
+
 TEST_F(Classify, UdpChecksum)
 {
     auto check = [this](const bytes& f, uint64_t flags) {
