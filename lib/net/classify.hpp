@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include <rte_debug.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -109,9 +110,9 @@ inline classification classify(rte_mbuf* m, const port_addr& pa, udp_view* view)
     return c;
 }
 
-// Verifies the UDP checksum of a located datagram in software unless the NIC already did
-// (RTE_MBUF_F_RX_L4_CKSUM_GOOD). A zero checksum (sender computed none) passes.
-inline bool udp_cksum_ok(const rte_mbuf* m, const udp_view& v)
+namespace detail {
+// UDP checksum check of a located datagram whose UDP length (header + payload) is l4.
+inline bool udp_cksum_ok(const rte_mbuf* m, const udp_view& v, unsigned l4)
 {
     const uint64_t f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
     if (f == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
@@ -123,14 +124,26 @@ inline bool udp_cksum_ok(const rte_mbuf* m, const udp_view& v)
     // rte_ipv4_udptcp_cksum_verify(v.ip, v.udp) == 0, summed from the header fields instead of
     // a pseudo header built on the stack (whose narrow stores the wide re-read would stall on).
     const rte_ipv4_hdr* ip = v.ip;
-    const unsigned ihl = rte_ipv4_hdr_len(ip);
-    const unsigned l3 = rte_be_to_cpu_16(ip->total_length);
-    if (PG_UNLIKELY(l3 < ihl))
-        return false;
-    const unsigned l4 = l3 - ihl;
     const uint64_t s = uint64_t(ip->src_addr) + ip->dst_addr + rte_cpu_to_be_16(uint16_t(ip->next_proto_id)) +
                        rte_cpu_to_be_16(static_cast<uint16_t>(l4)) + csum_sum(v.udp, l4);
     return csum_fold64(s) == 0xffff;
+}
+} // namespace detail
+
+// Verifies the UDP checksum of a located datagram in software unless the NIC already did
+// (RTE_MBUF_F_RX_L4_CKSUM_GOOD). A zero checksum (sender computed none) passes.
+inline bool udp_cksum_ok(const rte_mbuf* m, const udp_view& v)
+{
+    return detail::udp_cksum_ok(m, v, sizeof(rte_udp_hdr) + v.len);
+}
+
+// The same for a datagram whose length the caller has checked and knows at compile time
+// (a Heartbeat: 8 + 1 bytes): the sum is unrolled to two loads.
+template <unsigned l4>
+inline bool udp_cksum_ok_len(const rte_mbuf* m, const udp_view& v)
+{
+    RTE_ASSERT(sizeof(rte_udp_hdr) + v.len == l4);
+    return detail::udp_cksum_ok(m, v, l4);
 }
 
 } // namespace peregrine::net

@@ -229,15 +229,23 @@ public:
     // On a hit, *where names the way (bucket * ways + way) for seen() and slot().
     step find(uint64_t key, probe& p, uint32_t* where) const
     {
-        const endpoint_bucket& b = buckets_[p.bucket];
-        const uint64_t want = key | occupied;
-        const uint64_t w0 = detail::load_acquire(b.key[0]);
-        for (unsigned i = 0; i < ways; ++i) {
-            const uint64_t w = i == 0 ? w0 : detail::load_acquire(b.key[i]);
-            if ((w & (occupied | key_mask)) == want) {
-                *where = p.bucket * ways + i;
-                return step::hit;
-            }
+        uint64_t w0;
+        const unsigned i = match(buckets_[p.bucket], key, &w0);
+        if (i != ways) {
+            *where = p.bucket * ways + i;
+            return step::hit;
+        }
+        return go_on(p, w0);
+    }
+    // find() for a Heartbeat, which needs only the way's stamp: *seen, in the line just compared.
+    step find_seen(uint64_t key, probe& p, stamp** seen) const
+    {
+        endpoint_bucket& b = buckets_[p.bucket];
+        uint64_t w0;
+        const unsigned i = match(b, key, &w0);
+        if (i != ways) {
+            *seen = &b.seen[i];
+            return step::hit;
         }
         return go_on(p, w0);
     }
@@ -262,6 +270,19 @@ public:
     uint32_t dead_ways() const { return n_dead_; }
 
 private:
+    // The way of b holding key, or ways; *w0: b's word 0 (its pass bit).
+    static unsigned match(const endpoint_bucket& b, uint64_t key, uint64_t* w0)
+    {
+        const uint64_t want = key | occupied;
+        *w0 = detail::load_acquire(b.key[0]);
+        for (unsigned i = 0; i < ways; ++i) {
+            const uint64_t w = i == 0 ? *w0 : detail::load_acquire(b.key[i]);
+            if ((w & (occupied | key_mask)) == want)
+                return i;
+        }
+        return ways;
+    }
+
     uint32_t* slots_ = nullptr;
     uint32_t n_dead_ = 0;
 };

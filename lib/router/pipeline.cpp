@@ -121,14 +121,14 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
     // ~72 at 1K clients, ~109 at 10M, of which the registry (lookup_endpoints) ~25 / ~52.
     auto heartbeat = [&](unsigned k, stamp* seen) {
         const unsigned i = ep_pkt[k];
-        if (PG_UNLIKELY(!seen) || PG_UNLIKELY(!net::udp_cksum_ok(m[i], v[i]))) {
+        if (PG_UNLIKELY(!seen) || PG_UNLIKELY(!net::udp_cksum_ok_len<sizeof(rte_udp_hdr) + heartbeat_len>(m[i], v[i]))) {
             out[i] = {action::drop, 0, seen ? drop::udp_bad_cksum : drop::router_hb_unregistered};
             return;
         }
         seen->store(now);
         // A Heartbeat Response is the Heartbeat with another type byte (same length).
         static_assert(heartbeat_len == response_len);
-        net::make_retyped_reply(m[i], v[i], static_cast<uint8_t>(type::heartbeat_response), in.mac);
+        net::make_retyped_reply(m[i], v[i], static_cast<uint8_t>(type::heartbeat_response));
         out[i].port = rx_port;
         st.count(rtr::heartbeat_answered);
     };

@@ -109,14 +109,7 @@ public:
     }
     probe start_endpoint(uint64_t key) const { return eps_.start(key); }
     // On a hit, *out is the registration's last-heard stamp (a Heartbeat needs nothing else).
-    step find_endpoint(uint64_t key, probe& p, stamp** out) const
-    {
-        uint32_t w;
-        const step r = eps_.find(key, p, &w);
-        if (r == step::hit)
-            *out = eps_.seen(w);
-        return r;
-    }
+    step find_endpoint(uint64_t key, probe& p, stamp** out) const { return eps_.find_seen(key, p, out); }
 
     // Bulk lookups (both stages), any n; out[i] is nullptr on a miss. Returns hits.
     unsigned lookup_ids(const uint32_t* ids, unsigned n, entry** out) const;

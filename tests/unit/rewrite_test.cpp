@@ -225,7 +225,7 @@ TEST_F(Rewrite, RetypedReplyIsTheFullReplyByteForByte)
         udp_view va{}, vb{};
         mbuf_ptr a = load(f, &va), b = load(f, &vb);
         a->ol_flags = b->ol_flags = fl;
-        make_retyped_reply(a.get(), va, first, pa.mac);
+        make_retyped_reply(a.get(), va, first);
         vb.data[0] = first;
         make_reply(b.get(), vb, vb.len, pa.mac);
 
