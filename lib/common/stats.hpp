@@ -200,7 +200,7 @@ struct alignas(cache_line) lcore_stats {
 
     void count(drop d) { ++drops[static_cast<unsigned>(d)]; }
     void count(exc e) { ++exceptions[static_cast<unsigned>(e)]; }
-    void count(rtr r) { ++router[static_cast<unsigned>(r)]; }
+    void count(rtr r, uint64_t n = 1) { router[static_cast<unsigned>(r)] += n; }
     void count(ses x, uint64_t n = 1) { session[static_cast<unsigned>(x)] += n; }
     void count(lbc c) { ++lb[static_cast<unsigned>(c)]; }
     uint64_t drop_total() const;

@@ -119,6 +119,9 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
     // refreshes is in that line), so the rewrite of one overlaps the next one's miss.
     // Measured (bench_router, TSC cycles/packet, whole process_burst + harness, NIC checksum):
     // ~72 at 1K clients, ~109 at 10M, of which the registry (lookup_endpoints) ~25 / ~52.
+    // Counted once per burst: a counter incremented in memory per packet is a chain of
+    // store-to-load forwards.
+    unsigned answered = 0, forwarded = 0;
     auto heartbeat = [&](unsigned k, stamp* seen) {
         const unsigned i = ep_pkt[k];
         if (PG_UNLIKELY(!seen) || PG_UNLIKELY(!net::udp_cksum_ok_len<sizeof(rte_udp_hdr) + heartbeat_len>(m[i], v[i]))) {
@@ -130,7 +133,7 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
         static_assert(heartbeat_len == response_len);
         net::make_retyped_reply(m[i], v[i], static_cast<uint8_t>(type::heartbeat_response));
         out[i].port = rx_port;
-        st.count(rtr::heartbeat_answered);
+        ++answered;
     };
     for (unsigned k = 0; k < n_eps; ++k) {
         stamp* seen = nullptr;
@@ -170,7 +173,7 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
             t.dst_port_be = e->udp_port_be;
             net::forward(v[i], t);
             out[i].port = e->port_id;
-            st.count(rtr::message_forwarded);
+            ++forwarded;
             continue;
         }
         // Unknown Recipient echoes the ID: verify first so a corrupt ID is never echoed.
@@ -183,6 +186,8 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
         out[i].port = rx_port;
         st.count(rtr::unknown_recipient);
     }
+    st.count(rtr::heartbeat_answered, answered);
+    st.count(rtr::message_forwarded, forwarded);
 }
 
 upsert_result apply_register(registry& reg, rte_mbuf* m, const net::port_addr& pa, uint64_t now)
