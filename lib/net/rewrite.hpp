@@ -67,8 +67,8 @@ inline void make_retyped_reply(rte_mbuf* m, udp_view& v, uint8_t first_byte)
     static constexpr uint32_t new_frag_ttl_proto = uint32_t(default_ttl) << 16 | uint32_t(IPPROTO_UDP) << 24;
     // The payload byte sits at an even offset of the datagram: the low byte, as loaded here, of
     // its 16-bit word; the word's other byte is the same before and after and cancels out.
-    const bytes16 swap_macs = {6, 7, 8, 9, 10, 11, 0, 1, 2, 3, 4, 5, 12, 13, 14, 15};
-    l2 = __builtin_shuffle(l2, swap_macs);
+    // __builtin_shufflevector: GCC (12+) and clang both have it; __builtin_shuffle is GCC's only.
+    l2 = __builtin_shufflevector(l2, l2, 6, 7, 8, 9, 10, 11, 0, 1, 2, 3, 4, 5, 12, 13, 14, 15);
     std::memcpy(f, &l2, sizeof(l2));
     std::memcpy(&ip->fragment_offset, &new_frag_ttl_proto, sizeof(new_frag_ttl_proto));
     ip->hdr_checksum = csum_replace32(ip_ck, frag_ttl_proto, new_frag_ttl_proto);
