@@ -18,6 +18,11 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
     net::udp_view lb_v[burst_size];
     unsigned n_lb = 0;
 
+    // Read once: the stores into the views below could alias ctx as far as the compiler knows.
+    const uint16_t router_port = ctx.router.udp_port;
+    const uint16_t session_port = ctx.sessions ? ctx.session.udp_port : 0;
+    const uint16_t lb_port = ctx.lb.enabled ? ctx.lb.udp_port : 0;
+
     for (unsigned i = 0; i < prefetch_ahead && i < n; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
 
@@ -40,7 +45,7 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
             out.exc[out.n_exc++] = m;
             continue;
         }
-        if (v.dst_port == ctx.router.udp_port) {
+        if (c.dst_port == router_port) {
             if (PG_UNLIKELY(m->nb_segs != 1)) {
                 st.count(drop::multi_seg);
                 out.drop[out.n_drop++] = m;
@@ -49,7 +54,7 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
             rtr_m[n_rtr++] = m;
             continue;
         }
-        if (ctx.sessions && v.dst_port == ctx.session.udp_port) {
+        if (session_port != 0 && c.dst_port == session_port) {
             if (PG_UNLIKELY(m->nb_segs != 1)) {
                 st.count(drop::multi_seg);
                 out.drop[out.n_drop++] = m;
@@ -59,7 +64,7 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
             ses_m[n_ses++] = m;
             continue;
         }
-        if (ctx.lb.enabled && v.dst_port == ctx.lb.udp_port) {
+        if (lb_port != 0 && c.dst_port == lb_port) {
             if (PG_UNLIKELY(m->nb_segs != 1)) {
                 st.count(drop::multi_seg);
                 out.drop[out.n_drop++] = m;
@@ -97,8 +102,17 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
     if (n_rtr) {
         router::outcome oc[burst_size];
         router::handle_burst(ctx.router, *ctx.registry, st, ctx.ports, rx_port, rtr_m, rtr_v, n_rtr, now, oc);
+        // Answers (Heartbeat Responses, Unknown Recipient) and forwards to the receiving port,
+        // the common case, are appended with the count in a register: out.n_tx[port]++ in
+        // memory makes a store-to-load chain through the whole burst.
+        rte_mbuf** back = out.tx[rx_port];
+        unsigned n_back = out.n_tx[rx_port];
         for (unsigned k = 0; k < n_rtr; ++k) {
             rte_mbuf* m = rtr_m[k];
+            if (PG_LIKELY(oc[k].a == router::action::tx && oc[k].port == rx_port)) {
+                back[n_back++] = m;
+                continue;
+            }
             switch (oc[k].a) {
             case router::action::tx:
                 out.tx[oc[k].port][out.n_tx[oc[k].port]++] = m;
@@ -113,6 +127,9 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
                 break;
             }
         }
+        out.n_tx[rx_port] = static_cast<uint16_t>(n_back);
+        if (n_back)
+            out.tx_port_mask |= 1ull << rx_port;
     }
     if (n_ses) {
         session::outcome oc[burst_size];

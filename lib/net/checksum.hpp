@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include <rte_debug.h>
+
 namespace peregrine::net {
 
 inline uint32_t csum_fold32(uint32_t s)
@@ -44,6 +46,18 @@ inline uint16_t csum_fold64(uint64_t s)
     s = (s & 0xffff) + (s >> 16);
     s = (s & 0xffff) + (s >> 16);
     return static_cast<uint16_t>(s);
+}
+
+// Whether a one's complement sum accumulated in 64 bits folds to 0xffff, i.e. whether the
+// checksum it verifies is correct. Folding keeps the value modulo 0xffff (2^16 = 1 mod 0xffff)
+// and maps a non-zero sum to [1, 0xffff], so for s != 0 this is s % 0xffff == 0, which
+// compilers turn into a multiply by the inverse and one compare (3 instructions instead of
+// csum_fold64's 12 and a compare). Requires s != 0: every sum the engine verifies includes a
+// non-zero constant (the IPv4 version byte, the UDP protocol number).
+inline bool csum_sum_ok(uint64_t s)
+{
+    RTE_ASSERT(s != 0);
+    return s % 0xffff == 0;
 }
 
 // One's complement sum of len bytes at p, not folded: 8 bytes per load, then a 4-, 2- and

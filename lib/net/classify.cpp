@@ -14,6 +14,7 @@ classification drop_(drop d)
     classification c;
     c.v = verdict::drop;
     c.d = d;
+    c.dst_port = 0;
     return c;
 }
 classification exc_(exc e)
@@ -21,6 +22,7 @@ classification exc_(exc e)
     classification c;
     c.v = verdict::exception;
     c.e = e;
+    c.dst_port = 0;
     return c;
 }
 // rte_raw_cksum(ip, ihl) != 0xffff without the generic loop: ihl is a multiple of 4 in
@@ -116,6 +118,7 @@ classification classify_slow(rte_mbuf* m, const port_addr& pa, udp_view* view)
     classification c;
     c.v = verdict::local_udp;
     c.d = drop::count_;
+    c.dst_port = view->dst_port;
     return c;
 }
 

@@ -43,6 +43,9 @@ struct classification {
         drop d;
         exc e;
     };
+    // local_udp: the view's dst_port again, returned in a register so that the dispatcher need
+    // not read back the view (its fast and slow paths join there, through memory).
+    uint16_t dst_port;
 };
 
 // The full classification, every case and reason (classify() below calls it for anything that
@@ -95,7 +98,7 @@ inline classification classify(rte_mbuf* m, const port_addr& pa, udp_view* view)
         uint64_t s = 0;
         for (unsigned off = l3; off < l4; off += 4)
             s += word(off);
-        if (PG_UNLIKELY(ipck == RTE_MBUF_F_RX_IP_CKSUM_BAD || csum_fold64(s) != 0xffff))
+        if (PG_UNLIKELY(ipck == RTE_MBUF_F_RX_IP_CKSUM_BAD || !csum_sum_ok(s)))
             return classify_slow(m, pa, view);
     }
     view->eth = reinterpret_cast<rte_ether_hdr*>(f);
@@ -107,6 +110,7 @@ inline classification classify(rte_mbuf* m, const port_addr& pa, udp_view* view)
     classification c;
     c.v = verdict::local_udp;
     c.d = drop::count_;
+    c.dst_port = view->dst_port;
     return c;
 }
 
@@ -126,7 +130,7 @@ inline bool udp_cksum_ok(const rte_mbuf* m, const udp_view& v, unsigned l4)
     const rte_ipv4_hdr* ip = v.ip;
     const uint64_t s = uint64_t(ip->src_addr) + ip->dst_addr + rte_cpu_to_be_16(uint16_t(ip->next_proto_id)) +
                        rte_cpu_to_be_16(static_cast<uint16_t>(l4)) + csum_sum(v.udp, l4);
-    return csum_fold64(s) == 0xffff;
+    return csum_sum_ok(s);
 }
 } // namespace detail
 

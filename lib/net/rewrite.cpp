@@ -90,31 +90,4 @@ void make_reply(rte_mbuf* m, udp_view& v, uint16_t payload_len, const rte_ether_
     m->ol_flags &= RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT;
 }
 
-void forward(udp_view& v, const forward_target& t)
-{
-    rte_ether_addr_copy(&t.next_hop, &v.eth->dst_addr);
-    rte_ether_addr_copy(&t.src_mac, &v.eth->src_addr);
-
-    rte_ipv4_hdr* ip = v.ip;
-    rte_udp_hdr* udp = v.udp;
-    if (udp->dgram_cksum != 0) {
-        uint16_t c = udp->dgram_cksum;
-        c = csum_replace32(c, ip->src_addr, t.src_ip_be);
-        c = csum_replace32(c, ip->dst_addr, t.dst_ip_be);
-        c = csum_replace16(c, udp->src_port, t.src_port_be);
-        c = csum_replace16(c, udp->dst_port, t.dst_port_be);
-        udp->dgram_cksum = udp_csum_fixup(c);
-    }
-    RTE_ASSERT(ip->version_ihl == RTE_IPV4_VHL_DEF);
-    // The header after the rewrite, summed from values (see the note at the top).
-    const uint64_t s = uint64_t(load16(ip)) + ip->total_length + ip->packet_id + ip->fragment_offset +
-                       ttl_proto_word(default_ttl, ip->next_proto_id) + uint64_t(t.src_ip_be) + t.dst_ip_be;
-    ip->hdr_checksum = static_cast<uint16_t>(~csum_fold64(s));
-    ip->src_addr = t.src_ip_be;
-    ip->dst_addr = t.dst_ip_be;
-    ip->time_to_live = default_ttl;
-    udp->src_port = t.src_port_be;
-    udp->dst_port = t.dst_port_be;
-}
-
 } // namespace peregrine::net

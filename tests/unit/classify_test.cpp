@@ -347,15 +347,19 @@ TEST_F(Classify, FastPathDecidesAsTheFullClassification)
         const classification ca = classify(a.get(), pa, &va);
         const classification cb = classify_slow(b.get(), pa, &vb);
         ASSERT_EQ(ca.v, cb.v) << "iteration " << iter;
-        if (ca.v == verdict::drop)
+        if (ca.v == verdict::drop) {
             ASSERT_EQ(ca.d, cb.d) << "iteration " << iter;
-        if (ca.v == verdict::exception)
+        }
+        if (ca.v == verdict::exception) {
             ASSERT_EQ(ca.e, cb.e) << "iteration " << iter;
+        }
         if (ca.v != verdict::local_udp) {
             ++other;
             continue;
         }
         ++local;
+        ASSERT_EQ(ca.dst_port, va.dst_port) << "iteration " << iter;
+        ASSERT_EQ(cb.dst_port, vb.dst_port) << "iteration " << iter;
         auto off = [](const rte_mbuf* m, const void* p) {
             return static_cast<const uint8_t*>(p) - rte_pktmbuf_mtod(m, const uint8_t*);
         };

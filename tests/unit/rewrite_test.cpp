@@ -225,7 +225,7 @@ TEST_F(Rewrite, RetypedReplyIsTheFullReplyByteForByte)
         udp_view va{}, vb{};
         mbuf_ptr a = load(f, &va), b = load(f, &vb);
         a->ol_flags = b->ol_flags = fl;
-        make_retyped_reply(a.get(), va, first);
+        make_retyped_reply(a.get(), va, va.data[0], first);
         vb.data[0] = first;
         make_reply(b.get(), vb, vb.len, pa.mac);
 
@@ -282,6 +282,40 @@ TEST(Checksum, WideSumMatchesDpdk)
                 ASSERT_EQ(csum_fold64(csum_sum(buf + off, len)), rte_raw_cksum(buf + off, len))
                     << "offset " << off << " length " << len;
     }
+}
+
+// csum_sum_ok is how the fast path checks a sum: it must agree with folding for every non-zero
+// sum, including the multiples of 0xffff and sums whose 64-bit accumulation carried.
+TEST(Checksum, SumOkAgreesWithFolding)
+{
+    std::mt19937_64 rng(12);
+    auto agree = [](uint64_t s) { return csum_sum_ok(s) == (csum_fold64(s) == 0xffff); };
+    for (uint64_t s : {uint64_t(1), uint64_t(0xfffe), uint64_t(0xffff), uint64_t(0x10000), uint64_t(0x1fffe),
+                       uint64_t(0xffff) * 0x10001, ~uint64_t(0), ~uint64_t(0) - 0xffff, uint64_t(0xffff) << 48})
+        ASSERT_TRUE(agree(s)) << std::hex << s;
+    int multiples = 0;
+    for (int iter = 0; iter < 200000; ++iter) {
+        uint64_t s = rng() >> (rng() % 64);
+        if (iter % 2)
+            s = (s / 0xffff) * 0xffff + (iter % 4 == 1 ? 0 : 1);  // on and next to the multiples
+        if (s == 0)
+            continue;
+        multiples += s % 0xffff == 0;
+        ASSERT_TRUE(agree(s)) << std::hex << s;
+    }
+    EXPECT_GT(multiples, 1000);
+    // A real header: a valid IPv4 header passes, the same header with one bit flipped fails.
+    rte_ipv4_hdr ip{};
+    ip.version_ihl = RTE_IPV4_VHL_DEF;
+    ip.total_length = RTE_BE16(29);
+    ip.time_to_live = 64;
+    ip.next_proto_id = IPPROTO_UDP;
+    ip.src_addr = RTE_BE32(RTE_IPV4(198, 18, 0, 2));
+    ip.dst_addr = RTE_BE32(RTE_IPV4(198, 18, 0, 1));
+    ip.hdr_checksum = rte_ipv4_cksum(&ip);
+    EXPECT_TRUE(csum_sum_ok(csum_sum(&ip, sizeof(ip))));
+    ip.src_addr ^= RTE_BE32(1);
+    EXPECT_FALSE(csum_sum_ok(csum_sum(&ip, sizeof(ip))));
 }
 
 } // namespace
