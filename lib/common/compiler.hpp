@@ -23,5 +23,7 @@ static constexpr unsigned max_workers = 64;
 
 #define PG_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+// For per-packet helpers the compiler might otherwise leave out of line.
+#define PG_ALWAYS_INLINE inline __attribute__((always_inline))
 
 } // namespace peregrine

@@ -14,6 +14,7 @@
 #include <rte_udp.h>
 
 #include "common/stats.hpp"
+#include "net/byteorder.hpp"
 #include "net/checksum.hpp"
 
 namespace peregrine::net {
@@ -88,8 +89,8 @@ inline classification classify(rte_mbuf* m, const port_addr& pa, udp_view* view)
                     pa.ip_be == 0))
         return classify_slow(m, pa, view);
     auto* udp = reinterpret_cast<rte_udp_hdr*>(f + l4);
-    const unsigned tot = rte_be_to_cpu_16(ip->total_length);
-    const unsigned ulen = rte_be_to_cpu_16(udp->dgram_len);
+    const unsigned tot = be16(ip->total_length);
+    const unsigned ulen = be16(udp->dgram_len);
     const uint64_t ipck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
     // Ethernet padding may make the frame longer than the datagram, never shorter.
     if (PG_UNLIKELY(tot > dlen - l3 || ulen < sizeof(rte_udp_hdr) || ulen != tot - sizeof(rte_ipv4_hdr)))
@@ -106,7 +107,7 @@ inline classification classify(rte_mbuf* m, const port_addr& pa, udp_view* view)
     view->udp = udp;
     view->data = f + l7;
     view->len = static_cast<uint16_t>(ulen - sizeof(rte_udp_hdr));
-    view->dst_port = rte_be_to_cpu_16(udp->dst_port);
+    view->dst_port = be16(udp->dst_port);
     classification c;
     c.v = verdict::local_udp;
     c.d = drop::count_;
@@ -127,9 +128,11 @@ inline bool udp_cksum_ok(const rte_mbuf* m, const udp_view& v, unsigned l4)
         return true;
     // rte_ipv4_udptcp_cksum_verify(v.ip, v.udp) == 0, summed from the header fields instead of
     // a pseudo header built on the stack (whose narrow stores the wide re-read would stall on).
+    // The protocol is UDP: classify() hands over nothing else.
     const rte_ipv4_hdr* ip = v.ip;
-    const uint64_t s = uint64_t(ip->src_addr) + ip->dst_addr + rte_cpu_to_be_16(uint16_t(ip->next_proto_id)) +
-                       rte_cpu_to_be_16(static_cast<uint16_t>(l4)) + csum_sum(v.udp, l4);
+    RTE_ASSERT(ip->next_proto_id == IPPROTO_UDP);
+    const uint64_t s = uint64_t(ip->src_addr) + ip->dst_addr + be16(IPPROTO_UDP) + be16(static_cast<uint16_t>(l4)) +
+                       csum_sum(v.udp, l4);
     return csum_sum_ok(s);
 }
 } // namespace detail

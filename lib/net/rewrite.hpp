@@ -10,6 +10,7 @@
 #include <rte_byteorder.h>
 #include <rte_debug.h>
 
+#include "net/byteorder.hpp"
 #include "net/checksum.hpp"
 #include "net/classify.hpp"
 
@@ -79,7 +80,7 @@ inline void make_retyped_reply(rte_mbuf* m, udp_view& v, uint8_t old_first, uint
     udp->dgram_cksum = udp_csum_fixup(csum_replace16(udp_ck, old_first, first_byte));
     v.data[0] = first_byte;
 
-    const uint32_t frame = static_cast<uint32_t>(sizeof(rte_ether_hdr)) + rte_be_to_cpu_16(tot);
+    const uint32_t frame = static_cast<uint32_t>(sizeof(rte_ether_hdr)) + be16(tot);
     m->data_len = static_cast<uint16_t>(frame);
     m->pkt_len = frame;
     m->ol_flags &= RTE_MBUF_F_EXTERNAL | RTE_MBUF_F_INDIRECT;

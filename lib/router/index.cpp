@@ -37,11 +37,14 @@ void probing<B, pass_bit>::release_memory()
     n_buckets_ = 0;
 }
 
+static_assert((probing<id_bucket, id_index::pass>::max_probe - 1) * id_index::ways <= UINT8_MAX,
+              "pass counts are bytes");
+
 template <class B, uint64_t pass_bit>
 void probing<B, pass_bit>::add_pass(uint32_t home, uint32_t at)
 {
     for (uint32_t b = home; b != at; b = next(b)) {
-        // At most (max_probe - 1) * ways keys can pass one bucket: 56 fits a byte.
+        // At most (max_probe - 1) * ways keys can pass one bucket: 248 fits a byte.
         if (pass_[b]++ == 0) {
             uint64_t& w0 = reinterpret_cast<uint64_t*>(&buckets_[b])[0];
             store_release(w0, w0 | pass_bit);

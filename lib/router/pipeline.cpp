@@ -25,6 +25,25 @@ inline drop source_check(const net::udp_view& v, uint32_t our_ip)
         return drop::count_;
     return src == our_ip ? drop::router_self_source : drop::router_bad_source;
 }
+
+// A Heartbeat whose endpoint lookup ended: seen is its registration's stamp, or nullptr if the
+// endpoint is not registered. Answers it in place (true) or sets the drop (false). A function
+// with its arguments in registers, not a lambda: the closure's captures were loaded from the
+// stack for every packet.
+PG_ALWAYS_INLINE bool answer_heartbeat(rte_mbuf* m, net::udp_view& v, stamp* seen, uint64_t now, uint16_t rx_port,
+                                       outcome* out)
+{
+    if (PG_UNLIKELY(!seen) || PG_UNLIKELY(!net::udp_cksum_ok_len<sizeof(rte_udp_hdr) + heartbeat_len>(m, v))) {
+        *out = {action::drop, 0, seen ? drop::udp_bad_cksum : drop::router_hb_unregistered};
+        return false;
+    }
+    seen->store(now);
+    // A Heartbeat Response is the Heartbeat with another type byte (same length).
+    static_assert(heartbeat_len == response_len);
+    net::make_retyped_reply(m, v, static_cast<uint8_t>(type::heartbeat), static_cast<uint8_t>(type::heartbeat_response));
+    out->port = rx_port;
+    return true;
+}
 } // namespace
 
 void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const net::port_addr* ports,
@@ -127,27 +146,14 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
     // Counted once per burst: a counter incremented in memory per packet is a chain of
     // store-to-load forwards.
     unsigned answered = 0, forwarded = 0;
-    auto heartbeat = [&](unsigned k, stamp* seen) {
-        const unsigned i = ep_pkt[k];
-        if (PG_UNLIKELY(!seen) || PG_UNLIKELY(!net::udp_cksum_ok_len<sizeof(rte_udp_hdr) + heartbeat_len>(m[i], v[i]))) {
-            out[i] = {action::drop, 0, seen ? drop::udp_bad_cksum : drop::router_hb_unregistered};
-            return;
-        }
-        seen->store(now);
-        // A Heartbeat Response is the Heartbeat with another type byte (same length).
-        static_assert(heartbeat_len == response_len);
-        net::make_retyped_reply(m[i], v[i], static_cast<uint8_t>(type::heartbeat),
-                                static_cast<uint8_t>(type::heartbeat_response));
-        out[i].port = rx_port;
-        ++answered;
-    };
     for (unsigned k = 0; k < n_eps; ++k) {
         stamp* seen = nullptr;
         const step r = reg.find_endpoint(eps[k], ep_probe[k], &seen);
         if (PG_UNLIKELY(r == step::again))
             again[n_again++] = static_cast<uint8_t>(k);
         else
-            heartbeat(k, r == step::hit ? seen : nullptr);
+            answered += answer_heartbeat(m[ep_pkt[k]], v[ep_pkt[k]], r == step::hit ? seen : nullptr, now, rx_port,
+                                         &out[ep_pkt[k]]);
     }
     while (PG_UNLIKELY(n_again != 0)) {
         unsigned left = 0;
@@ -158,7 +164,8 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
             if (r == step::again)
                 again[left++] = static_cast<uint8_t>(k);
             else
-                heartbeat(k, r == step::hit ? seen : nullptr);
+                answered += answer_heartbeat(m[ep_pkt[k]], v[ep_pkt[k]], r == step::hit ? seen : nullptr, now,
+                                             rx_port, &out[ep_pkt[k]]);
         }
         n_again = left;
     }

@@ -90,7 +90,7 @@ TEST(IdIndex, InsertLookupSetSlotErase)
 TEST(IdIndex, CollisionsFillTheProbeWindowThenInsertIsRefused)
 {
     id_index ix;
-    ASSERT_TRUE(ix.init(64, 2, SOCKET_ID_ANY));
+    ASSERT_TRUE(ix.init(4 * P, 2, SOCKET_ID_ANY));
     const uint32_t home = 10;
     const auto ids = keys_homed_at(ix, home, P * id_index::ways + 1, id_gen);
     for (unsigned i = 0; i < P * id_index::ways; ++i)
@@ -107,8 +107,8 @@ TEST(IdIndex, CollisionsFillTheProbeWindowThenInsertIsRefused)
     bool hit;
     EXPECT_EQ(lines_read(ix, ids.back(), &hit), P);
     EXPECT_FALSE(hit);
-    // An absent key homed elsewhere (no pass bit there) costs one line.
-    const auto other = keys_homed_at(ix, 40, 1, [](uint64_t i) { return id_gen(i + 1000000); });
+    // An absent key homed beyond the window (no pass bit there) costs one line.
+    const auto other = keys_homed_at(ix, home + P + 4, 1, [](uint64_t i) { return id_gen(i + 1000000); });
     EXPECT_EQ(lines_read(ix, other[0], &hit), 1u);
     EXPECT_FALSE(hit);
 
