@@ -140,6 +140,28 @@ TEST_F(Registry, MoveOntoAnotherClientsEndpointDisplacesIt)
     EXPECT_EQ(reg->size(), 1u);
 }
 
+// A large registry takes every registration up to its capacity, and only then reports full:
+// bounded probing must never refuse a client below capacity (an 8-bucket window did, in about
+// one 10M-client build in ten). Endpoints packed as a NAT would hand them out (4 ports per
+// address, consecutive addresses) and IDs from a multiplicative sequence, as in bench_router.
+TEST(RegistryCapacity, FillsToCapacityThenRefuses)
+{
+    constexpr uint32_t n = 1000000;
+    for (int build = 0; build < 2; ++build) {  // two builds: two random hash seeds
+        registry_ptr r = make_registry(n, 1);
+        ASSERT_NE(r, nullptr);
+        for (uint32_t i = 0; i < n; ++i) {
+            const endpoint e = ep(rte_cpu_to_be_32((10u << 24) + (i >> 2) + 1), static_cast<uint16_t>(40000 + (i & 3)));
+            ASSERT_EQ(r->upsert(i * 2654435761u + 0x9e37u, e, 1), upsert_result::added) << "client " << i << " of " << n;
+        }
+        EXPECT_EQ(r->size(), n);
+        EXPECT_EQ(r->counters().full, 0u);
+        EXPECT_EQ(r->upsert(12345, ep(ip4(198, 18, 9, 9), 999), 1), upsert_result::full);
+        for (uint32_t i = 0; i < n; i += 9973)
+            ASSERT_NE(r->find_id(i * 2654435761u + 0x9e37u), nullptr) << i;
+    }
+}
+
 TEST_F(Registry, FullAtCapacity)
 {
     reg = make_registry(4);
