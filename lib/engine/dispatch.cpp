@@ -104,32 +104,41 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
         router::handle_burst(ctx.router, *ctx.registry, st, ctx.ports, rx_port, rtr_m, rtr_v, n_rtr, now, oc);
         // Answers (Heartbeat Responses, Unknown Recipient) and forwards to the receiving port,
         // the common case, are appended with the count in a register: out.n_tx[port]++ in
-        // memory makes a store-to-load chain through the whole burst.
+        // memory makes a store-to-load chain through the whole burst. Forwards to other ports
+        // are collected without a branch on the port (recipients' ports are random, so that
+        // branch would mispredict) and sorted afterwards.
         rte_mbuf** back = out.tx[rx_port];
         unsigned n_back = out.n_tx[rx_port];
+        rte_mbuf* away[burst_size];
+        uint16_t away_port[burst_size];
+        unsigned n_away = 0;
         for (unsigned k = 0; k < n_rtr; ++k) {
             rte_mbuf* m = rtr_m[k];
-            if (PG_LIKELY(oc[k].a == router::action::tx && oc[k].port == rx_port)) {
-                back[n_back++] = m;
+            if (PG_LIKELY(oc[k].a == router::action::tx)) {
+                const uint16_t p = oc[k].port;
+                const bool here = p == rx_port;
+                back[n_back] = m;
+                away[n_away] = m;
+                away_port[n_away] = p;
+                n_back += here;
+                n_away += !here;
                 continue;
             }
-            switch (oc[k].a) {
-            case router::action::tx:
-                out.tx[oc[k].port][out.n_tx[oc[k].port]++] = m;
-                out.tx_port_mask |= 1ull << oc[k].port;
-                break;
-            case router::action::control:
+            if (oc[k].a == router::action::control) {
                 out.ctl[out.n_ctl++] = m;
-                break;
-            case router::action::drop:
+            } else {
                 st.count(oc[k].why);
                 out.drop[out.n_drop++] = m;
-                break;
             }
         }
         out.n_tx[rx_port] = static_cast<uint16_t>(n_back);
         if (n_back)
             out.tx_port_mask |= 1ull << rx_port;
+        for (unsigned k = 0; k < n_away; ++k) {
+            const uint16_t p = away_port[k];
+            out.tx[p][out.n_tx[p]++] = away[k];
+            out.tx_port_mask |= 1ull << p;
+        }
     }
     if (n_ses) {
         session::outcome oc[burst_size];

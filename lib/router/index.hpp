@@ -32,6 +32,7 @@
 #include <cstdint>
 
 #include <rte_prefetch.h>
+#include <rte_vect.h>
 
 #include "common/compiler.hpp"
 
@@ -66,6 +67,39 @@ inline uint64_t load_acquire(const uint64_t& w)
     return std::atomic_ref<const uint64_t>(w).load(std::memory_order_acquire);
 }
 inline void store_release(uint64_t& w, uint64_t v) { std::atomic_ref<uint64_t>(w).store(v, std::memory_order_release); }
+
+// Compares the n (4 or 8) key words of a bucket with want under mask, without a branch per way:
+// returns bit i set where (w[i] & mask) == want, and copies the words it compared to out[] (a
+// hit's slot must come from the same read as its key). The way a key sits in is random, so the
+// early-exit loop it replaces mispredicted its exit about once per lookup (~17 cycles on the
+// cores measured). On x86 the words are read with 16-byte aligned SSE loads: every 8-byte word
+// is read atomically by them (a 16-byte access is atomic on CPUs with AVX, and at worst split
+// into atomic 8-byte halves before), and x86 orders them as acquire loads, so the writer's
+// protocol (one atomic store per word, release) holds as with atomic_ref loads.
+template <unsigned n>
+inline unsigned match_words(const uint64_t* w, uint64_t mask, uint64_t want, uint64_t* out)
+{
+    static_assert(n == 4 || n == 8);
+#if defined(RTE_ARCH_X86) && defined(__SSE4_1__)
+    const __m128i m = _mm_set1_epi64x(static_cast<long long>(mask));
+    const __m128i k = _mm_set1_epi64x(static_cast<long long>(want));
+    unsigned hits = 0;
+    for (unsigned i = 0; i < n; i += 2) {
+        const __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(w + i));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), v);
+        const __m128i eq = _mm_cmpeq_epi64(_mm_and_si128(v, m), k);
+        hits |= static_cast<unsigned>(_mm_movemask_pd(_mm_castsi128_pd(eq))) << i;
+    }
+    return hits;
+#else
+    unsigned hits = 0;
+    for (unsigned i = 0; i < n; ++i) {
+        out[i] = load_acquire(w[i]);
+        hits |= static_cast<unsigned>((out[i] & mask) == want) << i;
+    }
+    return hits;
+#endif
+}
 
 // Keyed 64-bit mixer (two multiply-xorshift rounds): the seed is random per registry, so
 // clients cannot pick addresses or IDs that pile into one bucket. (A CRC would not do: its
@@ -179,15 +213,14 @@ public:
     {
         const id_bucket& b = buckets_[p.bucket];
         const uint64_t want = (static_cast<uint64_t>(id) << 32) | occupied;
-        const uint64_t w0 = detail::load_acquire(b.w[0]);
-        for (unsigned i = 0; i < ways; ++i) {
-            const uint64_t w = i == 0 ? w0 : detail::load_acquire(b.w[i]);
-            if ((w & ~(pass | slot_mask)) == want) {
-                *slot = static_cast<uint32_t>(w) & slot_mask;
-                return step::hit;
-            }
+        uint64_t w[ways];
+        // An ID is in at most one way: the lowest hit is the hit.
+        const unsigned hits = detail::match_words<ways>(b.w, ~(pass | slot_mask), want, w);
+        if (hits) {
+            *slot = static_cast<uint32_t>(w[__builtin_ctz(hits)]) & slot_mask;
+            return step::hit;
         }
-        return go_on(p, w0);
+        return go_on(p, w[0]);
     }
     // Single key, all stages (not for bursts).
     bool lookup(uint32_t id, uint32_t* slot) const;
@@ -278,14 +311,10 @@ private:
     // The way of b holding key, or ways; *w0: b's word 0 (its pass bit).
     static unsigned match(const endpoint_bucket& b, uint64_t key, uint64_t* w0)
     {
-        const uint64_t want = key | occupied;
-        *w0 = detail::load_acquire(b.key[0]);
-        for (unsigned i = 0; i < ways; ++i) {
-            const uint64_t w = i == 0 ? *w0 : detail::load_acquire(b.key[i]);
-            if ((w & (occupied | key_mask)) == want)
-                return i;
-        }
-        return ways;
+        uint64_t w[ways];
+        const unsigned hits = detail::match_words<ways>(b.key, occupied | key_mask, key | occupied, w);
+        *w0 = w[0];
+        return hits ? static_cast<unsigned>(__builtin_ctz(hits)) : ways;
     }
 
     uint32_t* slots_ = nullptr;
