@@ -111,8 +111,8 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
 
     // Pass 2: compare the IDs; a hit starts the prefetch of its registration, which pass 4
     // reads. Keys whose bucket overflowed go round again while their next bucket arrives.
-    // Measured (lookup_ids: ID bucket + entry read): ~35 TSC cycles/packet at 1K clients,
-    // ~58 at 10M (two dependent misses).
+    // Measured (lookup_ids: ID bucket + entry read; docs/performance.md, 2 GHz TSC, Xeon VM):
+    // ~28 TSC cycles/packet at 1K clients, ~70 at 10M (two dependent misses).
     entry* id_hit[burst_size];
     uint8_t again[burst_size];
     unsigned n_again = 0;
@@ -141,8 +141,9 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
 
     // Pass 3: Heartbeats, each answered as soon as its bucket line is compared (the stamp it
     // refreshes is in that line), so the rewrite of one overlaps the next one's miss.
-    // Measured (bench_router, TSC cycles/packet, whole process_burst + harness, NIC checksum):
-    // ~72 at 1K clients, ~109 at 10M, of which the registry (lookup_endpoints) ~25 / ~52.
+    // Measured (bench_router, TSC cycles/packet, whole process_burst + harness, NIC checksum,
+    // same machine): ~60 at 1K clients, ~92 at 10M, of which the registry (lookup_endpoints)
+    // ~25 / ~56.
     // Counted once per burst: a counter incremented in memory per packet is a chain of
     // store-to-load forwards.
     unsigned answered = 0, forwarded = 0;
