@@ -4,18 +4,18 @@
 
 namespace peregrine::engine {
 
-void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
-                   uint64_t now, burst_out& out)
+void stage_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
+                 staged_burst& s, burst_out& out)
 {
     const net::port_addr& pa = ctx.ports[rx_port];
-    rte_mbuf* rtr_m[burst_size];
-    net::udp_view rtr_v[burst_size];
+    rte_mbuf** rtr_m = s.rtr_m;
+    net::udp_view* rtr_v = s.rtr_v;
     unsigned n_rtr = 0;
-    rte_mbuf* ses_m[burst_size];
-    net::udp_view ses_v[burst_size];
+    rte_mbuf** ses_m = s.ses_m;
+    net::udp_view* ses_v = s.ses_v;
     unsigned n_ses = 0;
-    rte_mbuf* lb_m[burst_size];
-    net::udp_view lb_v[burst_size];
+    rte_mbuf** lb_m = s.lb_m;
+    net::udp_view* lb_v = s.lb_v;
     unsigned n_lb = 0;
 
     // Read once: the stores into the views below could alias ctx as far as the compiler knows.
@@ -78,9 +78,26 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
         out.exc[out.n_exc++] = m;
     }
 
+    s.rx_port = rx_port;
+    s.n_rtr = static_cast<uint8_t>(n_rtr);
+    s.n_ses = static_cast<uint8_t>(n_ses);
+    s.n_lb = static_cast<uint8_t>(n_lb);
+    if (n_rtr)
+        router::begin_burst(*ctx.registry, st, ctx.ports, rx_port, rtr_m, rtr_v, n_rtr, s.rtr_oc, &s.rtr);
+    st.rx_packets += n;
+}
+
+void finish_burst(const context& ctx, lcore_stats& st, staged_burst& s, uint64_t now, burst_out& out)
+{
+    const uint16_t rx_port = s.rx_port;
+    const unsigned n_rtr = s.n_rtr, n_ses = s.n_ses, n_lb = s.n_lb;
+    rte_mbuf** rtr_m = s.rtr_m;
+    rte_mbuf** ses_m = s.ses_m;
+    rte_mbuf** lb_m = s.lb_m;
+
     if (n_lb) {
         lb::outcome oc[burst_size];
-        lb::handle_burst(ctx.lb, st, ctx.ports, rx_port, lb_m, lb_v, n_lb, oc);
+        lb::handle_burst(ctx.lb, st, ctx.ports, rx_port, lb_m, s.lb_v, n_lb, oc);
         for (unsigned k = 0; k < n_lb; ++k) {
             rte_mbuf* m = lb_m[k];
             switch (oc[k].a) {
@@ -100,8 +117,8 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
     }
 
     if (n_rtr) {
-        router::outcome oc[burst_size];
-        router::handle_burst(ctx.router, *ctx.registry, st, ctx.ports, rx_port, rtr_m, rtr_v, n_rtr, now, oc);
+        router::outcome* oc = s.rtr_oc;
+        router::end_burst(ctx.router, *ctx.registry, st, ctx.ports, rx_port, rtr_m, s.rtr_v, now, oc, s.rtr);
         // Answers (Heartbeat Responses, Unknown Recipient) and forwards to the receiving port,
         // the common case, are appended with the count in a register: out.n_tx[port]++ in
         // memory makes a store-to-load chain through the whole burst. Forwards to other ports
@@ -144,7 +161,7 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
         session::outcome oc[burst_size];
         rte_mbuf* app[session::max_app_out];
         unsigned n_app = 0;
-        session::handle_burst(ctx.session, *ctx.sessions, st, ctx.ports, rx_port, ses_m, ses_v, n_ses, now, oc, app,
+        session::handle_burst(ctx.session, *ctx.sessions, st, ctx.ports, rx_port, ses_m, s.ses_v, n_ses, now, oc, app,
                               &n_app);
         rte_mbuf** tx = out.tx[rx_port];
         uint16_t& n_tx = out.n_tx[rx_port];
@@ -172,7 +189,14 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
         if (n_tx)
             out.tx_port_mask |= 1ull << rx_port;
     }
-    st.rx_packets += n;
+}
+
+void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
+                   uint64_t now, burst_out& out)
+{
+    staged_burst s;
+    stage_burst(ctx, st, rx_port, pkts, n, s, out);
+    finish_burst(ctx, st, s, now, out);
 }
 
 } // namespace peregrine::engine

@@ -49,8 +49,7 @@ int worker_main(void* arg)
     rte_rcu_qsbr_thread_register(rcu, w.index);
     rte_rcu_qsbr_thread_online(rcu, w.index);
 
-    burst_out out;
-    init(out);
+    burst_pipeline pipe;
     idle_backoff idle(w.idle_sleep_us);
     rte_mbuf* pkts[burst_size];
 
@@ -63,10 +62,17 @@ int worker_main(void* arg)
             any = true;
             const uint64_t t0 = rte_rdtsc();
             ++st.rx_bursts;
-            out.reset();
-            process_burst(ctx, st, w.rx[r].port, pkts, n, t0, out);
-            flush(w, st, out);
+            if (burst_out* done = pipe.push(ctx, st, w.rx[r].port, pkts, n, t0))
+                flush(w, st, *done);
             st.busy_cycles += rte_rdtsc() - t0;
+        }
+        // A round of the queues that brought nothing: the burst held back in the pipeline
+        // waits for no one, so a lone packet is late by one empty round at most.
+        if (!any && pipe.holding()) {
+            const uint64_t t0 = rte_rdtsc();
+            flush(w, st, *pipe.drain(ctx, st, t0));
+            st.busy_cycles += rte_rdtsc() - t0;
+            any = true;
         }
         any |= drain_tx_ring(w, st);
         // Entry pointers from this iteration's lookups are dead: let the writer recycle them.
@@ -80,6 +86,9 @@ int worker_main(void* arg)
         }
     }
 
+    // The burst still held: sent (or freed and counted), never leaked at shutdown.
+    if (burst_out* done = pipe.drain(ctx, st, rte_rdtsc()))
+        flush(w, st, *done);
     rte_rcu_qsbr_thread_offline(rcu, w.index);
     rte_rcu_qsbr_thread_unregister(rcu, w.index);
     return 0;

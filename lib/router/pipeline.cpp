@@ -46,18 +46,17 @@ PG_ALWAYS_INLINE bool answer_heartbeat(rte_mbuf* m, net::udp_view& v, stamp* see
 }
 } // namespace
 
-void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const net::port_addr* ports,
-                  uint16_t rx_port, rte_mbuf* const* m, net::udp_view* v, unsigned n, uint64_t now,
-                  outcome* out)
+void begin_burst(const registry& reg, lcore_stats& st, const net::port_addr* ports, uint16_t rx_port,
+                 rte_mbuf* const* m, const net::udp_view* v, unsigned n, outcome* out, pending* pend)
 {
-    // Pass 1: parse, gather the keys of the two kinds that need the registry, and start their
-    // lookups (hash, prefetch the bucket line) so that the whole burst's misses overlap.
-    uint32_t ids[burst_size];
-    probe id_probe[burst_size];
-    uint8_t id_pkt[burst_size];
-    uint64_t eps[burst_size];
-    probe ep_probe[burst_size];
-    uint8_t ep_pkt[burst_size];
+    // Parse, gather the keys of the two kinds that need the registry, and start their lookups
+    // (hash, prefetch the bucket line) so that the whole burst's misses overlap.
+    uint32_t* ids = pend->ids;
+    probe* id_probe = pend->id_probe;
+    uint8_t* id_pkt = pend->id_pkt;
+    uint64_t* eps = pend->eps;
+    probe* ep_probe = pend->ep_probe;
+    uint8_t* ep_pkt = pend->ep_pkt;
     unsigned n_ids = 0, n_eps = 0;
     const uint32_t our_ip = ports[rx_port].ip_be;
 
@@ -108,6 +107,21 @@ void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const
         reg.prefetch_endpoint(ep_probe[k]);
     for (unsigned k = 0; k < n_ids; ++k)
         reg.prefetch_id(id_probe[k]);
+    pend->n_ids = static_cast<uint8_t>(n_ids);
+    pend->n_eps = static_cast<uint8_t>(n_eps);
+}
+
+void end_burst(const config& cfg, const registry& reg, lcore_stats& st, const net::port_addr* ports,
+               uint16_t rx_port, rte_mbuf* const* m, net::udp_view* v, uint64_t now, outcome* out,
+               pending& pend)
+{
+    const uint32_t* ids = pend.ids;
+    const uint8_t* id_pkt = pend.id_pkt;
+    const uint64_t* eps = pend.eps;
+    const uint8_t* ep_pkt = pend.ep_pkt;
+    probe* id_probe = pend.id_probe;  // find() advances a probe past an overflowed bucket
+    probe* ep_probe = pend.ep_probe;
+    const unsigned n_ids = pend.n_ids, n_eps = pend.n_eps;
 
     // Pass 2: compare the IDs; a hit starts the prefetch of its registration, which pass 4
     // reads. Keys whose bucket overflowed go round again while their next bucket arrives.

@@ -29,11 +29,43 @@ struct outcome {
     drop why;       // for drop
 };
 
-// m[i]/v[i]: n <= burst_size router datagrams (single-segment, located by net::classify)
-// received on rx_port. ports[] is indexed by ethdev port id. Writes out[i] for each.
-void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const net::port_addr* ports,
-                  uint16_t rx_port, rte_mbuf* const* m, net::udp_view* v, unsigned n, uint64_t now,
-                  outcome* out);
+// A burst between its two halves: parsed, its registry keys hashed and their bucket lines on
+// their way to the cache. Holds bucket numbers only, no pointer into the registry, so a
+// worker may report a quiescent state while a burst is pending.
+struct pending {
+    uint32_t ids[burst_size];      // Individual Messages: recipient ID, probe, packet index
+    probe id_probe[burst_size];
+    uint8_t id_pkt[burst_size];
+    uint64_t eps[burst_size];      // Heartbeats: sender endpoint key, probe, packet index
+    probe ep_probe[burst_size];
+    uint8_t ep_pkt[burst_size];
+    uint8_t n_ids;
+    uint8_t n_eps;
+};
+
+// First half: parses m[i]/v[i] (n <= burst_size router datagrams, single-segment, located by
+// net::classify, received on rx_port; ports[] is indexed by ethdev port id), sets out[i] for the
+// ones it settles (drops, Register Client to the control lcore), and starts the registry
+// lookups of the others: hashes their keys and prefetches the bucket lines into *p.
+void begin_burst(const registry& reg, lcore_stats& st, const net::port_addr* ports, uint16_t rx_port,
+                 rte_mbuf* const* m, const net::udp_view* v, unsigned n, outcome* out, pending* p);
+
+// Second half, on the same m, v, out and p (consumed: its probes advance): compares the keys
+// (their lines should have arrived by now), answers Heartbeats, forwards Individual Messages or
+// answers Unknown Recipient, and sets the remaining out[i].
+void end_burst(const config& cfg, const registry& reg, lcore_stats& st, const net::port_addr* ports,
+               uint16_t rx_port, rte_mbuf* const* m, net::udp_view* v, uint64_t now, outcome* out,
+               pending& p);
+
+// Both halves back to back; writes out[i] for each of the n datagrams.
+inline void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const net::port_addr* ports,
+                         uint16_t rx_port, rte_mbuf* const* m, net::udp_view* v, unsigned n, uint64_t now,
+                         outcome* out)
+{
+    pending p;
+    begin_burst(reg, st, ports, rx_port, m, v, n, out, &p);
+    end_burst(cfg, reg, st, ports, rx_port, m, v, now, out, p);
+}
 
 // Control lcore: applies a Register Client that a worker handed over (m was received on
 // m->port, whose address is pa) and rewrites m into the Register Client Response.
