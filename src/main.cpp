@@ -424,6 +424,20 @@ void print_stats(const app& a)
     std::fflush(stdout);
 }
 
+// At exit: every drop reason that counted anything, so that a run's losses can be read off its log.
+void print_drops(const app& a)
+{
+    const lcore_stats s = stats_sum(a.stats, a.n_stats);
+    if (s.drop_total() == 0)
+        return;
+    std::printf("drops by reason:");
+    for (unsigned i = 0; i < drop_count; ++i)
+        if (s.drops[i])
+            std::printf(" %.*s=%lu", int(drop_name(i).size()), drop_name(i).data(), s.drops[i]);
+    std::printf("\n");
+    std::fflush(stdout);
+}
+
 // The control lcore: data-plane duties every iteration, stats and link state on timers.
 void control_loop(app& a, engine::control& ctl)
 {
@@ -512,6 +526,7 @@ void shutdown(app& a, const std::vector<engine::control::worker_rings>& rings)
                 rte_pktmbuf_free_bulk(m, n);
     send_session_rejects(a);
     print_stats(a);
+    print_drops(a);
     {
         std::lock_guard<std::mutex> lk(a.telemetry_mu);
         a.lekt.reset();  // its sockets close while the TAPs still exist

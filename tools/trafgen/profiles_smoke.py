@@ -29,7 +29,7 @@ def start_engine(build, tag, sock, extra, log):
     cmd = [os.path.join(build, 'src', 'peregrine'), '-l', '0-1', '--main-lcore', '0', '--no-pci',
            '--no-huge', '-m', '512', '--file-prefix=' + tag, '--log-level=*:warning',
            '--vdev=net_memif0,role=server,socket=%s,mac=%s' % (sock, ENGINE_MAC), '--',
-           '--addr', '0:%s/16' % ENGINE_IP, '--no-tap', '--config', '(0,0,1)'] + extra
+           '--addr', '0:%s/16' % ENGINE_IP, '--no-tap', '--config', '(0,0,1)', '--idle-sleep', '50'] + extra
     # Not under MALLOC_PERTURB_ (meson test sets it): DPDK 22.11's net_memif frees a queue's
     # interrupt instance on its interrupt thread when the peer disconnects, while the worker may
     # still be in that queue's rx_burst; with freed memory scribbled over, that use-after-free
@@ -63,7 +63,7 @@ def trafgen(build, tag, sock, args, out):
     jpath = os.path.join(out, tag + '.json')
     cmd = [os.path.join(build, 'tools', 'trafgen', 'peregrine-trafgen'), '-l', '0', '--no-pci', '--no-huge',
            '-m', '256', '--file-prefix=' + tag, '--log-level=*:warning',
-           '--vdev=net_memif0,role=client,socket=' + sock, '--',
+           '--vdev=net_memif0,role=client,rsize=13,socket=' + sock, '--',
            '--addr', ENGINE_IP, '--dst-mac', ENGINE_MAC, '--json', jpath, '--duration', '2',
            '--rate', '50k'] + args
     t = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -108,7 +108,7 @@ def main():
     # One engine per generator run: after a client left, net_memif's server may refuse the next
     # one (seen under MALLOC_PERTURB_), so nothing here reuses a link.
     runs = [
-        ('lb', [], ['--profile', 'lb', '--clients', '500', '--lb-nodes', '8', '--lb-update-pct', '10'],
+        ('lb', [], ['--profile', 'lb', '--clients', '5000', '--lb-nodes', '8', '--lb-update-pct', '10'],
          {'nodes_registered': 8, 'moved': 0, 'no_node': 0}, 'update_acked'),
         ('session', [], ['--profile', 'session', '--clients', '200', '--payload', '16-300', '--session-noack-pct', '20'],
          {'sessions_open': 200, 'bad_digest': 0, 'ack_mismatch': 0, 'rejected': 0, 'bad_ack': 0}, 'echo_answer'),
