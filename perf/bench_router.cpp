@@ -1,5 +1,5 @@
-// Router fast-path microbenchmark: engine::process_burst (classify + dispatch + router handler)
-// on pre-built bursts of 32 mbufs, no I/O. See docs/performance.md for how to run it and read it.
+// Router fast-path microbenchmark: engine::burst_pipeline (classify + dispatch + router handler,
+// two bursts in flight as in worker_main) on pre-built bursts of 32 mbufs, no I/O. See docs/performance.md for how to run it and read it.
 //
 // Model of one worker lcore:
 //  - a "ring" of 1024 mbufs (32 bursts of 32, like a 1024-descriptor RX ring recycling through
@@ -9,8 +9,8 @@
 //    frames address clients picked uniformly at random over the whole registry, so at 10M
 //    clients the registry is cold (hash buckets, key slots and entries miss the caches), not
 //    one hot entry;
-//  - BM_restore_only runs the same loop without process_burst: subtract it to get the cost of
-//    process_burst alone (the "net" column of docs/performance.md);
+//  - BM_restore_only runs the same loop without the pipeline: subtract it to get the cost of
+//    the fast path alone (the "net" column of docs/performance.md);
 //  - BM_lookup_ids/BM_lookup_endpoints run only the registry part on the same key stream: the
 //    registry's share of the totals (IDs: two-stage lookup, then read each registration;
 //    endpoints: two-stage lookup that stamps each hit, as a Heartbeat does).
@@ -32,7 +32,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
@@ -206,7 +205,7 @@ const frame_set* frames_for(kind k, uint32_t n)
     return &g_frames;
 }
 
-// ---- the engine around process_burst --------------------------------------------------------
+// ---- the engine around the fast path -----------------------------------------------------
 engine::context* g_ctx;
 rte_mempool* g_pool;
 rte_mbuf* g_ring[ring_bursts * burst];
@@ -300,9 +299,7 @@ void run_router(benchmark::State& state, kind k, rtr expect)
     rte_rcu_qsbr* rcu = reg->rcu();
     harness h(fs, flags);
     // As worker_main runs it: each burst is staged before the previous one is finished.
-    auto* pipe = static_cast<engine::burst_pipeline*>(
-        rte_malloc("bench_pipeline", sizeof(engine::burst_pipeline), cache_line));
-    new (pipe) engine::burst_pipeline();
+    auto pipe = std::make_unique<engine::burst_pipeline>();
     uint64_t sink = 0;
     const auto leaving = [](const engine::burst_out* o) {
         return o ? o->n_tx[0] + o->n_tx[1] + o->n_drop + o->n_exc + o->n_ctl : 0u;
@@ -315,10 +312,9 @@ void run_router(benchmark::State& state, kind k, rtr expect)
     }
     // The last burst, held back by the pipeline (outside the timed loop).
     sink += leaving(pipe->drain(*g_ctx, *h.st, rte_rdtsc()));
-    rte_free(pipe);
     benchmark::DoNotOptimize(sink);
     if (sink != static_cast<uint64_t>(state.iterations()) * burst)
-        bench::fail(state, "process_burst lost packets");
+        bench::fail(state, "the fast path lost packets");
     check(state, *h.st, expect);
     bench::set_counters(state, burst);
 }
@@ -327,7 +323,7 @@ void BM_heartbeat(benchmark::State& state) { run_router(state, kind::heartbeat, 
 void BM_forward(benchmark::State& state) { run_router(state, kind::forward, rtr::message_forwarded); }
 void BM_unknown_recipient(benchmark::State& state) { run_router(state, kind::unknown, rtr::unknown_recipient); }
 
-// The registry's share: the lookups process_burst does for a burst of these frames and what
+// The registry's share: the lookups the fast path does for a burst of these frames and what
 // the pipeline does with each hit (a forward reads the registration, a heartbeat stamps its
 // endpoint), without classify, parse, checksums or rewrites. Keys come straight from the frame
 // stream.
@@ -377,7 +373,7 @@ void run_lookup(benchmark::State& state, kind k)
 void BM_lookup_endpoints(benchmark::State& state) { run_lookup(state, kind::heartbeat); }
 void BM_lookup_ids(benchmark::State& state) { run_lookup(state, kind::forward); }
 
-// The harness alone: everything run_router does except process_burst.
+// The harness alone: everything run_router does except the pipeline.
 void BM_restore_only(benchmark::State& state)
 {
     router::registry* reg = registry_for(1000);

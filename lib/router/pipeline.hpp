@@ -57,16 +57,6 @@ void end_burst(const config& cfg, const registry& reg, lcore_stats& st, const ne
                uint16_t rx_port, rte_mbuf* const* m, net::udp_view* v, uint64_t now, outcome* out,
                pending& p);
 
-// Both halves back to back; writes out[i] for each of the n datagrams.
-inline void handle_burst(const config& cfg, const registry& reg, lcore_stats& st, const net::port_addr* ports,
-                         uint16_t rx_port, rte_mbuf* const* m, net::udp_view* v, unsigned n, uint64_t now,
-                         outcome* out)
-{
-    pending p;
-    begin_burst(reg, st, ports, rx_port, m, v, n, out, &p);
-    end_burst(cfg, reg, st, ports, rx_port, m, v, now, out, p);
-}
-
 // Control lcore: applies a Register Client that a worker handed over (m was received on
 // m->port, whose address is pa) and rewrites m into the Register Client Response.
 // Returns the registry's verdict; on upsert_result::full the caller drops m (no response, so
