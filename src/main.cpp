@@ -269,6 +269,7 @@ void create_memory(app& a, const plan& pl)
     a.ctx.lb.enabled = true;
     a.ctx.lb.udp_port = o.lb_port;
     a.ctx.lb.pol = o.lb_least_loaded ? lb::policy::least_loaded : lb::policy::maglev;
+    a.ctx.lb.answer_no_node = o.lb_answer_no_node;
     lb::state_params lp;
     lp.pool = a.pool;
     lp.rcu = a.ctx.registry->rcu();  // the workers already report quiescent states on it

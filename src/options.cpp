@@ -36,6 +36,7 @@ enum opt_id : int {
     opt_session_hello_window,
     opt_lb_policy,
     opt_lb_expiry,
+    opt_lb_answer_no_node,
     opt_no_lekt,
     opt_lekt_max_clients,
     opt_lekt_max_per_ip,
@@ -68,6 +69,7 @@ const option long_opts[] = {
     {"session-hello-window", required_argument, nullptr, opt_session_hello_window},
     {"lb-policy", required_argument, nullptr, opt_lb_policy},
     {"lb-expiry", required_argument, nullptr, opt_lb_expiry},
+    {"lb-answer-no-node", no_argument, nullptr, opt_lb_answer_no_node},
     {"no-lekt", no_argument, nullptr, opt_no_lekt},
     {"lekt-max-clients", required_argument, nullptr, opt_lekt_max_clients},
     {"lekt-max-per-ip", required_argument, nullptr, opt_lekt_max_per_ip},
@@ -314,6 +316,9 @@ bool parse_options(int argc, char** argv, options* o, std::string* err)
                 return range_err(err, "lb-expiry", arg, 1, 86400);
             o->lb_expiry_s = static_cast<uint32_t>(v);
             break;
+        case opt_lb_answer_no_node:
+            o->lb_answer_no_node = true;
+            break;
         case opt_no_lekt:
             o->no_lekt = true;
             break;
@@ -406,6 +411,9 @@ Load balancer (docs/protocols/load-balancer.md):
                          the control lcore)
   --lb-expiry S          a serving node or call controller registration expires S seconds after
                          its last Register, [1, 86400] (default 120, as the origin)
+  --lb-answer-no-node    with no serving node live, answer Request Serving Node with 0.0.0.0:0
+                         (default: no answer, as the origin; its clients take any answer as
+                         final and retry only on silence)
 
 LEKT rendezvous (TCP on the engine's --addr addresses, served by the control lcore through
 the exception path; see docs/protocols/lekt.md):

@@ -35,6 +35,7 @@ struct options {
     uint32_t heartbeat_timeout_s = 90;     // 3 missed 30 s heartbeats
     bool lb_least_loaded = false;          // --lb-policy least-loaded (default maglev)
     uint32_t lb_expiry_s = 120;            // NOTES.md: the origin's registration lifetime
+    bool lb_answer_no_node = false;        // 0.0.0.0:0 when no node is live (origin: silence)
     uint32_t max_clients = 1u << 20;
     // Session protocol (docs/protocols/session.md).
     std::string session_app = "echo";      // what DATA payloads are delivered to: echo | discard

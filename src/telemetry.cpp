@@ -274,6 +274,7 @@ int cmd_lb(const char*, const char*, rte_tel_data* d)
     rte_tel_data_add_dict_u64(d, "udp_port", g_app->opt.lb_port);
     rte_tel_data_add_dict_string(d, "policy", g_app->opt.lb_least_loaded ? "least-loaded" : "maglev");
     rte_tel_data_add_dict_u64(d, "expiry_s", g_app->opt.lb_expiry_s);
+    rte_tel_data_add_dict_u64(d, "answer_no_node", g_app->opt.lb_answer_no_node);
     add_named(d, lbc_name, s.lb);
     std::lock_guard<std::mutex> lk2(st->mu());
     add_u64s(d, {{"serving_nodes", st->serving_nodes().size()},

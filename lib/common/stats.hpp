@@ -42,7 +42,8 @@ namespace peregrine {
     X(lb_no_room, "load-balancer reply does not fit the received buffer")                  \
     X(lb_not_serving_node, "Registration Update/Removed from a sender that is no live serving node") \
     X(lb_ack_unmatched, "load-balancer Ack matching no message awaiting one")              \
-    X(lb_full, "load-balancer registration refused: table full")
+    X(lb_full, "load-balancer registration refused: table full")                         \
+    X(lb_no_node, "Request Serving Node not answered: no serving node live (--lb-answer-no-node answers)")
 
 // X(name, description). Names are the telemetry keys: keep them stable.
 #define PG_DROP_REASONS(X)                                                                  \
@@ -158,7 +159,7 @@ static constexpr unsigned ses_count = static_cast<unsigned>(ses::count_);
 // rx_packets + kernel_out + lb.originated == tx_packets + kernel_in + drops + lb.acked.
 #define PG_LB_COUNTERS(X)                                                                   \
     X(request_answered, "Request Serving Node answered with a live serving node")          \
-    X(request_no_node, "Request Serving Node answered with 0.0.0.0:0 (no live serving node)") \
+    X(request_no_node, "Request Serving Node with no serving node live (answered 0.0.0.0:0 only with --lb-answer-no-node)") \
     X(to_control, "datagram handed to the control lcore (state write)")                   \
     X(node_registered, "serving node registered (new)")                                   \
     X(controller_registered, "call controller registered (new)")                          \

@@ -38,6 +38,8 @@ static constexpr std::size_t registration_removed_len = header_len + 2 + 4;     
 static constexpr std::size_t request_serving_node_len = header_len;                  // 3
 static constexpr std::size_t serving_node_response_len = header_len + endpoint_len;  // 9
 static constexpr std::size_t serving_node_removed_len = header_len + endpoint_len;   // 9
+// The longest datagram Peregrine accepts (Registration Update).
+static constexpr std::size_t max_request_len = registration_update_len;
 // Endpoints per Serving Nodes datagram: 3 + 240 * 6 = 1443 payload bytes, which fits a
 // 1500-byte MTU with IPv4 and UDP headers and room for one tunnel header.
 static constexpr std::size_t max_nodes_per_datagram = 240;

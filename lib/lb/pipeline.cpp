@@ -73,21 +73,28 @@ void handle_burst(const config& cfg, lcore_stats& st, const net::port_addr* port
         out[i] = {action::control, drop::count_};
     }
 
-    // Pass 2: answer. No live node: answer at once with 0.0.0.0:0 rather than leave the client
-    // waiting for its 1 s timeout (docs/protocols/load-balancer.md).
+    // Pass 2: answer. No live node: silence by default, so the origin's client retries after
+    // its 1 s wait; 0.0.0.0:0 with --lb-answer-no-node (docs/protocols/load-balancer.md).
+    const bool none = !t || !t->n_nodes;
     for (unsigned k = 0; k < n_rsn; ++k) {
         const unsigned i = rsn[k];
+        if (PG_UNLIKELY(none)) {
+            st.count(lbc::request_no_node);
+            if (!cfg.answer_no_node) {
+                out[i] = {action::drop, drop::lb_no_node};
+                continue;
+            }
+        }
         uint8_t* d = reply_room(m[i], v[i], serving_node_response_len);
         if (PG_UNLIKELY(!d)) {
             out[i] = {action::drop, drop::lb_no_room};
             continue;
         }
-        if (PG_LIKELY(t && t->n_nodes)) {
+        if (PG_LIKELY(!none)) {
             encode_serving_node_response(d, req[k], pick(t, hash[k]));
             st.count(lbc::request_answered);
         } else {
             encode_serving_node_response(d, req[k], endpoint{});
-            st.count(lbc::request_no_node);
         }
         finish_reply(m[i], v[i], serving_node_response_len, in.mac);
     }

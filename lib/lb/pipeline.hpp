@@ -25,6 +25,10 @@ struct config {
     bool enabled = false;               // set when the daemon runs the protocol
     uint16_t udp_port = 7200;           // host order
     policy pol = policy::maglev;
+    // No serving node live: answer Request Serving Node with 0.0.0.0:0 (true) or not at all
+    // (false, the default: the origin's client takes any answer as final and retries only on
+    // silence; docs/protocols/load-balancer.md).
+    bool answer_no_node = false;
     // The current Maglev table, published by the control lcore (release), read by workers
     // (acquire) inside their RCU read-side section; nullptr until the first serving node.
     std::atomic<const table*> current{nullptr};

@@ -166,9 +166,15 @@ void state::handle(rte_mbuf* m, uint64_t now, lcore_stats& st)
         return;
     }
 
-    // Same sender, same Request ID, seen recently: answer again, apply nothing.
+    // Same sender incarnation, same Request ID, same bytes, seen recently: answer again,
+    // apply nothing. A Register from a sender that is not registered now is never one (a
+    // remembered Register holds the incarnation it made, never 0): the origin restarts at
+    // Request ID 0 from the same port (docs/protocols/load-balancer.md).
     const uint64_t dkey = pkey(skey, p.request_id);
-    if (auto it = answered_.find(dkey); it != answered_.end() && it->second.expires > now && it->second.t == p.t) {
+    const uint64_t inc = incarnation_of(p.t, skey);
+    if (auto it = answered_.find(dkey); it != answered_.end() && it->second.expires > now &&
+                                        it->second.incarnation == inc && it->second.len == v.len &&
+                                        std::memcmp(it->second.bytes, v.data, v.len) == 0) {
         st.count(lbc::duplicate);
         const bool rsn = p.t == type::request_serving_node;
         const uint16_t len = rsn ? serving_node_response_len : ack_len;
@@ -218,6 +224,11 @@ void state::handle(rte_mbuf* m, uint64_t now, lcore_stats& st)
             st.count(lbc::request_answered);
         } else {
             st.count(lbc::request_no_node);
+            if (!cfg_.answer_no_node) {
+                // Silence, as on the workers; nothing remembered, so the retry is asked anew.
+                st.count(drop::lb_no_node);
+                ack = false;
+            }
         }
         break;
     }
@@ -230,8 +241,11 @@ void state::handle(rte_mbuf* m, uint64_t now, lcore_stats& st)
         publish();
         return;
     }
-    if (answered_.size() < max_answered) {
-        answered_[dkey] = {now + dup_tsc_, answer, p.t};
+    if (answered_.size() < max_answered || answered_.count(dkey)) {
+        dup& e = answered_[dkey];
+        // The sender's incarnation after applying: a new Register has just made one.
+        e = {now + dup_tsc_, incarnation_of(p.t, skey), answer, static_cast<uint8_t>(v.len), {}};
+        std::memcpy(e.bytes, v.data, v.len);
         answered_fifo_.push_back({now + dup_tsc_, dkey});
     }
 
@@ -295,6 +309,7 @@ void state::on_register(peer_kind k, const packet& p, const endpoint& sender, co
     e.next_hop = v.eth->src_addr;
     e.registered = now;
     e.last_request = p.request_id;
+    e.incarnation = next_incarnation_++;
     if (k == peer_kind::call_controller) {
         controllers_[key] = e;
         st.count(lbc::controller_registered);
@@ -362,6 +377,15 @@ void state::drop_registration(std::map<uint64_t, registration>::iterator it)
             --cc->second.calls;
         calls_.erase(c);
     }
+}
+
+uint64_t state::incarnation_of(type t, uint64_t sender_key) const
+{
+    const auto& tbl = t == type::register_call_controller ? controllers_ : nodes_;
+    if (t == type::request_serving_node)
+        return 0;  // a client: no registration to tell its restarts apart
+    auto it = tbl.find(sender_key);
+    return it == tbl.end() ? 0 : it->second.incarnation;
 }
 
 const peer* state::least_loaded(uint32_t h) const

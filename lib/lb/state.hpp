@@ -71,6 +71,7 @@ struct peer {
     uint32_t recent = 0;        // serving node: least-loaded assignments within assign_window_s
     uint32_t calls = 0;         // call controller: calls assigned to it
     uint16_t last_request = 0;  // Request ID of its last Register (telemetry)
+    uint64_t incarnation = 0;   // set when it registers anew: what it sent before is no duplicate
 };
 
 struct registration {
@@ -124,11 +125,18 @@ public:
     const peer* least_loaded(uint32_t requester_hash) const;
 
 private:
+    // A datagram applied and answered. Another is its duplicate only if it is byte-identical
+    // and comes from the same incarnation of the sender (docs/protocols/load-balancer.md).
     struct dup {
         uint64_t expires;
-        endpoint answer;  // least-loaded Request Serving Node: the node it was given
-        type t;           // a different type with the same ID is a new request
+        uint64_t incarnation;  // the sender's when it was applied (0: not a registered peer)
+        endpoint answer;       // least-loaded Request Serving Node: the node it was given
+        uint8_t len;
+        uint8_t bytes[max_request_len];
     };
+    // The registered peer a datagram of type t speaks for (0 if none): a Register speaks for
+    // the table it registers in, a Registration Update/Removed for a serving node.
+    uint64_t incarnation_of(type t, uint64_t sender_key) const;
 
     void on_register(peer_kind k, const packet& p, const endpoint& sender, const net::udp_view& v, uint16_t port,
                      uint64_t now, lcore_stats& st, bool* ack);
@@ -166,6 +174,7 @@ private:
     uint64_t generation_ = 0;
     uint16_t next_req_ = 1;
     uint16_t next_call_ = 1;
+    uint64_t next_incarnation_ = 1;
     uint64_t next_sweep_ = 0;
     mutable std::mutex mu_;
 };

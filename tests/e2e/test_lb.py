@@ -4,7 +4,10 @@ sockets in the namespace as serving nodes, call controllers and clients. Registr
 Serving Nodes notifications (a list of 241 split over two datagrams), Acks and retransmission
 (a silent node gets the message again, then is taken out of service and the others are told),
 expiry, Request Serving Node, (group, user) registrations and Start Call, malformed input
-ignored and counted, no mbuf leak."""
+ignored and counted, no mbuf leak. Origin-like peers (a new Request ID for every try, the
+same port after a restart, any answer taken as final) for the two cases that once broke the
+origin's clients: no serving node live, and a node or controller restarted within the
+duplicate window."""
 
 import struct
 import time
@@ -36,8 +39,8 @@ def endpoints(data):
 class Peer:
     """A serving node, call controller or client: one UDP socket in the namespace."""
 
-    def __init__(self, eng, ip=None):
-        self.c = eng.client(ip)
+    def __init__(self, eng, ip=None, port=0):
+        self.c = eng.client(ip, port)
         self.c.server = (eng.ip, LB_PORT)
         self.ip, self.port = self.c.addr
         self.public = '%s:%d' % (self.ip, self.port + 1000)  # the endpoint it advertises
@@ -76,8 +79,8 @@ class Peer:
 
 class LbCase(EngineTestCase):
 
-    def peer(self, ip=None):
-        p = Peer(self.eng, ip)
+    def peer(self, ip=None, port=0):
+        p = Peer(self.eng, ip, port)
         p.backlog = []
         return p
 
@@ -90,6 +93,30 @@ class LbCase(EngineTestCase):
         p.send(pkt(kind, req, ep_bytes(ip, int(port))))
         reply = p.recv_type(ACK)
         self.assertEqual(reply, pkt(ACK, req), 'Ack of the Register from %s:%d' % (p.ip, p.port))
+
+    def assert_balanced(self):
+        """Every frame in is out, dropped or consumed (an Ack); originated frames are extra."""
+        def balance():
+            s, lb = self.eng.stats(), self.lb()
+            left = s['rx_packets'] + s['kernel_out'] + lb['originated']
+            right = s['tx_packets'] + s['kernel_in'] + s['drops'] + lb['acked']
+            return (left, right) if left == right else None
+        self.assertIsNotNone(wait_for(balance, 2.0), 'packet accounting does not balance: %r %r' %
+                             (self.eng.stats(), self.lb()))
+
+    def origin_request_node(self, client, tries, on_silence=None):
+        """The origin's client: Request Serving Node with a new Request ID every try, 1 s wait
+        each, until anything answers; that answer is final. Returns (endpoint, tries used)."""
+        for k in range(1, tries + 1):
+            req = client.next_req()
+            client.send(pkt(REQUEST_SERVING_NODE, req))
+            r = client.recv_type(SERVING_NODE_RESPONSE, 1.0)
+            if r is not None:
+                self.assertEqual(r[1:3], struct.pack('>H', req), 'Request ID echoed')
+                return ep_str(r[3:9]), k
+            if on_silence:
+                on_silence(k)
+        return None, tries
 
     def request_node(self, client):
         req = client.next_req()
@@ -105,7 +132,8 @@ class LbTest(LbCase):
 
     def test_life_cycle(self):
         client = self.peer(self.eng.client_ips[2])
-        self.assertEqual(self.request_node(client), '0.0.0.0:0', 'no live node: answered at once with zeroes')
+        client.send(pkt(REQUEST_SERVING_NODE, client.next_req()))
+        self.assertIsNone(client.recv(0.5), 'no live node: no answer (the origin client retries on silence)')
 
         a = self.peer(self.eng.client_ips[0])
         self.register(a)
@@ -169,16 +197,6 @@ class LbTest(LbCase):
         t = self.lb()
         self.assertEqual((t['serving_nodes'], t['call_controllers']), (2, 1))
         self.assert_balanced()
-
-    def assert_balanced(self):
-        """Every frame in is out, dropped or consumed (an Ack); originated frames are extra."""
-        def balance():
-            s, lb = self.eng.stats(), self.lb()
-            left = s['rx_packets'] + s['kernel_out'] + lb['originated']
-            right = s['tx_packets'] + s['kernel_in'] + s['drops'] + lb['acked']
-            return (left, right) if left == right else None
-        self.assertIsNotNone(wait_for(balance, 2.0), 'packet accounting does not balance: %r %r' %
-                             (self.eng.stats(), self.lb()))
 
     def test_silent_node_gets_retries_then_is_removed(self):
         a = self.peer(self.eng.client_ips[0])
@@ -274,12 +292,125 @@ class LbTest(LbCase):
         self.assertEqual((t['serving_nodes'], t['ack_timeout']), (242, 0), 'every node stayed: %r' % t)
 
 
+class LbOriginPeersTest(LbCase):
+    """Peers that behave as the origin's C# code does."""
+
+    def test_client_waits_out_no_live_node(self):
+        client = self.peer(self.eng.client_ips[2])
+        a = self.peer(self.eng.client_ips[0])
+
+        def node_comes_up(k):
+            if k == 2:  # after two unanswered tries, a serving node registers
+                self.register(a)
+
+        got, tries = self.origin_request_node(client, 6, node_comes_up)
+        self.assertEqual(got, a.public, 'the client ends with a live node, never 0.0.0.0:0')
+        self.assertEqual(tries, 3)
+        t = self.lb()
+        self.assertEqual((t['request_no_node'], t['request_answered']), (2, 1))
+        self.assertEqual(self.eng.drops()['lb_no_node'], 2, 'each unanswered request counted')
+        self.assert_balanced()
+
+    def crash_by_silence(self, victim, other):
+        """victim stops Acking; waits until the Controlling Function takes it out of service."""
+        def gone():
+            nodes = self.eng.query('/peregrine/lb/nodes')
+            return not any(v['sender'] == '%s:%d' % (victim.ip, victim.port) for v in nodes.values())
+        self.assertTrue(wait_for(gone, 6.0), 'the silent peer is taken out of service')
+        victim.c.close()
+
+    def restarted(self, old):
+        """The same process started again: same address, same port, Request IDs from 0."""
+        p = self.peer(old.ip, old.port)
+        p.public = old.public
+        p.req = -1
+        return p
+
+    def test_restarted_node_is_registered_again(self):
+        a = self.peer(self.eng.client_ips[0])
+        a.req = -1  # the origin starts at Request ID 0
+        self.register(a)
+        req = a.next_req()
+        a.send(pkt(REGISTRATION_UPDATE, req, struct.pack('>HI', 3, 30) + ep_bytes(a.ip, 50000)))
+        self.assertEqual(a.recv_type(ACK), pkt(ACK, req))
+        b = self.peer(self.eng.client_ips[1])
+        self.register(b)
+        b.ack(b.recv_type(SERVING_NODES))
+        t0 = time.monotonic()
+        self.crash_by_silence(a, b)  # a never Acks the Serving Nodes that names b
+        b.ack(b.recv_type(SERVING_NODE_REMOVED))
+        self.assertEqual(self.eng.query('/peregrine/lb/registrations,3'), {}, 'its registrations went with it')
+
+        a2 = self.restarted(a)
+        before = self.lb()
+        self.register(a2)  # Request ID 0 again, from the same port
+        self.assertLess(time.monotonic() - t0, 10, 'restarted inside the 10 s duplicate window')
+        after = self.lb()
+        self.assertEqual(after['duplicate'], before['duplicate'], 'not taken for a duplicate')
+        self.assertEqual(after['node_registered'] - before['node_registered'], 1)
+        nodes = self.eng.query('/peregrine/lb/nodes')
+        self.assertIn('%s:%d' % (a2.ip, a2.port), [v['sender'] for v in nodes.values() if v['kind'] == 'serving_node'])
+        a2.ack(a2.recv_type(SERVING_NODES))
+        b.ack(b.recv_type(SERVING_NODES))
+        # Its Registration Update with Request ID 1, as before the crash: applied, not refused.
+        req = a2.next_req()
+        a2.send(pkt(REGISTRATION_UPDATE, req, struct.pack('>HI', 3, 30) + ep_bytes(a.ip, 50001)))
+        self.assertEqual(a2.recv_type(ACK), pkt(ACK, req))
+        self.assertEqual(self.eng.query('/peregrine/lb/registrations,3'), {'3/30': '%s:50001' % a.ip})
+        self.assertEqual(self.lb()['duplicate'], before['duplicate'])
+        seen = {self.request_node(self.peer(self.eng.client_ips[2])) for _ in range(16)}
+        self.assertEqual(seen, {a2.public, b.public}, 'the restarted node is in service')
+
+    def test_restarted_controller_is_registered_again(self):
+        n = self.peer(self.eng.client_ips[0])
+        self.register(n)
+        cc = self.peer(self.eng.client_ips[1])
+        cc.req = -1
+        self.register(cc, REGISTER_CALL_CONTROLLER)
+        req = n.next_req()
+        n.send(pkt(REGISTRATION_UPDATE, req, struct.pack('>HI', 8, 80) + ep_bytes(n.ip, 50000)))
+        self.assertEqual(n.recv_type(ACK), pkt(ACK, req))
+        self.assertIsNotNone(cc.recv_type(START_CALL), 'Start Call to the controller')
+        t0 = time.monotonic()
+        self.assertTrue(wait_for(lambda: self.lb()['call_controllers'] == 0, 6.0),
+                        'a controller that never Acks is taken out of service')
+        cc.c.close()
+        cc2 = self.restarted(cc)
+        before = self.lb()
+        self.register(cc2, REGISTER_CALL_CONTROLLER)
+        self.assertLess(time.monotonic() - t0, 10)
+        after = self.lb()
+        self.assertEqual(after['duplicate'], before['duplicate'], 'not taken for a duplicate')
+        self.assertEqual(after['controller_registered'] - before['controller_registered'], 1)
+        self.assertEqual(after['call_controllers'], 1)
+        sc = cc2.recv_type(START_CALL)
+        self.assertIsNotNone(sc, "the group's call is started on the restarted controller")
+        self.assertEqual(struct.unpack('>H', sc[5:7])[0], 8)
+        cc2.ack(sc)
+
+
+class LbAnswerNoNodeTest(LbCase):
+    ENGINE_ARGS = {'app': ['--lb-answer-no-node']}
+
+    def test_no_live_node_is_answered_with_zeroes(self):
+        client = self.peer(self.eng.client_ips[2])
+        self.assertEqual(self.request_node(client), '0.0.0.0:0', 'answered at once with zeroes')
+        t = self.lb()
+        self.assertEqual((t['request_no_node'], t['answer_no_node']), (1, 1))
+        self.assertEqual(self.eng.drops()['lb_no_node'], 0)
+        a = self.peer(self.eng.client_ips[0])
+        self.register(a)
+        self.assertEqual(self.request_node(client), a.public)
+
+
 class LbLeastLoadedTest(LbCase):
     ENGINE_ARGS = {'app': ['--lb-policy', 'least-loaded']}
 
     def test_least_loaded_node_is_given(self):
         client = self.peer(self.eng.client_ips[2])
-        self.assertEqual(self.request_node(client), '0.0.0.0:0', 'no live node: zeroes')
+        got, _ = self.origin_request_node(client, 1)
+        self.assertIsNone(got, 'no live node: no answer')
+        self.assertEqual(self.eng.drops()['lb_no_node'], 1)
         a = self.peer(self.eng.client_ips[0])
         self.register(a)
         b = self.peer(self.eng.client_ips[1])
@@ -296,10 +427,12 @@ class LbLeastLoadedTest(LbCase):
         rest = [self.request_node(self.peer(self.eng.client_ips[2])) for _ in range(4)]
         self.assertEqual(sorted(rest), sorted([a.public, a.public, b.public, b.public]), 'then both in turn')
         # A repeated request (same sender, same Request ID) gets the same answer, no new assignment.
+        first = self.request_node(client)
         before = self.lb()
         client.send(pkt(REQUEST_SERVING_NODE, client.req))
         r = client.recv_type(SERVING_NODE_RESPONSE)
         self.assertIsNotNone(r)
+        self.assertEqual(ep_str(r[3:9]), first)
         after = self.lb()
         self.assertEqual(after['duplicate'] - before['duplicate'], 1)
         self.assertEqual(after['request_answered'], before['request_answered'])

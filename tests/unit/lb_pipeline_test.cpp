@@ -147,13 +147,30 @@ TEST_F(LbPipeline, RequestServingNodeIsAnsweredFromTheTable)
     EXPECT_EQ(seen.size(), 5u);
 }
 
-TEST_F(LbPipeline, NoLiveNodeIsAnsweredWithZeroes)
+TEST_F(LbPipeline, NoLiveNodeIsNotAnsweredByDefault)
 {
+    // The origin's client takes any answer as its serving node; it retries only on silence.
+    expect_drop(from(ip4(198, 18, 0, 50), 41000, {6, 1, 2}), drop::lb_no_node);
+    EXPECT_EQ(st.lb[unsigned(lbc::request_no_node)], 1u);
+    publish(0);  // a published table with no node is the same
+    expect_drop(from(ip4(198, 18, 0, 50), 41000, {6, 1, 3}), drop::lb_no_node);
+    EXPECT_EQ(st.lb[unsigned(lbc::request_no_node)], 2u);
+    EXPECT_EQ(st.lb[unsigned(lbc::request_answered)], 0u);
+    publish(1);
+    int w;
+    answer(from(ip4(198, 18, 0, 50), 41000, {6, 1, 4}), &w);
+    EXPECT_EQ(w, 0) << "answered once a node is live";
+}
+
+TEST_F(LbPipeline, NoLiveNodeIsAnsweredWithZeroesWhenAsked)
+{
+    ctx->lb.answer_no_node = true;
     int w;
     bytes r = answer(from(ip4(198, 18, 0, 50), 41000, {6, 1, 2}), &w);
     ASSERT_EQ(w, 0);
     EXPECT_EQ(bytes(payload(r), payload(r) + 9), (bytes{7, 1, 2, 0, 0, 0, 0, 0, 0}));
     EXPECT_EQ(st.lb[unsigned(lbc::request_no_node)], 1u);
+    EXPECT_EQ(st.drops[unsigned(drop::lb_no_node)], 0u);
     publish(0);
     r = answer(from(ip4(198, 18, 0, 50), 41000, {6, 1, 3}), &w);
     EXPECT_EQ(bytes(payload(r), payload(r) + 9), (bytes{7, 1, 3, 0, 0, 0, 0, 0, 0}));
@@ -195,6 +212,7 @@ TEST_F(LbPipeline, MalformedIsDroppedAndCounted)
     payload(bad)[2] ^= 0x40;  // corrupt Request ID under a now-wrong UDP checksum
     expect_drop(bad, drop::udp_bad_cksum);
     // No checksum at all is the sender's choice (UDP over IPv4): answered.
+    publish(1);
     int w;
     answer(from(ip, 5000, {6, 0, 1}, false), &w);
     EXPECT_EQ(w, 0);
@@ -202,6 +220,7 @@ TEST_F(LbPipeline, MalformedIsDroppedAndCounted)
 
 TEST_F(LbPipeline, ReplyThatDoesNotFitIsDroppedNotWrittenPastTheBuffer)
 {
+    publish(1);
     const bytes f = from(ip4(198, 18, 0, 53), 5000, {6, 0, 1});
     guarded_frame g(f, f.size(), 0);
     rte_mbuf* m;

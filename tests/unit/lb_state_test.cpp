@@ -313,6 +313,78 @@ TEST_F(LbState, DuplicateRequestIdsAreAnsweredNotReapplied)
     EXPECT_EQ(s->registrations().size(), 1u);
 }
 
+// The origin never re-sends a Request ID and, restarted, binds the same port and starts again
+// at 0: a node that was removed and registers again is new, and so is what it sends next.
+TEST_F(LbState, RestartedNodeWithTheSameRequestIdsIsRegisteredAgain)
+{
+    ack_all(add_node(0, 0), {node(0)});
+    recv(node(0), update(1, 5, 42, client.sender()));
+    ASSERT_EQ(out().size(), 1u);
+    auto o = add_node(1, 0);  // node 0 is told about node 1 and never Acks: it crashed
+    for (unsigned k = 1; k <= 3; ++k) {
+        s->tick(now + k * sec, st);
+        ack_all(out(), {node(1)});
+    }
+    ASSERT_EQ(c(lbc::ack_timeout), 1u);
+    ASSERT_EQ(s->serving_nodes().count(key_of(node(0).sender())), 0u);
+    EXPECT_TRUE(s->registrations().empty()) << "its registrations went with it";
+    // Restarted 4 s later, well inside the 10 s duplicate window: Request ID 0 again.
+    now += 4 * sec;
+    recv(node(0), reg(type::register_serving_node, 0, node(0).pub()));
+    auto r = out();
+    ASSERT_FALSE(r.empty());
+    EXPECT_EQ(r[0].payload, ack(0));
+    EXPECT_EQ(c(lbc::node_registered), 3u) << "registered anew, not answered as a duplicate";
+    EXPECT_EQ(c(lbc::duplicate), 0u);
+    EXPECT_EQ(s->serving_nodes().count(key_of(node(0).sender())), 1u);
+    ASSERT_GE(r.size(), 2u);
+    EXPECT_EQ(r[1].t(), 9) << "and learns the other node";
+    ack_all(r, {node(0), node(1)});
+    recv(node(0), update(1, 5, 42, client.sender()));
+    EXPECT_EQ(out().size(), 1u);
+    EXPECT_EQ(s->registrations().size(), 1u) << "its Request ID 1 is applied, as new";
+    EXPECT_EQ(c(lbc::duplicate), 0u);
+    // The restarted node's own retry (Ack lost) is still a duplicate.
+    recv(node(0), update(1, 5, 42, client.sender()));
+    EXPECT_EQ(out().size(), 1u);
+    EXPECT_EQ(c(lbc::duplicate), 1u);
+}
+
+TEST_F(LbState, RestartedControllerWithTheSameRequestIdIsRegisteredAgain)
+{
+    ack_all(add_node(0), {node(0)});
+    recv(ctl(0), reg(type::register_call_controller, 0, ctl(0).pub()));
+    ASSERT_EQ(out().size(), 1u);
+    recv(node(0), update(7, 5, 42, client.sender()));
+    auto o = out();
+    ASSERT_EQ(o.size(), 2u);
+    EXPECT_EQ(o[1].t(), 2) << "Start Call to the controller, which never Acks";
+    for (unsigned k = 1; k <= 3; ++k) {
+        s->tick(now + k * sec, st);
+        out();
+    }
+    ASSERT_TRUE(s->call_controllers().empty());
+    now += 4 * sec;
+    recv(ctl(0), reg(type::register_call_controller, 0, ctl(0).pub()));
+    auto r = out();
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(r[0].payload, ack(0));
+    EXPECT_EQ(c(lbc::controller_registered), 2u);
+    EXPECT_EQ(c(lbc::duplicate), 0u);
+    EXPECT_EQ(s->call_controllers().size(), 1u);
+    EXPECT_EQ(r[1].t(), 2) << "the orphaned call is started on it again";
+}
+
+TEST_F(LbState, SameRequestIdWithOtherBytesIsANewRequest)
+{
+    ack_all(add_node(0), {node(0)});
+    recv(node(0), update(3, 5, 42, client.sender()));
+    recv(node(0), update(3, 5, 43, client.sender()));
+    EXPECT_EQ(out().size(), 2u);
+    EXPECT_EQ(s->registrations().size(), 2u);
+    EXPECT_EQ(c(lbc::duplicate), 0u);
+}
+
 TEST_F(LbState, SameRequestIdOnAnotherTypeIsANewRequest)
 {
     ack_all(add_node(0, 9), {node(0)});
@@ -451,14 +523,33 @@ TEST_F(LbState, LeastLoadedSpreadsAndAnswersDuplicatesTheSame)
     EXPECT_EQ(c(lbc::duplicate), 30u);
 }
 
-TEST_F(LbState, LeastLoadedWithNoNodeAnswersZero)
+TEST_F(LbState, LeastLoadedWithNoNodeIsSilentByDefault)
 {
+    make(true);
+    recv(client, {6, 0x12, 0x34});
+    EXPECT_TRUE(out().empty());
+    EXPECT_EQ(c(lbc::request_no_node), 1u);
+    EXPECT_EQ(d(drop::lb_no_node), 1u);
+    // Nothing remembered: the retry (a new Request ID from the origin, or the same one) is
+    // answered once a node is live.
+    add_node(0);
+    recv(client, {6, 0x12, 0x34});
+    auto o = out();
+    ASSERT_EQ(o.size(), 1u);
+    EXPECT_EQ(rd_ep(o[0].payload.data() + 3), node(0).pub());
+    EXPECT_EQ(c(lbc::duplicate), 0u);
+}
+
+TEST_F(LbState, LeastLoadedWithNoNodeAnswersZeroWhenAsked)
+{
+    cfg.answer_no_node = true;
     make(true);
     recv(client, {6, 0x12, 0x34});
     auto o = out();
     ASSERT_EQ(o.size(), 1u);
     EXPECT_EQ(o[0].payload, (bytes{7, 0x12, 0x34, 0, 0, 0, 0, 0, 0}));
     EXPECT_EQ(c(lbc::request_no_node), 1u);
+    EXPECT_EQ(d(drop::lb_no_node), 0u);
 }
 
 } // namespace

@@ -152,6 +152,8 @@ TEST(Options, LoadBalancerPolicyAndExpiry)
     for (const char* bad : {"0", "86401", "-1", "1s", ""})
         expect_refused({"--lb-expiry", bad}, "--lb-expiry");
     EXPECT_TRUE(parse({"--lb-expiry", "86400"}).ok);
+    EXPECT_FALSE(d.o.lb_answer_no_node) << "silence by default, as the origin";
+    EXPECT_TRUE(parse({"--lb-answer-no-node"}).o.lb_answer_no_node);
     EXPECT_NE(usage("peregrine").find("--lb-policy"), std::string::npos);
     EXPECT_NE(usage("peregrine").find("--lb-expiry"), std::string::npos);
 }

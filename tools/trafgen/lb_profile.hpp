@@ -23,8 +23,8 @@
 //
 // Consistency: the first node a client is given is remembered; every later answer naming
 // another node counts as `moved` (Maglev keeps a client on its node while the set is stable,
-// so with a stable set of nodes this must stay 0). An answer of 0.0.0.0:0 (no live node)
-// counts as `no_node`.
+// so with a stable set of nodes this must stay 0). An answer of 0.0.0.0:0 (no live node, from
+// an engine run with --lb-answer-no-node; by default it does not answer) counts as `no_node`.
 
 #include <cstdint>
 #include <string>
