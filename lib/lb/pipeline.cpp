@@ -3,24 +3,18 @@
 #include <rte_prefetch.h>
 
 #include "net/rewrite.hpp"
+#include "net/source.hpp"
 
 namespace peregrine::lb {
 
 bool source_ok(const net::udp_view& v, uint32_t our_ip, drop* why)
 {
-    if (PG_UNLIKELY(v.ip->src_addr == our_ip)) {
-        *why = drop::lb_self_source;
-        return false;
-    }
-    // Same rule as the router: anything else is spoofed or broken, and answering it (or
-    // storing it as a node we later notify) would make the engine a reflector.
-    const uint8_t first = reinterpret_cast<const uint8_t*>(&v.ip->src_addr)[0];
-    if (PG_UNLIKELY(first == 0 || first == 127 || first >= 224 || v.udp->src_port == 0 ||
-                    rte_is_multicast_ether_addr(&v.eth->src_addr))) {
-        *why = drop::lb_bad_source;
-        return false;
-    }
-    return true;
+    // Storing a spoofed source as a node we later notify would make the engine a reflector.
+    const net::source src = net::check_source(v, our_ip);
+    if (PG_LIKELY(src == net::source::ok))
+        return true;
+    *why = src == net::source::self ? drop::lb_self_source : drop::lb_bad_source;
+    return false;
 }
 
 uint8_t* reply_room(rte_mbuf* m, const net::udp_view& v, uint16_t len)

@@ -3,6 +3,7 @@
 #include <rte_prefetch.h>
 
 #include "net/rewrite.hpp"
+#include "net/source.hpp"
 #include "router/codec.hpp"
 
 namespace peregrine::router {
@@ -10,20 +11,14 @@ namespace peregrine::router {
 static_assert(burst_size <= 256, "packet indexes are bytes");
 
 namespace {
-// Why a reply or a forward may never be sent to this datagram's source, or drop::count_ if it
-// may: the source must not be the engine itself, and must be a unicast host address (not 0/8,
-// 127/8, multicast, class E or broadcast) with a non-zero UDP port and a unicast MAC. Anything
-// else is spoofed or broken, and storing it would turn the engine into a reflector towards it.
-// One branch for the good case: the tests are combined with | (they are cheap and never fault).
-inline drop source_check(const net::udp_view& v, uint32_t our_ip)
+// Why a reply or a forward may never go to this datagram's source (net::check_source), or
+// drop::count_ if it may.
+PG_ALWAYS_INLINE drop source_check(const net::udp_view& v, uint32_t our_ip)
 {
-    const uint32_t src = v.ip->src_addr;
-    const uint8_t first = reinterpret_cast<const uint8_t*>(&v.ip->src_addr)[0];
-    const bool bad_host = (first == 0) | (first == 127) | (first >= 224) | (v.udp->src_port == 0) |
-                          rte_is_multicast_ether_addr(&v.eth->src_addr);
-    if (PG_LIKELY(!((src == our_ip) | bad_host)))
+    const net::source src = net::check_source(v, our_ip);
+    if (PG_LIKELY(src == net::source::ok))
         return drop::count_;
-    return src == our_ip ? drop::router_self_source : drop::router_bad_source;
+    return src == net::source::self ? drop::router_self_source : drop::router_bad_source;
 }
 
 // A Heartbeat whose endpoint lookup ended: seen is its registration's stamp, or nullptr if the

@@ -8,34 +8,13 @@
 #include <rte_udp.h>
 
 #include "net/rewrite.hpp"
+#include "net/source.hpp"
 
 namespace peregrine::session {
 
 static_assert(burst_size <= RTE_HASH_LOOKUP_BULK_MAX, "one bulk lookup per burst");
 
 namespace {
-
-// A unicast host address, a non-zero port and a unicast MAC: anything else is spoofed or
-// broken, and answering it would make the engine a reflector (the router's rule).
-bool source_ok(const net::udp_view& v)
-{
-    const uint8_t first = reinterpret_cast<const uint8_t*>(&v.ip->src_addr)[0];
-    return first != 0 && first != 127 && first < 224 && v.udp->src_port != 0 &&
-           !rte_is_multicast_ether_addr(&v.eth->src_addr);
-}
-
-// Constant time, so a keyed-mode forger learns nothing from how long a refusal took.
-inline bool digest_eq(const uint8_t* a, const uint8_t* b)
-{
-    uint64_t x = 0;
-    for (unsigned w = 0; w < digest_len; w += 8) {
-        uint64_t p, q;
-        std::memcpy(&p, a + w, 8);
-        std::memcpy(&q, b + w, 8);
-        x |= p ^ q;
-    }
-    return x == 0;
-}
 
 using digest_t = uint8_t[digest_len];
 
@@ -130,7 +109,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
             out[i] = {action::drop, why};
             continue;
         }
-        if (PG_UNLIKELY(v[i].ip->src_addr == our_ip || !source_ok(v[i]))) {
+        if (PG_UNLIKELY(net::check_source(v[i], our_ip) != net::source::ok)) {
             out[i] = {action::drop, drop::session_bad_source};
             continue;
         }
@@ -192,7 +171,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
             if (answer(type::reject, 0))
                 st.count(why);
         };
-        const bool good = digest_eq(dg[k], v[i].data + off_digest);
+        const bool good = crypto::digest_equal(dg[k], v[i].data + off_digest, digest_len);
 
         if (p.t == type::hello) {
             if (PG_UNLIKELY(!good)) {
