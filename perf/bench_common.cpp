@@ -39,8 +39,6 @@ uint64_t meminfo_kb(const char* key)
 peregrine::engine::context* new_context(std::initializer_list<port> ports)
 {
     auto* ctx = new peregrine::engine::context();
-    for (auto& t : ctx->tap_of)
-        t = peregrine::engine::no_port;
     unsigned i = 0;
     for (const port& p : ports) {
         ctx->ports[i].mac = p.mac;

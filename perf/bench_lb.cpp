@@ -34,6 +34,7 @@
 #include "engine/dispatch.hpp"
 #include "lb/codec.hpp"
 #include "lb/maglev.hpp"
+#include "lb/module.hpp"
 
 namespace {
 
@@ -48,6 +49,7 @@ constexpr uint32_t our_ip = RTE_IPV4(192, 0, 2, 1);
 const rte_ether_addr port_mac = {{0x02, 0xaa, 0, 0, 0, 0}};
 
 engine::context* g_ctx;
+lb::config g_cfg;
 rte_mbuf* g_ring[ring_bursts * burst];
 uint8_t* g_frames;
 uint16_t g_len;
@@ -78,7 +80,7 @@ void publish(uint32_t n)
         eps.push_back({rte_cpu_to_be_32(RTE_IPV4(198, 51, 100, 0) + i), rte_cpu_to_be_16(static_cast<uint16_t>(9000 + i))});
     auto t = std::make_unique<lb::table>();
     lb::build(t.get(), eps.data(), n);
-    g_ctx->lb.current.store(t.get());
+    g_cfg.current.store(t.get());
     g_table = std::move(t);
     g_table_n = n;
 }
@@ -170,8 +172,7 @@ int main(int argc, char** argv)
         return 1;
 
     g_ctx = bench::new_context({{port_mac, our_ip}});
-    g_ctx->lb.enabled = true;
-    g_ctx->lb.udp_port = lb_udp_port;
+    g_cfg.udp_port = lb_udp_port;
 
     g_frames = static_cast<uint8_t*>(rte_malloc("bench_frames", size_t(n_frames) * frame_bytes, 64));
     rte_mempool* pool = rte_pktmbuf_pool_create("bench_pool", 2047, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
@@ -181,10 +182,20 @@ int main(int argc, char** argv)
     }
     for (uint32_t i = 0; i < n_frames; ++i)
         g_len = build_frame(g_frames + size_t(i) * frame_bytes, i);
+    // The lb module, plugged in as the daemon does; the benchmarks publish its tables.
+    lb::state_params lp;
+    lp.pool = pool;
+    lp.tsc_hz = rte_get_tsc_hz();
+    auto state = std::make_unique<lb::state>(g_cfg, g_ctx->ports, lp);
+    auto mod = std::make_unique<lb::module>(g_cfg, *state);
+    if (!g_ctx->add(mod.get()))
+        return 1;
 
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
 
-    g_ctx->lb.current.store(nullptr);
+    g_cfg.current.store(nullptr);
+    mod.reset();
+    state.reset();
     return bench::finish();
 }

@@ -50,6 +50,7 @@
 #include "engine/dispatch.hpp"
 #include "net/classify.hpp"
 #include "router/codec.hpp"
+#include "router/module.hpp"
 #include "router/registry.hpp"
 
 namespace {
@@ -210,10 +211,22 @@ engine::context* g_ctx;
 rte_mempool* g_pool;
 rte_mbuf* g_ring[ring_bursts * burst];
 
+router::config g_cfg;
+std::unique_ptr<router::module> g_mod;
+
+// A context with the router module on reg, plugged in as the daemon does.
+void plug(router::registry* reg)
+{
+    delete g_ctx;
+    g_mod = std::make_unique<router::module>(g_cfg, *reg);
+    g_ctx = bench::new_context({{port_mac[0], our_ip}, {port_mac[1], our_ip1}});
+    g_ctx->add(g_mod.get());
+}
+
 void init_engine()
 {
+    g_cfg.udp_port = router_udp_port;
     g_ctx = bench::new_context({{port_mac[0], our_ip}, {port_mac[1], our_ip1}});
-    g_ctx->router.udp_port = router_udp_port;
 }
 
 struct harness {
@@ -295,7 +308,7 @@ void run_router(benchmark::State& state, kind k, rtr expect)
     const frame_set* fs;
     if (!prepare(state, k, &reg, &fs))
         return;
-    g_ctx->registry = reg;
+    plug(reg);
     rte_rcu_qsbr* rcu = reg->rcu();
     harness h(fs, flags);
     // As worker_main runs it: each burst is staged before the previous one is finished.

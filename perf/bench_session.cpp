@@ -41,6 +41,7 @@
 #include "engine/context.hpp"
 #include "engine/dispatch.hpp"
 #include "session/codec.hpp"
+#include "session/module.hpp"
 #include "session/pipeline.hpp"
 #include "session/table.hpp"
 
@@ -58,6 +59,7 @@ const rte_ether_addr port_mac{{0x02, 0xaa, 0, 0, 0, 0}};
 const uint8_t bench_key[32] = {'b', 'e', 'n', 'c', 'h'};
 
 engine::context* g_ctx;
+session::config g_cfg;
 rte_mempool* g_pool;
 rte_rcu_qsbr* g_rcu;
 rte_mbuf* g_ring[ring_bursts * burst];
@@ -195,9 +197,14 @@ void BM_data_ack(benchmark::State& state)
     if (!tab || !fs)
         return bench::fail(state, "setup failed");
     reset_windows(tab);
-    g_ctx->sessions = tab;
-    g_ctx->session.key = keyed ? &g_hk : nullptr;
-    g_ctx->session.app = echo ? static_cast<session::application*>(&g_echo) : &g_discard;
+    g_cfg.key = keyed ? &g_hk : nullptr;
+    g_cfg.app = echo ? static_cast<session::application*>(&g_echo) : &g_discard;
+    // The session module on this table, plugged in as the daemon does.
+    delete g_ctx;
+    g_ctx = bench::new_context({{port_mac, our_ip}});
+    auto mod = std::make_unique<session::module>(g_cfg, *tab, nullptr);
+    if (!g_ctx->add(mod.get()))
+        return bench::fail(state, "module not plugged in");
     auto* st = static_cast<lcore_stats*>(rte_zmalloc("bench_stats", sizeof(lcore_stats), cache_line));
     engine::burst_out out;
     engine::init(out);
@@ -300,9 +307,7 @@ int main(int argc, char** argv)
     g_hk = crypto::make_hmac_key(*g_mb, bench_key, sizeof(bench_key));
     benchmark::AddCustomContext("ipsec_mb_arch", crypto::mb_context::arch_name(g_mb->used_arch()));
 
-    g_ctx = bench::new_context({{port_mac, our_ip}});
-    g_ctx->router.udp_port = 7100;
-    session::config& c = g_ctx->session;
+    session::config& c = g_cfg;
     c.udp_port = session_port;
     c.timeout_tsc = UINT64_MAX / 4;
     c.hello_window_ms = 30'000;

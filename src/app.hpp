@@ -12,8 +12,12 @@
 #include "crypto/sha256.hpp"
 #include "engine/context.hpp"
 #include "engine/worker.hpp"
+#include "lb/module.hpp"
+#include "lekt/module.hpp"
 #include "lekt/server.hpp"
 #include "options.hpp"
+#include "router/module.hpp"
+#include "session/module.hpp"
 
 namespace peregrine {
 
@@ -35,6 +39,17 @@ struct app {
     std::unique_ptr<session::application> session_app;
     crypto::hmac_key session_key{};
     std::unique_ptr<lekt::server> lekt;        // null with --no-lekt or --no-tap
+    // The protocols' state, and the modules that plug them into ctx (null when off).
+    router::config router_cfg;
+    router::registry* registry = nullptr;
+    session::config session_cfg;
+    session::table* sessions = nullptr;
+    lb::config lb_cfg;
+    lb::state* lb_state = nullptr;
+    std::unique_ptr<router::module> router_mod;
+    std::unique_ptr<lb::module> lb_mod;
+    std::unique_ptr<session::module> session_mod;
+    std::unique_ptr<lekt::module> lekt_mod;
 };
 
 // Registers the /peregrine/... telemetry commands. Call after the registry exists.

@@ -31,7 +31,7 @@
 #include "engine/idle.hpp"
 #include "engine/worker.hpp"
 #include "exception/tap.hpp"
-#include "lb/state.hpp"
+#include "common/rcu.hpp"
 #include "net/format.hpp"
 #include "options.hpp"
 #include "port/port.hpp"
@@ -194,14 +194,14 @@ void create_sessions(app& a, const plan& pl)
     const options& o = a.opt;
     session::table::params sp;
     sp.capacity = o.max_sessions;
-    sp.rcu = a.ctx.registry->rcu();
+    sp.rcu = a.ctx.rcu;
     sp.socket_id = static_cast<int>(rte_socket_id());
-    a.ctx.sessions = session::table::create(sp);
-    if (!a.ctx.sessions)
+    a.sessions = session::table::create(sp);
+    if (!a.sessions)
         die("cannot create a session table for " + std::to_string(o.max_sessions) + " sessions: " +
             rte_strerror(rte_errno) + " (more hugepages, or a smaller --max-sessions)");
 
-    session::config& c = a.ctx.session;
+    session::config& c = a.session_cfg;
     std::vector<unsigned> lcores{rte_get_main_lcore()};
     for (const auto& [lcore, rxqs] : pl.rx_of_lcore)
         lcores.push_back(lcore);
@@ -231,6 +231,7 @@ void create_sessions(app& a, const plan& pl)
     c.tsc_base = rte_rdtsc();
     c.wall_base_ms = uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000;
     c.tsc_per_ms = std::max<uint64_t>(hz / 1000, 1);
+    a.session_mod = std::make_unique<session::module>(c, *a.sessions, a.pool);
 }
 
 void create_memory(app& a, const plan& pl)
@@ -253,29 +254,43 @@ void create_memory(app& a, const plan& pl)
         die("cannot create a pool of " + std::to_string(nb_mbufs) + " mbufs: " + rte_strerror(rte_errno) +
             " (more hugepages, or --mbufs)");
 
+    // The engine's RCU variable: reader i is worker i, then telemetry.
+    a.ctx.rcu = rcu_create(nw + 1, socket);
+    if (!a.ctx.rcu)
+        die(std::string("cannot create the RCU variable: ") + rte_strerror(rte_errno));
+    a.telemetry_reader = nw;
+
     router::registry::params rp;
     rp.capacity = o.max_clients;
-    rp.max_readers = nw + 1;  // the workers, then telemetry
+    rp.rcu = a.ctx.rcu;
     rp.socket_id = socket;
-    a.ctx.registry = router::registry::create(rp);
-    if (!a.ctx.registry)
+    a.registry = router::registry::create(rp);
+    if (!a.registry)
         die("cannot create a registry for " + std::to_string(o.max_clients) + " clients: " + rte_strerror(rte_errno) +
             " (more hugepages, or a smaller --max-clients)");
-    a.telemetry_reader = nw;
-    a.ctx.router.udp_port = o.router_port;
-    a.ctx.router.heartbeat_timeout_tsc = uint64_t(o.heartbeat_timeout_s) * rte_get_tsc_hz();
+    a.router_cfg.udp_port = o.router_port;
+    a.router_cfg.heartbeat_timeout_tsc = uint64_t(o.heartbeat_timeout_s) * rte_get_tsc_hz();
+    a.router_mod = std::make_unique<router::module>(a.router_cfg, *a.registry);
 
-    create_sessions(a, pl);
-    a.ctx.lb.enabled = true;
-    a.ctx.lb.udp_port = o.lb_port;
-    a.ctx.lb.pol = o.lb_least_loaded ? lb::policy::least_loaded : lb::policy::maglev;
-    a.ctx.lb.answer_no_node = o.lb_answer_no_node;
-    lb::state_params lp;
-    lp.pool = a.pool;
-    lp.rcu = a.ctx.registry->rcu();  // the workers already report quiescent states on it
-    lp.tsc_hz = rte_get_tsc_hz();
-    lp.expiry_s = o.lb_expiry_s;
-    a.ctx.lb_state = new lb::state(a.ctx.lb, a.ctx.ports, lp);
+    if (!o.no_session)
+        create_sessions(a, pl);
+    if (!o.no_lb) {
+        a.lb_cfg.udp_port = o.lb_port;
+        a.lb_cfg.pol = o.lb_least_loaded ? lb::policy::least_loaded : lb::policy::maglev;
+        a.lb_cfg.answer_no_node = o.lb_answer_no_node;
+        lb::state_params lp;
+        lp.pool = a.pool;
+        lp.rcu = a.ctx.rcu;
+        lp.tsc_hz = rte_get_tsc_hz();
+        lp.expiry_s = o.lb_expiry_s;
+        a.lb_state = new lb::state(a.lb_cfg, a.ctx.ports, lp);
+        a.lb_mod = std::make_unique<lb::module>(a.lb_cfg, *a.lb_state);
+    }
+    for (engine::module* m : std::initializer_list<engine::module*>{a.router_mod.get(), a.lb_mod.get(), a.session_mod.get()}) {
+        std::string err;
+        if (m && !a.ctx.add(m, &err))
+            die(err);
+    }
 
     a.n_stats = nw + 1;
     a.stats = static_cast<lcore_stats*>(rte_zmalloc_socket("pg_stats", sizeof(lcore_stats) * a.n_stats, cache_line, socket));
@@ -405,6 +420,9 @@ void start_lekt(app& a)
     std::string err;
     if (!a.lekt->start(&err))
         die(err);
+    a.lekt_mod = std::make_unique<lekt::module>(*a.lekt);
+    if (!a.ctx.add(a.lekt_mod.get(), &err))
+        die(err);
     if (a.lekt->fd_limit() < uint64_t(o.lekt_max_clients) + 1024)
         LOG(WARNING, "LEKT: only %lu file descriptors (RLIMIT_NOFILE hard limit): fewer than --lekt-max-clients %u "
             "connections will be accepted", a.lekt->fd_limit(), o.lekt_max_clients);
@@ -420,7 +438,7 @@ void print_stats(const app& a)
                 "from-kernel %lu | drops %lu | mbufs in use %u\n",
                 double(rte_rdtsc() - a.start_tsc) / double(rte_get_tsc_hz()), s.rx_packets, s.tx_packets,
                 r[unsigned(rtr::heartbeat_answered)], r[unsigned(rtr::message_forwarded)],
-                r[unsigned(rtr::unknown_recipient)], r[unsigned(rtr::register_rx)], a.ctx.registry->size(),
+                r[unsigned(rtr::unknown_recipient)], r[unsigned(rtr::register_rx)], a.registry->size(),
                 s.kernel_in, s.kernel_out, s.drop_total(), rte_mempool_in_use_count(a.pool));
     std::fflush(stdout);
 }
@@ -447,23 +465,11 @@ void control_loop(app& a, engine::control& ctl)
     uint64_t next_stats = a.start_tsc + stats_every;
     uint64_t next_link = a.start_tsc;
     std::vector<int> link_up(a.ports.size(), -1);
-    // LEKT: an epoll_wait per round is a syscall (~1.1 us here), so an idle server is polled every
-    // 20 us; a busy one every iteration (its own per-poll bounds keep the data-plane duties above
-    // fed). Expiry does not depend on this: its slices catch up on the ticks that passed.
-    const uint64_t lekt_idle_gap = hz / 50000;
-    uint64_t next_lekt = 0;
     engine::idle_backoff idle(a.opt.idle_sleep_us);
     lcore_stats& st = a.stats[a.n_stats - 1];
     while (!got_signal) {
         const uint64_t now = rte_rdtsc();
-        bool busy = ctl.poll(now);
-        if (a.lekt && now >= next_lekt) {
-            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now().time_since_epoch()).count();
-            const bool lekt_busy = a.lekt->poll(static_cast<uint64_t>(ms));
-            next_lekt = lekt_busy ? now : now + lekt_idle_gap;
-            busy |= lekt_busy;
-        }
+        const bool busy = ctl.poll(now);
         if (busy) {
             idle.busy();
         } else {
@@ -489,17 +495,15 @@ void control_loop(app& a, engine::control& ctl)
     }
 }
 
-// Every live session gets a REJECT ("server communication termination") while the ports are
-// still up. The workers have stopped, so queue 0 of each port is ours.
-void send_session_rejects(app& a)
+// Each module's last words (the session protocol's REJECTs) while the ports are still up. The
+// workers have stopped, so queue 0 of each port is ours.
+void stop_modules(app& a)
 {
     // Full TX queues are retried for a bounded time: a stuck link must not hang the exit.
     static constexpr uint64_t budget_ms = 2000;
     lcore_stats& st = a.stats[a.n_stats - 1];
     const uint64_t give_up = rte_rdtsc() + budget_ms * rte_get_tsc_hz() / 1000;
-    uint64_t sent = 0;
-    const unsigned built = session::reject_all(a.ctx.session, *a.ctx.sessions, a.pool, a.ctx.ports,
-                                               [&](uint16_t port, rte_mbuf** m, unsigned n) {
+    const engine::shutdown_tx tx = [&](uint16_t port, rte_mbuf** m, unsigned n) {
         unsigned done = 0;
         while (done < n && rte_rdtsc() < give_up)
             done += rte_eth_tx_burst(port, 0, m + done, static_cast<uint16_t>(n - done));
@@ -507,11 +511,11 @@ void send_session_rejects(app& a)
             st.drops[static_cast<unsigned>(drop::tx_full)] += n - done;
             rte_pktmbuf_free_bulk(m + done, n - done);
         }
-        sent += done;
-    });
-    st.tx_packets += sent;
-    st.count(ses::shutdown_reject, built);
-    LOG(INFO, "sent REJECT to %lu of %u session(s)", sent, built);
+        st.tx_packets += done;
+        return done;
+    };
+    for (unsigned k = 0; k < a.ctx.n_modules; ++k)
+        a.ctx.modules[k]->stop(a.ctx.ports, st, tx);
 }
 
 void shutdown(app& a, const std::vector<engine::control::worker_rings>& rings)
@@ -525,7 +529,7 @@ void shutdown(app& a, const std::vector<engine::control::worker_rings>& rings)
         for (rte_ring* ring : {r.exc, r.ctl, r.tx})
             while (unsigned n = rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(m), burst_size, nullptr))
                 rte_pktmbuf_free_bulk(m, n);
-    send_session_rejects(a);
+    stop_modules(a);
     print_stats(a);
     print_drops(a);
     {
@@ -540,12 +544,19 @@ void shutdown(app& a, const std::vector<engine::control::worker_rings>& rings)
     rte_pdump_uninit();
     {
         std::lock_guard<std::mutex> lk(a.telemetry_mu);
-        delete a.ctx.sessions;
-        a.ctx.sessions = nullptr;
-        delete a.ctx.lb_state;  // before the registry: its tables were guarded by the same RCU
-        a.ctx.lb_state = nullptr;
-        delete a.ctx.registry;
-        a.ctx.registry = nullptr;
+        a.ctx.n_modules = 0;
+        a.lekt_mod.reset();
+        a.session_mod.reset();
+        a.lb_mod.reset();
+        a.router_mod.reset();
+        delete a.sessions;
+        a.sessions = nullptr;
+        delete a.lb_state;  // its tables were guarded by the engine's RCU variable
+        a.lb_state = nullptr;
+        delete a.registry;
+        a.registry = nullptr;
+        rte_free(a.ctx.rcu);
+        a.ctx.rcu = nullptr;
     }
 }
 
@@ -586,11 +597,13 @@ int main(int argc, char** argv)
         rte_eal_remote_launch(engine::worker_main, w, w->lcore);
     LOG(INFO, "running: %u worker(s), router on UDP %u, heartbeat timeout %u s, up to %u clients", pl.n_workers(),
         a.opt.router_port, a.opt.heartbeat_timeout_s, a.opt.max_clients);
-    LOG(INFO, "session protocol on UDP %u: app %s, %s, timeout %u s, up to %u sessions", a.opt.session_port,
-        a.opt.session_app.c_str(), a.ctx.session.key ? "keyed (HMAC-SHA-256)" : "plain SHA-256",
-        a.opt.session_timeout_s, a.opt.max_sessions);
-    LOG(INFO, "load balancer on UDP %u, policy %s, expiry %u s", a.opt.lb_port,
-        a.opt.lb_least_loaded ? "least-loaded" : "maglev", a.opt.lb_expiry_s);
+    if (a.session_mod)
+        LOG(INFO, "session protocol on UDP %u: app %s, %s, timeout %u s, up to %u sessions", a.opt.session_port,
+            a.opt.session_app.c_str(), a.session_cfg.key ? "keyed (HMAC-SHA-256)" : "plain SHA-256",
+            a.opt.session_timeout_s, a.opt.max_sessions);
+    if (a.lb_mod)
+        LOG(INFO, "load balancer on UDP %u, policy %s, expiry %u s", a.opt.lb_port,
+            a.opt.lb_least_loaded ? "least-loaded" : "maglev", a.opt.lb_expiry_s);
     std::printf("peregrine: ready\n");
     std::fflush(stdout);
 

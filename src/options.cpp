@@ -38,6 +38,8 @@ enum opt_id : int {
     opt_lb_expiry,
     opt_lb_answer_no_node,
     opt_no_lekt,
+    opt_no_lb,
+    opt_no_session,
     opt_lekt_max_clients,
     opt_lekt_max_per_ip,
     opt_lekt_hb_timeout,
@@ -71,6 +73,8 @@ const option long_opts[] = {
     {"lb-expiry", required_argument, nullptr, opt_lb_expiry},
     {"lb-answer-no-node", no_argument, nullptr, opt_lb_answer_no_node},
     {"no-lekt", no_argument, nullptr, opt_no_lekt},
+    {"no-lb", no_argument, nullptr, opt_no_lb},
+    {"no-session", no_argument, nullptr, opt_no_session},
     {"lekt-max-clients", required_argument, nullptr, opt_lekt_max_clients},
     {"lekt-max-per-ip", required_argument, nullptr, opt_lekt_max_per_ip},
     {"lekt-heartbeat-timeout", required_argument, nullptr, opt_lekt_hb_timeout},
@@ -322,6 +326,12 @@ bool parse_options(int argc, char** argv, options* o, std::string* err)
         case opt_no_lekt:
             o->no_lekt = true;
             break;
+        case opt_no_lb:
+            o->no_lb = true;
+            break;
+        case opt_no_session:
+            o->no_session = true;
+            break;
 #define PG_LEKT_OPT(id, name, field, lo, hi)                                                  \
     case id:                                                                                  \
         if (!parse_u64(arg, 10, lo, hi, &v))                                                  \
@@ -392,6 +402,8 @@ Router:
                          bytes of hugepage memory each: 10 million need ~1.4 GiB)
 
 Session protocol (SHA-256 per packet; docs/protocols/session.md):
+  --no-session           do not serve the session protocol: its port goes to the kernel and
+                         the fast path does not look at it
   --session-app NAME     application DATA payloads go to: echo (default; answers each payload
                          with a DATA_NOACK carrying it) or discard
   --session-key-file F   keyed mode: every packet's digest is HMAC-SHA-256 with the key in F (its
@@ -405,6 +417,7 @@ Session protocol (SHA-256 per packet; docs/protocols/session.md):
                          a HELLO timestamp may differ from our clock by S seconds, [1, 3600]
                          (default 30)
 Load balancer (docs/protocols/load-balancer.md):
+  --no-lb                do not serve the load-balancer protocol: its port goes to the kernel
   --lb-policy P          how Request Serving Node picks a node: maglev (default; consistent
                          hashing of the client's address, answered by the workers) or
                          least-loaded (fewest registrations plus recent assignments, decided by

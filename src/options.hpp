@@ -52,6 +52,8 @@ struct options {
     bool help = false;
     // LEKT rendezvous (TCP, served by the control lcore through the exception path).
     bool no_lekt = false;
+    bool no_lb = false;                    // the load balancer's port goes to the kernel
+    bool no_session = false;               // the session protocol's port goes to the kernel
     uint32_t lekt_max_clients = 16384;
     uint32_t lekt_max_per_ip = 64;          // a NAT of a small office, not a whole carrier
     uint32_t lekt_heartbeat_timeout_s = 15; // clients heartbeat every few seconds

@@ -148,7 +148,7 @@ int cmd_router(const char*, const char*, rte_tel_data* d)
     const lcore_stats s = all_lcores();
     rte_tel_data_start_dict(d);
     std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
-    const auto* reg = g_app->ctx.registry;
+    const auto* reg = g_app->registry;
     if (!reg)
         return -ENODEV;
     add_u64s(d, {{"udp_port", g_app->opt.router_port},
@@ -179,7 +179,7 @@ int cmd_client(const char*, const char* params, rte_tel_data* d)
         return -EINVAL;
     rte_tel_data_start_dict(d);
     std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
-    auto* reg = g_app->ctx.registry;
+    auto* reg = g_app->registry;
     if (!reg)
         return -ENODEV;
     const rcu_reader rd(reg->rcu());
@@ -201,12 +201,12 @@ int cmd_session(const char*, const char*, rte_tel_data* d)
     const lcore_stats s = all_lcores();
     rte_tel_data_start_dict(d);
     std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
-    const auto* tab = g_app->ctx.sessions;
+    const auto* tab = g_app->sessions;
     if (!tab)
         return -ENODEV;
     rte_tel_data_add_dict_u64(d, "udp_port", g_app->opt.session_port);
     rte_tel_data_add_dict_string(d, "app", g_app->opt.session_app.c_str());
-    add_u64s(d, {{"keyed", g_app->ctx.session.key != nullptr},
+    add_u64s(d, {{"keyed", g_app->session_cfg.key != nullptr},
                  {"sessions", tab->size()},
                  {"capacity", tab->capacity()},
                  {"timeout_s", g_app->opt.session_timeout_s},
@@ -238,14 +238,14 @@ int cmd_session_id(const char*, const char* params, rte_tel_data* d)
     }
     rte_tel_data_start_dict(d);
     std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
-    auto* tab = g_app->ctx.sessions;
+    auto* tab = g_app->sessions;
     if (!tab)
         return -ENODEV;
-    const rcu_reader rd(g_app->ctx.registry->rcu());
+    const rcu_reader rd(g_app->ctx.rcu);
     const session::entry* e = tab->find(id);
     const uint64_t now = rte_rdtsc();
     rte_tel_data_add_dict_string(d, "client_id", params);
-    rte_tel_data_add_dict_u64(d, "open", e != nullptr && !e->expired(now, g_app->ctx.session.timeout_tsc));
+    rte_tel_data_add_dict_u64(d, "open", e != nullptr && !e->expired(now, g_app->session_cfg.timeout_tsc));
     if (e) {
         add_endpoint(d, e->ip_be, e->udp_port_be, e->port_id);
         add_u64s(d, {{"hello_ts_ms", e->hello_ts},
@@ -268,7 +268,7 @@ int cmd_lb(const char*, const char*, rte_tel_data* d)
     const lcore_stats s = all_lcores();
     rte_tel_data_start_dict(d);
     std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
-    const lb::state* st = g_app->ctx.lb_state;
+    const lb::state* st = g_app->lb_state;
     if (!st)
         return -ENODEV;
     rte_tel_data_add_dict_u64(d, "udp_port", g_app->opt.lb_port);
@@ -292,7 +292,7 @@ int cmd_lb_nodes(const char*, const char*, rte_tel_data* d)
 {
     rte_tel_data_start_dict(d);
     std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
-    const lb::state* st = g_app->ctx.lb_state;
+    const lb::state* st = g_app->lb_state;
     if (!st)
         return -ENODEV;
     std::lock_guard<std::mutex> lk2(st->mu());
@@ -335,7 +335,7 @@ int cmd_lb_regs(const char*, const char* params, rte_tel_data* d)
     }
     rte_tel_data_start_dict(d);
     std::lock_guard<std::mutex> lk(g_app->telemetry_mu);
-    const lb::state* st = g_app->ctx.lb_state;
+    const lb::state* st = g_app->lb_state;
     if (!st)
         return -ENODEV;
     std::lock_guard<std::mutex> lk2(st->mu());

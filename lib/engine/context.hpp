@@ -1,24 +1,18 @@
 #pragma once
 
 // What every lcore of one running engine shares: read-mostly, set up before the workers start.
+// The protocols are in it only as modules (engine/module.hpp).
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
+#include <string>
 
-#include <rte_ring.h>
+#include <rte_rcu_qsbr.h>
 
 #include "common/compiler.hpp"
-#include "common/stats.hpp"
-#include "lb/pipeline.hpp"
+#include "engine/module.hpp"
 #include "net/classify.hpp"
-#include "router/pipeline.hpp"
-#include "router/registry.hpp"
-#include "session/pipeline.hpp"
-#include "session/table.hpp"
-
-namespace peregrine::lb {
-class state;
-}
 
 namespace peregrine::engine {
 
@@ -27,13 +21,29 @@ static constexpr uint16_t no_port = UINT16_MAX;
 struct context {
     net::port_addr ports[RTE_MAX_ETHPORTS];  // indexed by ethdev port id
     uint16_t tap_of[RTE_MAX_ETHPORTS];       // exception TAP ethdev of each port, or no_port
-    router::config router;
-    router::registry* registry = nullptr;
-    session::config session;
-    session::table* sessions = nullptr;      // nullptr: no session protocol (its port is the kernel's)
-    lb::config lb;                    // load-balancer protocol (lb.enabled: served at all)
-    lb::state* lb_state = nullptr;    // its state; the control lcore's alone
+    // The workers' QSBR variable (reader i: worker i, then telemetry): every RCU-protected
+    // structure of every module defers its frees on it, and each worker reports once a loop.
+    rte_rcu_qsbr* rcu = nullptr;
+    module* modules[max_modules] = {};
+    unsigned n_modules = 0;
+    // Module index by UDP destination port (host order), or no_module: that port's datagrams
+    // go to the kernel. 64 KiB, of which a burst touches the lines of its few ports.
+    uint8_t udp_module[65536];
     std::atomic<bool> quit{false};
+
+    context()
+    {
+        for (auto& t : tap_of)
+            t = no_port;
+        std::memset(udp_module, no_module, sizeof(udp_module));
+    }
+
+    // Plugs m in and claims its UDP ports. Refused (false, *err says why) when a port is taken
+    // or max_modules are in. Call after rte_eal_init (it registers the module dynfield), before
+    // the workers start.
+    bool add(module* m, std::string* err = nullptr);
+    // The module named name, or nullptr.
+    module* find(const char* name) const;
 };
 
 } // namespace peregrine::engine

@@ -7,9 +7,6 @@
 #include <rte_ethdev.h>
 
 #include "engine/burst.hpp"
-#include "lb/state.hpp"
-#include "router/pipeline.hpp"
-#include "session/pipeline.hpp"
 
 namespace peregrine::engine {
 
@@ -24,9 +21,7 @@ control::control(context& ctx, lcore_stats& st, std::vector<uint16_t> ports, std
     : ctx_(ctx), st_(st), ports_(std::move(ports)), rings_(std::move(rings))
 {
     tick_tsc_ = rte_get_tsc_hz() / tick_hz;
-    // Visit every slot about once a second: expiry is late by at most ~1 s plus the timeout.
-    sweep_budget_ = ctx_.registry->slots() / tick_hz + 1;
-    session_sweep_budget_ = ctx_.sessions ? ctx_.sessions->slots() / tick_hz + 1 : 0;
+    io_.ports = ctx_.ports;
 }
 
 void control::send(unsigned w, rte_mbuf** m, unsigned n)
@@ -90,59 +85,37 @@ bool control::drain_taps()
     return any;
 }
 
-bool control::drain_registrations(uint64_t now)
+bool control::drain_control(uint64_t now)
 {
     bool any = false;
     rte_mbuf* pkts[burst_size];
-    rte_mbuf* replies[burst_size];
-    rte_mbuf* ses[burst_size];
     for (unsigned w = 0; w < rings_.size(); ++w) {
         const unsigned n = rte_ring_sc_dequeue_burst(rings_[w].ctl, reinterpret_cast<void**>(pkts), burst_size, nullptr);
-        unsigned n_rep = 0;
-        unsigned n_ses = 0;
-        for (unsigned i = 0; i < n; ++i) {
-            rte_mbuf* m = pkts[i];
-            if (ctx_.sessions && session::is_session(m, ctx_.ports[m->port], ctx_.session.udp_port)) {
-                ses[n_ses++] = m;
-                continue;
-            }
-            if (ctx_.lb_state && is_lb(m)) {
-                ctx_.lb_state->handle(m, now, st_);  // consumes m; replies go to its outbox
-                continue;
-            }
-            if (router::apply_register(*ctx_.registry, m, ctx_.ports[m->port], now) == router::upsert_result::full) {
-                st_.count(drop::registry_full);
-                rte_pktmbuf_free(m);
-                continue;
-            }
-            replies[n_rep++] = m;
-        }
-        if (n_ses) {
-            const unsigned k = session::apply_control(ctx_.session, *ctx_.sessions, st_, ctx_.ports, ses, n_ses, now);
-            for (unsigned j = 0; j < k; ++j)
-                replies[n_rep++] = ses[j];
+        if (!n)
+            continue;
+        any = true;
+        // Runs of one module, in arrival order.
+        unsigned i = 0;
+        while (i < n) {
+            const uint8_t mod = module_of(pkts[i]);
+            unsigned j = i + 1;
+            while (j < n && module_of(pkts[j]) == mod)
+                ++j;
+            ctx_.modules[mod]->control(&pkts[i], j - i, now, st_, io_);
+            i = j;
         }
         // Back through the worker that received them: same queue, same flow order.
-        if (n_rep)
-            send(w, replies, n_rep);
-        any |= n > 0;
+        if (io_.n_replies())
+            send(w, io_.replies(), io_.n_replies());
+        io_.clear_replies();
     }
-    flush_lb();
+    flush_sent();
     return any;
 }
 
-bool control::is_lb(rte_mbuf* m) const
+void control::flush_sent()
 {
-    net::udp_view v;
-    const net::classification c = net::classify(m, ctx_.ports[m->port], &v);
-    return c.v == net::verdict::local_udp && v.dst_port == ctx_.lb.udp_port;
-}
-
-void control::flush_lb()
-{
-    if (!ctx_.lb_state)
-        return;
-    auto& out = ctx_.lb_state->outbox();
+    auto& out = io_.sent();
     if (out.empty())
         return;
     // One ring per port keeps each peer's frames in order (an Ack before the list it precedes).
@@ -157,28 +130,24 @@ void control::housekeeping(uint64_t now)
     if (now < next_tick_)
         return;
     next_tick_ = now + tick_tsc_;
-    // A slice per tick that passed, not per call: a descheduled control lcore still visits every
+    // The ticks that passed, not one per call: a descheduled control lcore still sweeps every
     // registration and session about once a second.
-    const uint64_t ticks = last_sweep_ ? std::clamp<uint64_t>((now - last_sweep_) / tick_tsc_, 1, tick_hz) : 1;
-    last_sweep_ = now;
-    ctx_.registry->expire(now, ctx_.router.heartbeat_timeout_tsc, static_cast<unsigned>(sweep_budget_ * ticks));
-    ctx_.registry->reclaim();
-    if (ctx_.sessions) {
-        ctx_.sessions->expire(now, ctx_.session.timeout_tsc, static_cast<unsigned>(session_sweep_budget_ * ticks));
-        ctx_.sessions->reclaim();
-    }
-    if (ctx_.lb_state) {
-        ctx_.lb_state->tick(now, st_);
-        flush_lb();
-    }
+    const uint64_t ticks = last_tick_ ? std::clamp<uint64_t>((now - last_tick_) / tick_tsc_, 1, tick_hz) : 1;
+    last_tick_ = now;
+    for (unsigned k = 0; k < ctx_.n_modules; ++k)
+        ctx_.modules[k]->tick(now, static_cast<unsigned>(ticks), st_, io_);
+    flush_sent();
 }
 
 bool control::poll(uint64_t now)
 {
     bool any = drain_exceptions();
     any |= drain_taps();
-    any |= drain_registrations(now);
+    any |= drain_control(now);
     housekeeping(now);
+    for (unsigned k = 0; k < ctx_.n_modules; ++k)
+        any |= ctx_.modules[k]->poll(now);
+    flush_sent();
     return any;
 }
 

@@ -3,15 +3,13 @@
 // The control lcore's share of the data plane, one poll() per loop iteration:
 //  - exception packets from the workers' rings go to their port's TAP (the kernel);
 //  - frames the kernel writes to a TAP go out of its port through a worker's TX ring;
-//  - Register Client packets from the workers are applied to the registry (its only writer)
-//    and answered through the TX ring of the worker that received them, so a client that holds its Register Client
-//    Response is already visible to every worker;
-//  - load-balancer datagrams from the workers (state writes) go to lb::state, and what it
-//    queues (replies, notifications, retransmissions) goes out through a worker's TX ring;
-//  - registrations that missed their heartbeats expire, a slice per millisecond;
-//  - session HELLOs and DISCONNECTs open and close sessions (the table's only writer), answered
-//    the same way; sessions that missed their pings expire like registrations;
-//  - retired registry slots are recycled once the workers have passed a quiescent state.
+//  - frames the workers hand over (action::control: state writes such as the router's Register
+//    Client) go to the control half of the module they are tagged with (engine::module_of);
+//    its replies go back through the TX ring of the worker that received them, so a client
+//    that holds an answer is already visible to every worker, and what it originates goes out
+//    through the worker of its port;
+//  - every module's housekeeping tick at 1 kHz (expiry, retransmission, RCU reclaim), and its
+//    poll on every iteration.
 
 #include <cstdint>
 #include <vector>
@@ -34,7 +32,8 @@ public:
     // ports: the physical ports; rings: one set per worker (at least one).
     control(context& ctx, lcore_stats& st, std::vector<uint16_t> ports, std::vector<worker_rings> rings);
 
-    // One iteration; now is rte_rdtsc(). Returns true when it moved any packet.
+    // One iteration; now is rte_rdtsc(). Returns true when it moved any packet or a module's
+    // poll did any work.
     bool poll(uint64_t now);
 
 private:
@@ -42,20 +41,18 @@ private:
     void send(unsigned w, rte_mbuf** m, unsigned n);
     bool drain_exceptions();
     bool drain_taps();
-    bool drain_registrations(uint64_t now);
+    bool drain_control(uint64_t now);
     void housekeeping(uint64_t now);
-    bool is_lb(rte_mbuf* m) const;  // a load-balancer datagram (else a router one)
-    void flush_lb();                // sends what lb::state queued
+    void flush_sent();  // what the modules originated, through the worker of each port
 
     context& ctx_;
     lcore_stats& st_;
     std::vector<uint16_t> ports_;
     std::vector<worker_rings> rings_;
+    control_io io_;
     uint64_t next_tick_ = 0;
     uint64_t tick_tsc_;
-    unsigned sweep_budget_;
-    unsigned session_sweep_budget_;
-    uint64_t last_sweep_ = 0;  // TSC of the last expiry slice
+    uint64_t last_tick_ = 0;  // TSC of the last housekeeping
 };
 
 } // namespace peregrine::engine

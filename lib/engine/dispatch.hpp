@@ -1,7 +1,8 @@
 #pragma once
 
 // One burst through the fast path, without any I/O: classify, dispatch by UDP destination
-// port, run the protocol handler, and sort the mbufs into what the caller must do with them.
+// port (context::udp_module), run each module's handler on its share of the burst, and sort
+// the mbufs into what the caller must do with them.
 // The worker loop wraps this with rte_eth_rx_burst/tx_burst; tests and benchmarks call it
 // directly on pre-built bursts.
 
@@ -13,62 +14,27 @@
 
 namespace peregrine::engine {
 
-struct burst_out {
-    // Twice a burst: a session DATA_ACK may yield its ACK and an application packet.
-    rte_mbuf* tx[max_ports][2 * burst_size];
-    uint16_t n_tx[max_ports];
-    rte_mbuf* exc[burst_size];   // to the kernel through the port's TAP
-    uint16_t n_exc;
-    rte_mbuf* ctl[burst_size];   // to the control lcore (registry writes)
-    uint16_t n_ctl;
-    rte_mbuf* drop[burst_size];  // to free; every one already counted by reason
-    uint16_t n_drop;
-    uint64_t tx_port_mask;       // ports with n_tx > 0
-
-    void reset()
-    {
-        for (uint64_t mask = tx_port_mask; mask; mask &= mask - 1)
-            n_tx[__builtin_ctzll(mask)] = 0;
-        tx_port_mask = 0;
-        n_exc = n_ctl = n_drop = 0;
-    }
-};
-
-// Call once before the first reset().
-inline void init(burst_out& o)
-{
-    static_assert(max_ports <= 64, "tx_port_mask has one bit per port");
-    for (auto& n : o.n_tx)
-        n = 0;
-    o.tx_port_mask = 0;
-    o.reset();
-}
-
-// A burst between stage_burst() and finish_burst(): classified, sorted by protocol, and the
-// router's registry lookups started.
+// A burst between stage_burst() and finish_burst(): classified, sorted by module, and the
+// stage halves run (the router's registry lookups started).
 struct staged_burst {
     uint16_t rx_port;
-    uint8_t n_rtr, n_ses, n_lb;
-    rte_mbuf* rtr_m[burst_size];
-    net::udp_view rtr_v[burst_size];
-    router::outcome rtr_oc[burst_size];
-    router::pending rtr;
-    rte_mbuf* ses_m[burst_size];
-    net::udp_view ses_v[burst_size];
-    rte_mbuf* lb_m[burst_size];
-    net::udp_view lb_v[burst_size];
+    uint8_t n[max_modules];  // datagrams per module
+    rte_mbuf* m[max_modules][burst_size];
+    net::udp_view v[max_modules][burst_size];
+    alignas(cache_line) unsigned char scratch[max_modules][stage_scratch_bytes];
 };
 
 // First half of a burst: n <= burst_size packets received on rx_port are classified; drops
-// and exceptions go to out (reset() beforehand) at once, the protocols' datagrams into s, and
-// the router's bucket lines are prefetched.
+// and exceptions go to out (reset() beforehand) at once, the modules' datagrams into s, and
+// the modules that have a stage half run it.
 void stage_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
                  staged_burst& s, burst_out& out);
 
-// Second half: the protocol handlers on what s holds, their results sorted into the same out.
+// Second half: each module's finish() on its share of s, results sorted into the same out.
 void finish_burst(const context& ctx, lcore_stats& st, staged_burst& s, uint64_t now, burst_out& out);
 
-// Both halves back to back (tests, fuzz targets, and the benchmarks of other protocols).
+// Both halves back to back (tests, fuzz targets, and the benchmarks of modules without a stage
+// half).
 // n <= burst_size packets received on rx_port. out must have been reset().
 void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
                    uint64_t now, burst_out& out);

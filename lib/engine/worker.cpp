@@ -44,7 +44,7 @@ int worker_main(void* arg)
     const worker_conf& w = *static_cast<const worker_conf*>(arg);
     context& ctx = *w.ctx;
     lcore_stats& st = *w.stats;
-    rte_rcu_qsbr* rcu = ctx.registry->rcu();
+    rte_rcu_qsbr* rcu = ctx.rcu;
 
     rte_rcu_qsbr_thread_register(rcu, w.index);
     rte_rcu_qsbr_thread_online(rcu, w.index);

@@ -45,12 +45,12 @@ void handle_burst(const config& cfg, lcore_stats& st, const net::port_addr* port
         packet p;
         drop why;
         if (PG_UNLIKELY(!parse(v[i].data, v[i].len, &p, &why)) || PG_UNLIKELY(!source_ok(v[i], in.ip_be, &why))) {
-            out[i] = {action::drop, why};
+            out[i] = {action::drop, 0, why};
             continue;
         }
         // Every type either echoes the Request ID or is stored: a corrupt datagram must not be.
         if (PG_UNLIKELY(!net::udp_cksum_ok(m[i], v[i]))) {
-            out[i] = {action::drop, drop::udp_bad_cksum};
+            out[i] = {action::drop, 0, drop::udp_bad_cksum};
             continue;
         }
         if (p.t == type::request_serving_node && fast) {
@@ -60,11 +60,11 @@ void handle_burst(const config& cfg, lcore_stats& st, const net::port_addr* port
             hash[n_rsn] = h;
             req[n_rsn] = p.request_id;
             rsn[n_rsn++] = static_cast<uint8_t>(i);
-            out[i] = {action::tx, drop::count_};
+            out[i] = {action::tx, rx_port, drop::count_};
             continue;
         }
         st.count(lbc::to_control);
-        out[i] = {action::control, drop::count_};
+        out[i] = {action::control, 0, drop::count_};
     }
 
     // Pass 2: answer. No live node: silence by default, so the origin's client retries after
@@ -75,13 +75,13 @@ void handle_burst(const config& cfg, lcore_stats& st, const net::port_addr* port
         if (PG_UNLIKELY(none)) {
             st.count(lbc::request_no_node);
             if (!cfg.answer_no_node) {
-                out[i] = {action::drop, drop::lb_no_node};
+                out[i] = {action::drop, 0, drop::lb_no_node};
                 continue;
             }
         }
         uint8_t* d = reply_room(m[i], v[i], serving_node_response_len);
         if (PG_UNLIKELY(!d)) {
-            out[i] = {action::drop, drop::lb_no_room};
+            out[i] = {action::drop, 0, drop::lb_no_room};
             continue;
         }
         if (PG_LIKELY(!none)) {

@@ -13,6 +13,7 @@
 
 #include "common/compiler.hpp"
 #include "common/stats.hpp"
+#include "engine/module.hpp"
 #include "lb/codec.hpp"
 #include "lb/maglev.hpp"
 #include "net/classify.hpp"
@@ -22,7 +23,6 @@ namespace peregrine::lb {
 enum class policy : uint8_t { maglev, least_loaded };
 
 struct config {
-    bool enabled = false;               // set when the daemon runs the protocol
     uint16_t udp_port = 7200;           // host order
     policy pol = policy::maglev;
     // No serving node live: answer Request Serving Node with 0.0.0.0:0 (true) or not at all
@@ -34,12 +34,8 @@ struct config {
     std::atomic<const table*> current{nullptr};
 };
 
-enum class action : uint8_t { tx, control, drop };
-
-struct outcome {
-    action a;  // tx: the reply goes back out of rx_port
-    drop why;  // for drop
-};
+using engine::action;
+using engine::outcome;  // tx: the reply goes back out of rx_port
 
 // m[i]/v[i]: n <= burst_size load-balancer datagrams (single-segment, located by net::classify)
 // received on rx_port. Writes out[i] for each.

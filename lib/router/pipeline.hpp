@@ -11,6 +11,7 @@
 
 #include "common/compiler.hpp"
 #include "common/stats.hpp"
+#include "engine/module.hpp"
 #include "net/classify.hpp"
 #include "router/registry.hpp"
 
@@ -21,13 +22,8 @@ struct config {
     uint64_t heartbeat_timeout_tsc = 0; // registrations unrefreshed this long expire
 };
 
-enum class action : uint8_t { tx, control, drop };
-
-struct outcome {
-    action a;
-    uint16_t port;  // for tx: ethdev port to send on
-    drop why;       // for drop
-};
+using engine::action;
+using engine::outcome;
 
 // A burst between its two halves: parsed, its registry keys hashed and their bucket lines on
 // their way to the cache. Holds bucket numbers only, no pointer into the registry, so a

@@ -23,7 +23,7 @@ std::atomic<unsigned> instance_seq{0};
 
 registry* registry::create(const params& p)
 {
-    if (p.capacity == 0 || p.max_readers == 0 || uint64_t(p.capacity) + slack_for(p.capacity) > id_index::max_slots) {
+    if (p.capacity == 0 || (!p.rcu && p.max_readers == 0) || uint64_t(p.capacity) + slack_for(p.capacity) > id_index::max_slots) {
         rte_errno = EINVAL;
         return nullptr;
     }
@@ -36,9 +36,13 @@ registry* registry::create(const params& p)
     // planned from outside.
     const uint64_t seed = rte_rand();
 
-    r->rcu_ = rcu_create(p.max_readers, p.socket_id);
-    if (!r->rcu_)
-        goto fail;
+    r->rcu_ = p.rcu;
+    if (!r->rcu_) {
+        r->rcu_ = rcu_create(p.max_readers, p.socket_id);
+        r->own_rcu_ = r->rcu_ != nullptr;
+        if (!r->rcu_)
+            goto fail;
+    }
 
     r->slots_ = static_cast<entry*>(
         rte_zmalloc_socket("pg_rtr_slots", sizeof(entry) * size_t(r->n_slots_), RTE_CACHE_LINE_SIZE, p.socket_id));
@@ -88,7 +92,8 @@ registry::~registry()
     rte_free(free_);
     rte_free(live_);
     rte_free(slots_);
-    rte_free(rcu_);
+    if (own_rcu_)
+        rte_free(rcu_);
 }
 
 void registry::free_retired(void* p, void* elems, unsigned n)

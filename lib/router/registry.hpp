@@ -70,7 +70,10 @@ public:
     struct params {
         const char* name = "pg_router";
         uint32_t capacity = 1u << 20;  // live registrations
-        uint32_t max_readers = 1;      // RCU reader thread ids 0..max_readers-1
+        // The readers' QSBR variable (the engine's: not owned). nullptr: the registry makes its
+        // own with reader ids 0..max_readers-1 (tests).
+        rte_rcu_qsbr* rcu = nullptr;
+        uint32_t max_readers = 1;
         int socket_id = 0;             // SOCKET_ID_ANY is fine too
         // Buckets per index; 0 (always, outside tests) sizes them from capacity. Tests use a
         // handful to make keys overflow into neighbouring buckets.
@@ -156,6 +159,7 @@ private:
     id_index ids_;
     endpoint_index eps_;
     rte_rcu_qsbr* rcu_ = nullptr;
+    bool own_rcu_ = false;
     rcu_defer_queue dq_;
     entry* slots_ = nullptr;
     uint8_t* live_ = nullptr;     // writer-only: slot holds a published registration

@@ -77,13 +77,6 @@ struct answers {
 
 } // namespace
 
-bool is_session(rte_mbuf* m, const net::port_addr& pa, uint16_t udp_port)
-{
-    net::udp_view v;
-    const net::classification c = net::classify(m, pa, &v);
-    return c.v == net::verdict::local_udp && v.dst_port == udp_port;
-}
-
 void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const net::port_addr* ports,
                   uint16_t rx_port, rte_mbuf* const* m, net::udp_view* v, unsigned n, uint64_t now,
                   outcome* out, rte_mbuf** app, unsigned* n_app)
@@ -92,7 +85,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
     crypto::mb_context* mb = cfg.lcore_mb();
     if (PG_UNLIKELY(!mb)) {
         for (unsigned i = 0; i < n; ++i)
-            out[i] = {action::drop, drop::session_no_crypto};
+            out[i] = {action::drop, 0, drop::session_no_crypto};
         return;
     }
 
@@ -106,11 +99,11 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
     for (unsigned i = 0; i < n; ++i) {
         drop why;
         if (PG_UNLIKELY(!parse(v[i].data, v[i].len, &h[i], &why))) {
-            out[i] = {action::drop, why};
+            out[i] = {action::drop, 0, why};
             continue;
         }
         if (PG_UNLIKELY(net::check_source(v[i], our_ip) != net::source::ok)) {
-            out[i] = {action::drop, drop::session_bad_source};
+            out[i] = {action::drop, 0, drop::session_bad_source};
             continue;
         }
         vp[n_ok] = v[i].data + off_client;
@@ -159,12 +152,12 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
         // Writes the answer's header over the request's (Client ID stays where it is).
         auto answer = [&](type t, uint16_t plen) {
             if (plen > p.length && room(m[i], v[i]) < unsigned(plen - p.length)) {
-                out[i] = {action::drop, drop::session_no_room};
+                out[i] = {action::drop, 0, drop::session_no_room};
                 return false;
             }
             write_header(v[i].data, v[i].data + off_client, t, plen, p.custom, p.order);
             ans.add(m[i], &v[i], static_cast<uint16_t>(header_len + plen), rx_port);
-            out[i].a = action::tx;
+            out[i] = {action::tx, rx_port, drop::count_};
             return true;
         };
         auto reject = [&](ses why) {
@@ -175,7 +168,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
 
         if (p.t == type::hello) {
             if (PG_UNLIKELY(!good)) {
-                out[i] = {action::drop, drop::session_bad_digest};
+                out[i] = {action::drop, 0, drop::session_bad_digest};
                 continue;
             }
             if (p.length != timestamp_len) {
@@ -190,11 +183,11 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
             }
             // The control lcore stores the source address: make sure the headers are intact.
             if (PG_UNLIKELY(!net::udp_cksum_ok(m[i], v[i]))) {
-                out[i] = {action::drop, drop::udp_bad_cksum};
+                out[i] = {action::drop, 0, drop::udp_bad_cksum};
                 continue;
             }
             st.count(ses::hello_rx);
-            out[i].a = action::control;
+            out[i] = {action::control, 0, drop::count_};
             continue;
         }
 
@@ -209,7 +202,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
                     st.count(ses::bad_ack);
                 }
             } else {
-                out[i] = {action::drop, drop::session_bad_digest};
+                out[i] = {action::drop, 0, drop::session_bad_digest};
             }
             continue;
         }
@@ -222,7 +215,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
             continue;
         }
         if (PG_UNLIKELY(!e->from(v[i].ip->src_addr, v[i].udp->src_port))) {
-            out[i] = {action::drop, drop::session_wrong_endpoint};
+            out[i] = {action::drop, 0, drop::session_wrong_endpoint};
             continue;
         }
         const replay r = e->win.check_and_set(p.order);
@@ -232,7 +225,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
             if (r == replay::duplicate && p.t == type::disconnect)
                 reject(ses::rejected_disconnect);
             else
-                out[i] = {action::drop, r == replay::duplicate ? drop::session_duplicate : drop::session_too_old};
+                out[i] = {action::drop, 0, r == replay::duplicate ? drop::session_duplicate : drop::session_too_old};
             continue;
         }
         e->touch(now);
@@ -259,17 +252,19 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
                     st.count(ses::ack);
                 }
             } else {
-                out[i].a = action::consume;
+                out[i] = {action::consume, 0, drop::count_};
+                st.count(ses::consumed);
                 st.count(ses::data_noack);
             }
             break;
         }
         case type::ack:
-            out[i].a = action::consume;
+            out[i] = {action::consume, 0, drop::count_};
+            st.count(ses::consumed);
             st.count(ses::ack_rx);
             break;
         default:  // disconnect: the control lcore closes the session and answers
-            out[i].a = action::control;
+            out[i] = {action::control, 0, drop::count_};
             break;
         }
     }

@@ -15,6 +15,7 @@
 
 #include "common/compiler.hpp"
 #include "common/stats.hpp"
+#include "engine/module.hpp"
 #include "crypto/sha256.hpp"
 #include "net/classify.hpp"
 #include "session/app.hpp"
@@ -48,17 +49,11 @@ struct config {
     }
 };
 
-enum class action : uint8_t {
-    tx,        // answer written in place: send on the port it came from
-    control,   // HELLO or DISCONNECT for the control lcore
-    drop,      // counted by `why`
-    consume,   // delivered, nothing to send (counted as ses::consumed)
-};
-
-struct outcome {
-    action a;
-    drop why;
-};
+// tx: answer written in place, sent on the port it came from; control: HELLO or DISCONNECT
+// for the control lcore; drop: counted by `why`; consume: delivered, nothing to send (counted
+// as ses::consumed).
+using engine::action;
+using engine::outcome;
 
 // Largest number of packets the application may add to one burst.
 static constexpr unsigned max_app_out = burst_size;
@@ -75,9 +70,6 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
 // What is not answered is freed and counted.
 unsigned apply_control(const config& cfg, table& tab, lcore_stats& st, const net::port_addr* ports,
                        rte_mbuf** m, unsigned n, uint64_t now);
-
-// Whether a frame handed to the control lcore is a session packet (else it is the router's).
-bool is_session(rte_mbuf* m, const net::port_addr& pa, uint16_t udp_port);
 
 // Shutdown, with the workers stopped: builds a REJECT for every live session into frames from
 // pool and passes them to send(port, mbufs, n) in bursts. Returns how many were built.

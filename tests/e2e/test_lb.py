@@ -9,6 +9,7 @@ same port after a restart, any answer taken as final) for the two cases that onc
 origin's clients: no serving node live, and a node or controller restarted within the
 duplicate window."""
 
+import socket
 import struct
 import time
 
@@ -460,6 +461,27 @@ class LbExpiryTest(LbCase):
         t = self.lb()
         self.assertEqual((t['serving_nodes'], t['expired']), (1, 1))
         self.assertIsNone(goes.recv_type(SERVING_NODE_REMOVED, 0.3), 'the expired node is not told')
+
+
+class LbOffTest(EngineTestCase):
+    """--no-lb: the protocol's port is the kernel's, as any UDP port no module owns."""
+    ENGINE_ARGS = {'app': ['--no-lb']}
+
+    def test_port_goes_to_the_kernel(self):
+        eng = self.eng
+        eng.ns_run(['ping', '-c', '1', '-W', '3', eng.ip], check=False)  # resolve ARP first
+        srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        eng.listeners.append(srv)
+        srv.bind((eng.ip, LB_PORT))
+        srv.settimeout(5)
+        before = eng.query('/peregrine/exceptions')['udp_other_port']
+        c = eng.udp_socket()
+        c.settimeout(5)
+        c.sendto(pkt(REQUEST_SERVING_NODE, 1), (eng.ip, LB_PORT))
+        data, _ = srv.recvfrom(2048)
+        self.assertEqual(data, pkt(REQUEST_SERVING_NODE, 1), 'the kernel socket got the datagram untouched')
+        self.assertEqual(eng.query('/peregrine/exceptions')['udp_other_port'] - before, 1)
+        self.assertIsNone(eng.query('/peregrine/lb'), 'no lb module: its telemetry says so')
 
 
 if __name__ == '__main__':

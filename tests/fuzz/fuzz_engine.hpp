@@ -40,8 +40,8 @@ struct port {
     uint32_t ip_be;
 };
 
-// An engine context whose ports have these addresses (/24), without TAPs, the router protocol
-// on its usual port.
+// An engine context whose ports have these addresses (/24), without TAPs and without modules
+// (the target plugs its own in).
 inline std::unique_ptr<peregrine::engine::context> make_context(std::initializer_list<port> ports)
 {
     auto ctx = std::make_unique<peregrine::engine::context>();
@@ -52,9 +52,6 @@ inline std::unique_ptr<peregrine::engine::context> make_context(std::initializer
         ctx->ports[i].prefix_len = 24;
         ++i;
     }
-    for (auto& t : ctx->tap_of)
-        t = peregrine::engine::no_port;
-    ctx->router.udp_port = 7100;
     return ctx;
 }
 

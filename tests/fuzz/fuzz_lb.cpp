@@ -18,7 +18,7 @@
 #include "fuzz_engine.hpp"
 #include "fuzz_env.hpp"
 #include "fuzz_router.hpp"
-#include "lb/state.hpp"
+#include "lb/module.hpp"
 
 using namespace peregrine;
 using namespace fuzz_engine;
@@ -65,7 +65,10 @@ bytes reg(uint8_t t, uint16_t req, const host& h)
 struct fuzz_state {
     rte_mempool* pool = nullptr;
     std::unique_ptr<engine::context> ctx;
+    lb::config cfg;
     std::unique_ptr<lb::state> lb;
+    std::unique_ptr<lb::module> mod;
+    engine::control_io io;
     lcore_stats st;
     fuzz_counts counts;
     uint64_t fingerprint = 0;
@@ -102,17 +105,18 @@ const uint8_t* check_sent(rte_mbuf* m, size_t* plen)
 
 bool is_node(const lb::endpoint& e)
 {
-    const lb::table* t = S->ctx->lb.current.load();
+    const lb::table* t = S->cfg.current.load();
     for (uint32_t i = 0; t && i < t->n_nodes; ++i)
         if (t->nodes[i] == e)
             return true;
     return false;
 }
 
-// Everything lb::state queued: each a type Peregrine sends, of its exact length.
+// Everything the module sent: each a type Peregrine sends, of its exact length.
 void drain_outbox()
 {
-    for (rte_mbuf* m : S->lb->outbox()) {
+    FUZZ_CHECK(S->io.n_replies() == 0);  // lb::state sends everything in order, none as a reply
+    for (rte_mbuf* m : S->io.sent()) {
         size_t n;
         const uint8_t* d = check_sent(m, &n);
         switch (d[0]) {
@@ -126,7 +130,7 @@ void drain_outbox()
         S->counts.answered++;
         rte_pktmbuf_free(m);
     }
-    S->lb->outbox().clear();
+    S->io.sent().clear();
 }
 
 void feed(const bytes& f)
@@ -135,18 +139,23 @@ void feed(const bytes& f)
     FUZZ_CHECK(m);
     std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(f.size())), f.data(), f.size());
     m->port = 0;
-    S->lb->handle(m, now, S->st);
+    S->mod->control(&m, 1, now, S->st, S->io);
 }
 
 void rebuild_state()
 {
-    S->ctx->lb_state = nullptr;
+    // A new context with the lb module on a new state, as the daemon plugs it in.
+    S->ctx = make_context({{0x01, ip_of(our_ip)}});
+    S->mod.reset();
     S->lb.reset();
+    S->cfg.udp_port = lb_port;
     lb::state_params p;
     p.pool = S->pool;
     p.tsc_hz = hz;
-    S->lb = std::make_unique<lb::state>(S->ctx->lb, S->ctx->ports, p);
-    S->ctx->lb_state = S->lb.get();
+    S->lb = std::make_unique<lb::state>(S->cfg, S->ctx->ports, p);
+    S->mod = std::make_unique<lb::module>(S->cfg, *S->lb);
+    FUZZ_CHECK(S->ctx->add(S->mod.get()));
+    S->io.ports = S->ctx->ports;
     uint16_t req = 1;
     for (const auto& h : nodes)
         feed(from(h, reg(0, req++, h)));
@@ -154,7 +163,7 @@ void rebuild_state()
     // A registration (so its group has a call), and the Acks of everything sent so far except
     // what went to the last node, which stays pending.
     feed(from(nodes[0], {4, 0, 50, 0, 9, 0, 0, 0, 1, 198, 18, 0, 40, 0x9c, 0x40}));
-    for (rte_mbuf* m : S->lb->outbox()) {
+    for (rte_mbuf* m : S->io.sent()) {
         size_t n;
         const uint8_t* d = check_sent(m, &n);
         if (d[0] == 3)
@@ -170,7 +179,7 @@ void rebuild_state()
         feed(a);
     S->acks.clear();
     drain_outbox();
-    S->lb->tick(now + 1500 * hz / 1000, S->st);  // as after every input
+    S->mod->tick(now + 1500 * hz / 1000, 1, S->st, S->io);  // as after every input
     drain_outbox();
     S->fingerprint = fingerprint();
 }
@@ -222,7 +231,7 @@ void check_frame(const uint8_t* d, size_t n)
     const uint64_t n_tx = sum(out.n_tx);
     const uint64_t no_node = S->st.lb[unsigned(lbc::request_no_node)] - before.lb[unsigned(lbc::request_no_node)];
     const uint64_t lb_answered = S->st.lb[unsigned(lbc::request_answered)] - before.lb[unsigned(lbc::request_answered)] +
-                                 (S->ctx->lb.answer_no_node ? no_node : 0);
+                                 (S->cfg.answer_no_node ? no_node : 0);
     FUZZ_CHECK(lb_answered == n_tx);
     FUZZ_CHECK(S->st.lb[unsigned(lbc::to_control)] - before.lb[unsigned(lbc::to_control)] == out.n_ctl);
 
@@ -240,7 +249,8 @@ void check_frame(const uint8_t* d, size_t n)
         S->counts.ctl++;
         const uint64_t applied = S->st.lb[unsigned(lbc::node_registered)] + S->st.lb[unsigned(lbc::refreshed)] +
                                  S->st.lb[unsigned(lbc::registration_updated)] + S->st.lb[unsigned(lbc::acked)];
-        S->lb->handle(m, now, S->st);  // consumes m
+        FUZZ_CHECK(engine::module_of(m) == S->mod->index());
+        S->mod->control(&m, 1, now, S->st, S->io);  // consumes m
         if (S->st.lb[unsigned(lbc::node_registered)] + S->st.lb[unsigned(lbc::refreshed)] +
                 S->st.lb[unsigned(lbc::registration_updated)] + S->st.lb[unsigned(lbc::acked)] != applied)
             S->counts.registered++;
@@ -252,7 +262,7 @@ void check_frame(const uint8_t* d, size_t n)
         // The Request ID echoed from the input, and a live node (or none while none is live).
         FUZZ_CHECK(len >= pgtest::headers_len + 3 && std::memcmp(p + 1, d + pgtest::headers_len + 1, 2) == 0);
         const lb::endpoint e = lb::rd_ep(p + 3);
-        const lb::table* t = S->ctx->lb.current.load();
+        const lb::table* t = S->cfg.current.load();
         FUZZ_CHECK(is_node(e) || (e == lb::endpoint{} && (!t || !t->n_nodes)));
         S->counts.forwarded++;
         S->counts.tx++;
@@ -260,7 +270,7 @@ void check_frame(const uint8_t* d, size_t n)
     }
     drain_outbox();
     // Timers: retransmissions of what is pending (and the last try's verdict two ticks on).
-    S->lb->tick(now + 1500 * hz / 1000, S->st);
+    S->mod->tick(now + 1500 * hz / 1000, 1, S->st, S->io);
     drain_outbox();
     if (fingerprint() != S->fingerprint)
         rebuild_state();
@@ -278,9 +288,6 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
     std::memset(&S->st, 0, sizeof(S->st));
     S->pool = start((*argv)[0], "pgfuzzlb", 255);
     FUZZ_CHECK(S->pool);
-    S->ctx = make_context({{0x01, ip_of(our_ip)}});
-    S->ctx->lb.enabled = true;
-    S->ctx->lb.udp_port = lb_port;
     rebuild_state();
     return 0;
 }

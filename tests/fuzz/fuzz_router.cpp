@@ -18,6 +18,7 @@
 #include "fuzz_env.hpp"
 #include "fuzz_router.hpp"
 #include "router/codec.hpp"
+#include "router/module.hpp"
 
 using namespace peregrine;
 using namespace fuzz_engine;
@@ -28,6 +29,9 @@ struct fuzz_state {
     rte_mempool* pool = nullptr;
     std::unique_ptr<engine::context> ctx;
     router::registry* reg = nullptr;
+    router::config cfg;
+    std::unique_ptr<router::module> mod;
+    engine::control_io io;
     lcore_stats st;
     fuzz_counts counts;
 };
@@ -137,19 +141,27 @@ void check_tx(rte_mbuf* m, uint16_t port, size_t in_len, const uint8_t* in)
     }
 }
 
-// What the control lcore does with a Register Client the worker handed over.
+// What the control lcore does with a Register Client the worker handed over: the module's
+// control half, as the daemon's control lcore calls it. Consumes m.
 void apply_register(rte_mbuf* m)
 {
     const auto* d = rte_pktmbuf_mtod_offset(m, const uint8_t*, pgtest::headers_len);
     const auto* udp = rte_pktmbuf_mtod_offset(m, const rte_udp_hdr*, pgtest::headers_len - sizeof(rte_udp_hdr));
     FUZZ_CHECK(rte_be_to_cpu_16(udp->dgram_len) == sizeof(rte_udp_hdr) + router::register_len && d[0] == 0x00);
+    FUZZ_CHECK(engine::module_of(m) == S->mod->index());
     const uint32_t id = router::read_id(d + 1);
-    const router::upsert_result r = router::apply_register(*S->reg, m, S->ctx->ports[m->port], now);
-    if (r != router::upsert_result::full) {
-        FUZZ_CHECK(S->reg->find_id(id) != nullptr);
+    const uint64_t full_before = S->st.drops[unsigned(drop::registry_full)];
+    S->mod->control(&m, 1, now, S->st, S->io);
+    unpoison(m);  // the buffer stays in the pool, freed or not: lift the poison before reuse
+    if (S->io.n_replies() == 1) {
+        FUZZ_CHECK(S->io.replies()[0] == m && S->reg->find_id(id) != nullptr);
         FUZZ_CHECK(m->data_len == pgtest::headers_len + 1 && d[0] == 0x01);
         S->counts.registered++;
+        rte_pktmbuf_free(m);
+    } else {
+        FUZZ_CHECK(S->io.n_replies() == 0 && S->st.drops[unsigned(drop::registry_full)] == full_before + 1);
     }
+    S->io.clear_replies();
     if (!is_seed_id(id))
         S->reg->remove(id);
 }
@@ -179,7 +191,10 @@ void check_frame(const uint8_t* d, size_t n)
     } else if (out.n_ctl) {
         FUZZ_CHECK(out.ctl[0] == m && m->data_len >= pgtest::headers_len + router::register_len);
         S->counts.ctl++;
-        apply_register(m);
+        apply_register(m);  // consumes m
+        FUZZ_CHECK(rte_mempool_in_use_count(S->pool) == in_use);
+        restore_registry();
+        return;
     } else {
         const uint16_t port = static_cast<uint16_t>(__builtin_ctzll(out.tx_port_mask));
         FUZZ_CHECK(out.tx_port_mask == (1ull << port) && out.n_tx[port] == 1 && out.tx[port][0] == m);
@@ -213,9 +228,11 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
 
     S->ctx = make_context({{fuzzenv::ports[0].mac_lo, ip_of(fuzzenv::ports[0].ip)},
                            {fuzzenv::ports[1].mac_lo, ip_of(fuzzenv::ports[1].ip)}});
-    S->ctx->router.udp_port = fuzzenv::router_port;
-    S->ctx->router.heartbeat_timeout_tsc = 1ull << 40;
-    S->ctx->registry = S->reg;
+    S->cfg.udp_port = fuzzenv::router_port;
+    S->cfg.heartbeat_timeout_tsc = 1ull << 40;
+    S->mod = std::make_unique<router::module>(S->cfg, *S->reg);
+    FUZZ_CHECK(S->ctx->add(S->mod.get()));
+    S->io.ports = S->ctx->ports;
     restore_registry();
     return 0;
 }

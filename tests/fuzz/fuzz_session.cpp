@@ -23,6 +23,7 @@
 #include "common/rcu.hpp"
 #include "crypto/sha256.hpp"
 #include "fuzz_engine.hpp"
+#include "session/module.hpp"
 #include "session/pipeline.hpp"
 #include "session_frames.hpp"
 
@@ -46,6 +47,9 @@ struct state {
     std::unique_ptr<crypto::mb_context> mb;
     crypto::hmac_key hk{};
     std::unique_ptr<engine::context> ctx;
+    session::config cfg;
+    std::unique_ptr<session::module> mod;
+    engine::control_io io;
     session::echo_app echo;
     lcore_stats st;
     counts c{};
@@ -171,12 +175,17 @@ void run_burst(std::vector<bytes>& frames, uint64_t now, bool keyed_mode)
     for (unsigned k = 0; k < out.n_ctl; ++k)
         unpoison(out.ctl[k]);
     const lcore_stats cb = S->st;
-    const unsigned k = session::apply_control(S->ctx->session, *S->tab, S->st, S->ctx->ports, out.ctl, out.n_ctl, now);
-    FUZZ_CHECK(k <= out.n_ctl);
+    for (unsigned j = 0; j < out.n_ctl; ++j)
+        FUZZ_CHECK(engine::module_of(out.ctl[j]) == S->mod->index());
+    // The module's control half, as the daemon's control lcore calls it.
+    S->mod->control(out.ctl, out.n_ctl, now, S->st, S->io);
+    const unsigned k = S->io.n_replies();
+    FUZZ_CHECK(k <= out.n_ctl && S->io.sent().empty());
     FUZZ_CHECK(S->st.drop_total() - cb.drop_total() == out.n_ctl - k);
     for (unsigned j = 0; j < k; ++j)
-        check_tx(out.ctl[j], keyed_mode, max_len);
-    rte_pktmbuf_free_bulk(out.ctl, k);
+        check_tx(S->io.replies()[j], keyed_mode, max_len);
+    rte_pktmbuf_free_bulk(S->io.replies(), k);
+    S->io.clear_replies();
     S->c.answers += k;
 }
 
@@ -224,8 +233,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
     S->hk = crypto::make_hmac_key(*S->mb, key.data(), key.size());
 
     S->ctx = make_context({{0x01, pgtest::ip4(198, 18, 0, 1)}});
-    S->ctx->sessions = S->tab;
-    session::config& c = S->ctx->session;
+    session::config& c = S->cfg;
     c.udp_port = session_port;
     c.timeout_tsc = timeout_tsc;
     c.hello_window_ms = 30'000;
@@ -233,6 +241,9 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
     c.tsc_per_ms = tsc_per_ms;
     c.app = &S->echo;
     c.mb[rte_lcore_id()] = S->mb.get();
+    S->mod = std::make_unique<session::module>(c, *S->tab, S->pool);
+    FUZZ_CHECK(S->ctx->add(S->mod.get()));
+    S->io.ports = S->ctx->ports;
     return 0;
 }
 
@@ -240,7 +251,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
     const unsigned in_use = rte_mempool_in_use_count(S->pool);
     const bool keyed_mode = size > 0 && (data[0] & keyed);
-    S->ctx->session.key = keyed_mode ? &S->hk : nullptr;
+    S->cfg.key = keyed_mode ? &S->hk : nullptr;
     uint64_t now = tsc_per_ms * 1000;
     std::vector<bytes> burst;
     std::size_t at = 0;

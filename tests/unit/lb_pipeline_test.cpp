@@ -11,7 +11,7 @@
 
 #include "engine/control.hpp"
 #include "engine/dispatch.hpp"
-#include "lb/state.hpp"
+#include "lb/module.hpp"
 #include "test_env.hpp"
 
 namespace peregrine::engine {
@@ -27,19 +27,22 @@ class LbPipeline : public ::testing::Test {
 protected:
     LbPipeline()
     {
-        reg = make_registry(16);
+        reg = make_registry(16);  // for its RCU variable
         ctx->ports[0] = {mac(1), ip4(198, 18, 0, 1), 24};
-        for (auto& t : ctx->tap_of)
-            t = no_port;
-        ctx->registry = reg.get();
-        ctx->lb.enabled = true;
-        ctx->lb.udp_port = lb_port;
+        cfg.udp_port = lb_port;
+        lb::state_params lp;
+        lp.pool = pool();
+        lp.rcu = reg->rcu();
+        lp.tsc_hz = 1'000'000;
+        state = std::make_unique<lb::state>(cfg, ctx->ports, lp);
+        mod = std::make_unique<lb::module>(cfg, *state);
+        EXPECT_TRUE(ctx->add(mod.get()));
         std::memset(&st, 0, sizeof(st));
         in_use = rte_mempool_in_use_count(pool());
     }
     ~LbPipeline() override
     {
-        ctx->lb.current.store(nullptr);
+        state.reset();
         EXPECT_EQ(rte_mempool_in_use_count(pool()), in_use) << "mbuf leak";
     }
 
@@ -49,7 +52,7 @@ protected:
             eps.push_back({ip4(198, 18, 7, static_cast<uint8_t>(i + 1)), rte_cpu_to_be_16(static_cast<uint16_t>(9000 + i))});
         tbl = std::make_unique<lb::table>();
         lb::build(tbl.get(), eps.data(), n);
-        ctx->lb.current.store(tbl.get());
+        cfg.current.store(tbl.get());
     }
 
     bytes from(uint32_t ip_be, uint16_t sport, const bytes& payload, bool cksum = true)
@@ -108,6 +111,9 @@ protected:
 
     std::unique_ptr<context> ctx = std::make_unique<context>();
     registry_ptr reg;
+    lb::config cfg;
+    std::unique_ptr<lb::state> state;
+    std::unique_ptr<lb::module> mod;
     lcore_stats st;
     std::vector<endpoint> eps;
     std::unique_ptr<lb::table> tbl;
@@ -164,7 +170,7 @@ TEST_F(LbPipeline, NoLiveNodeIsNotAnsweredByDefault)
 
 TEST_F(LbPipeline, NoLiveNodeIsAnsweredWithZeroesWhenAsked)
 {
-    ctx->lb.answer_no_node = true;
+    cfg.answer_no_node = true;
     int w;
     bytes r = answer(from(ip4(198, 18, 0, 50), 41000, {6, 1, 2}), &w);
     ASSERT_EQ(w, 0);
@@ -188,7 +194,7 @@ TEST_F(LbPipeline, WritesGoToTheControlLcore)
     }
     EXPECT_EQ(st.lb[unsigned(lbc::to_control)], 5u);
     // Under least-loaded, Request Serving Node is a write too (the assignment is counted).
-    ctx->lb.pol = lb::policy::least_loaded;
+    cfg.pol = lb::policy::least_loaded;
     int w;
     answer(from(ip, 5000, {6, 0, 1}), &w);
     EXPECT_EQ(w, 1);
@@ -228,12 +234,15 @@ TEST_F(LbPipeline, ReplyThatDoesNotFitIsDroppedNotWrittenPastTheBuffer)
     EXPECT_EQ(st.drops[unsigned(drop::lb_no_room)], 1u);
 }
 
-TEST_F(LbPipeline, DisabledLeavesThePortToTheKernel)
+TEST_F(LbPipeline, WithoutTheModuleItsPortGoesToTheKernel)
 {
-    ctx->lb.enabled = false;
+    // --no-lb: the daemon plugs no lb module in.
+    ctx = std::make_unique<context>();
+    ctx->ports[0] = {mac(1), ip4(198, 18, 0, 1), 24};
     int w;
     answer(from(ip4(198, 18, 0, 54), 5000, {6, 0, 1}), &w);
     EXPECT_EQ(w, 3);
+    EXPECT_EQ(st.exceptions[unsigned(exc::udp_other_port)], 1u);
 }
 
 TEST_F(LbPipeline, ControlAppliesWritesAndSendsThroughTheWorker)
@@ -245,12 +254,6 @@ TEST_F(LbPipeline, ControlAppliesWritesAndSendsThroughTheWorker)
         return std::unique_ptr<rte_ring, ring_free>(rte_ring_create(name, 64, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ));
     };
     auto exc_r = ring("ut_lexc"), ctl_r = ring("ut_lctl"), tx_r = ring("ut_ltx");
-    lb::state_params lp;
-    lp.pool = pool();
-    lp.rcu = reg->rcu();
-    lp.tsc_hz = 1'000'000;
-    auto state = std::make_unique<lb::state>(ctx->lb, ctx->ports, lp);
-    ctx->lb_state = state.get();
     lcore_stats cst;
     std::memset(&cst, 0, sizeof(cst));
     {
@@ -267,7 +270,7 @@ TEST_F(LbPipeline, ControlAppliesWritesAndSendsThroughTheWorker)
         EXPECT_EQ(bytes(payload(r), payload(r) + 3), (bytes{3, 0x42, 0x43}));
         EXPECT_EQ(ipv4(r)->dst_addr, nip);
         // The node is now what workers answer with.
-        const lb::table* t = ctx->lb.current.load();
+        const lb::table* t = cfg.current.load();
         ASSERT_NE(t, nullptr);
         ASSERT_EQ(t->n_nodes, 1u);
         EXPECT_EQ(t->nodes[0], (endpoint{ip4(198, 18, 9, 9), rte_cpu_to_be_16(9000)}));
@@ -275,8 +278,6 @@ TEST_F(LbPipeline, ControlAppliesWritesAndSendsThroughTheWorker)
         bytes a = answer(from(ip4(198, 18, 0, 71), 6000, {6, 0, 9}), &w);
         EXPECT_EQ(lb::rd_ep(payload(a) + 3), t->nodes[0]);
     }
-    ctx->lb_state = nullptr;
-    state.reset();
 }
 
 } // namespace

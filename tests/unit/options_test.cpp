@@ -137,6 +137,21 @@ TEST(Options, TwoProtocolsOnOneUdpPort)
     expect_refused({"--session-port", "8000", "--rudp-port", "8000"}, "8000");
 }
 
+TEST(Options, ProtocolsCanBeTurnedOff)
+{
+    const parse_result d = parse({});
+    EXPECT_FALSE(d.o.no_lb || d.o.no_session) << "every protocol is served unless turned off";
+    const parse_result r = parse({"--no-lb", "--no-session"});
+    ASSERT_TRUE(r.ok) << r.err;
+    EXPECT_TRUE(r.o.no_lb);
+    EXPECT_TRUE(r.o.no_session);
+    EXPECT_TRUE(parse({"--no-lb"}).o.no_lb);
+    EXPECT_FALSE(parse({"--no-lb"}).o.no_session);
+    expect_refused({"--no-lb=1"}, "no-lb");
+    for (const char* opt : {"--no-lb", "--no-session"})
+        EXPECT_NE(usage("peregrine").find(opt), std::string::npos) << opt;
+}
+
 TEST(Options, LoadBalancerPolicyAndExpiry)
 {
     const parse_result d = parse({});

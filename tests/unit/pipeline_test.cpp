@@ -13,6 +13,7 @@
 #include "engine/control.hpp"
 #include "engine/dispatch.hpp"
 #include "router/codec.hpp"
+#include "router/module.hpp"
 #include "test_env.hpp"
 
 namespace peregrine::engine {
@@ -103,19 +104,25 @@ protected:
     Pipeline()
     {
         reg = make_registry(64);
-        ctx->ports[0] = {mac(1), ip4(198, 18, 0, 1), 24};
-        ctx->ports[1] = {mac(2), ip4(198, 19, 0, 1), 24};
-        for (auto& t : ctx->tap_of)
-            t = no_port;
-        ctx->router.udp_port = router_port;
-        ctx->router.heartbeat_timeout_tsc = 1ull << 40;
-        ctx->registry = reg.get();
+        cfg.udp_port = router_port;
+        cfg.heartbeat_timeout_tsc = 1ull << 40;
+        plug();
         std::memset(&st, 0, sizeof(st));
         in_use_ = rte_mempool_in_use_count(pool());
     }
     ~Pipeline() override
     {
         EXPECT_EQ(rte_mempool_in_use_count(pool()), in_use_) << "mbuf leak";
+    }
+
+    // A context with the router module on reg, as the daemon plugs it in.
+    void plug()
+    {
+        ctx = std::make_unique<context>();
+        ctx->ports[0] = {mac(1), ip4(198, 18, 0, 1), 24};
+        ctx->ports[1] = {mac(2), ip4(198, 19, 0, 1), 24};
+        mod = std::make_unique<router::module>(cfg, *reg);
+        ASSERT_TRUE(ctx->add(mod.get()));
     }
 
     void register_client(uint32_t id, const client& c, uint64_t now = 100)
@@ -198,8 +205,10 @@ protected:
         EXPECT_EQ(rte_ipv4_udptcp_cksum_verify(ipv4(out), udp(out)), 0) << "UDP checksum";
     }
 
-    std::unique_ptr<context> ctx = std::make_unique<context>();
+    std::unique_ptr<context> ctx;
     registry_ptr reg;
+    router::config cfg;
+    std::unique_ptr<router::module> mod;
     lcore_stats st;
 
 private:
@@ -656,7 +665,7 @@ TEST_F(Pipeline, OverflowingIndexBucketsStillAnswerEveryPacket)
     p.index_buckets = 4;  // 16 endpoint ways, 32 id ways
     reg.reset(router::registry::create(p));
     ASSERT_NE(reg, nullptr);
-    ctx->registry = reg.get();
+    plug();
     // 12 clients whose endpoints, and 12 IDs that, all hash to one bucket: 4 (8) per bucket fit,
     // the others live 1-2 buckets further.
     std::vector<client> cs;
@@ -709,7 +718,7 @@ TEST_F(Pipeline, OverflowingIndexBucketsStillAnswerEveryPacket)
 TEST_F(Pipeline, ApplyRegisterWhenFullLeavesTheFrameAlone)
 {
     reg = make_registry(1);
-    ctx->registry = reg.get();
+    plug();
     register_client(alice_id, alice);
     const bytes f = from(carol, register_payload(77));
     mbuf_ptr m = make_mbuf(f, 0);

@@ -15,6 +15,7 @@
 
 #include "crypto/sha256.hpp"
 #include "engine/dispatch.hpp"
+#include "session/module.hpp"
 #include "session/pipeline.hpp"
 #include "session/table.hpp"
 #include "session/window.hpp"
@@ -66,11 +67,10 @@ protected:
         mb_ = crypto::mb_context::create();
         ASSERT_TRUE(mb_);
         make_table(64);
-        ctx_.ports[0].mac = mac(1);
-        ctx_.ports[0].ip_be = ip4(198, 18, 0, 1);
-        ctx_.ports[0].prefix_len = 24;
-        ctx_.registry = reg_.get();
-        config& c = ctx_.session;
+        ctx_->ports[0].mac = mac(1);
+        ctx_->ports[0].ip_be = ip4(198, 18, 0, 1);
+        ctx_->ports[0].prefix_len = 24;
+        config& c = cfg_;
         c.udp_port = session_port;
         c.timeout_tsc = tsc_at(timeout_ms);
         c.hello_window_ms = 30'000;
@@ -85,7 +85,7 @@ protected:
 
     void TearDown() override
     {
-        ctx_.session.mb[rte_lcore_id()] = nullptr;
+        cfg_.mb[rte_lcore_id()] = nullptr;
         EXPECT_EQ(rte_mempool_in_use_count(pool()), baseline_) << "mbuf leak";
     }
 
@@ -96,16 +96,22 @@ protected:
         p.capacity = cap;
         p.rcu = reg_->rcu();
         p.socket_id = SOCKET_ID_ANY;
+        mod_.reset();
         tab_.reset(table::create(p));
         ASSERT_TRUE(tab_);
-        ctx_.sessions = tab_.get();
+        // A context with the session module on the new table, as the daemon plugs it in.
+        auto ports = ctx_->ports[0];
+        ctx_ = std::make_unique<engine::context>();
+        ctx_->ports[0] = ports;
+        mod_ = std::make_unique<session::module>(cfg_, *tab_, pool());
+        ASSERT_TRUE(ctx_->add(mod_.get()));
     }
 
     void use_key(const bytes& k)
     {
         key_ = k;
         hk_ = crypto::make_hmac_key(*mb_, k.data(), k.size());
-        ctx_.session.key = &hk_;
+        cfg_.key = &hk_;
     }
 
     bytes frame(const peer& p, const bytes& pkt, uint16_t dst_port = session_port)
@@ -155,7 +161,7 @@ protected:
         engine::burst_out out;
         engine::init(out);
         const lcore_stats before = st_;
-        engine::process_burst(ctx_, st_, 0, in.data(), static_cast<uint16_t>(in.size()), now, out);
+        engine::process_burst(*ctx_, st_, 0, in.data(), static_cast<uint16_t>(in.size()), now, out);
         result r;
         for (unsigned k = 0; k < out.n_tx[0]; ++k)
             r.tx.push_back(contents(out.tx[0][k]));
@@ -178,7 +184,7 @@ protected:
     {
         std::vector<rte_mbuf*> m = r.ctl;
         r.ctl.clear();
-        const unsigned k = apply_control(ctx_.session, *tab_, st_, ctx_.ports, m.data(), static_cast<unsigned>(m.size()), now);
+        const unsigned k = apply_control(cfg_, *tab_, st_, ctx_->ports, m.data(), static_cast<unsigned>(m.size()), now);
         std::vector<bytes> out;
         for (unsigned i = 0; i < k; ++i)
             out.push_back(contents(m[i]));
@@ -255,7 +261,9 @@ protected:
     registry_ptr reg_;
     std::unique_ptr<crypto::mb_context> mb_;
     std::unique_ptr<table, table_delete> tab_;
-    engine::context ctx_;
+    std::unique_ptr<engine::context> ctx_ = std::make_unique<engine::context>();
+    config cfg_;
+    std::unique_ptr<session::module> mod_;
     echo_app echo_;
     discard_app discard_;
     bytes key_;
@@ -420,7 +428,7 @@ TEST_F(SessionState, PingsKeepTheSessionAliveAndSilenceEndsIt)
     EXPECT_EQ(sc(ses::rejected_timed_out), 4u);
     EXPECT_EQ(sc(ses::delivered), 0u);
     // The control lcore's sweep removes it; later packets are then of no session.
-    EXPECT_EQ(tab_->expire(tsc_at(late), ctx_.session.timeout_tsc, tab_->slots()), 1u);
+    EXPECT_EQ(tab_->expire(tsc_at(late), cfg_.timeout_tsc, tab_->slots()), 1u);
     EXPECT_EQ(one(alice, pkt(A, type::ping, 20), late).t, type::reject);
     EXPECT_EQ(sc(ses::rejected_no_session), 1u);
     // A new HELLO opens a fresh session.
@@ -439,7 +447,7 @@ TEST_F(SessionState, ExpirySweepKeepsLiveSessions)
 {
     open(A, alice, 0);
     open(B, bob, 20'000);
-    EXPECT_EQ(tab_->expire(tsc_at(timeout_ms + 1), ctx_.session.timeout_tsc, tab_->slots()), 1u);
+    EXPECT_EQ(tab_->expire(tsc_at(timeout_ms + 1), cfg_.timeout_tsc, tab_->slots()), 1u);
     EXPECT_EQ(tab_->find(A.data()), nullptr);
     EXPECT_NE(tab_->find(B.data()), nullptr);
     EXPECT_EQ(tab_->counters().expired, 1u);
@@ -487,7 +495,7 @@ TEST_F(SessionState, DataAckGetsAckWithItsDigestAndTheEcho)
 
 TEST_F(SessionState, DataNoackIsDeliveredAndNotAnswered)
 {
-    ctx_.session.app = &discard_;
+    cfg_.app = &discard_;
     open(A, alice, 1000);
     silent(alice, pkt(A, type::data_noack, 1, {1, 2, 3}), 1100);
     EXPECT_EQ(sc(ses::data_noack), 1u);
@@ -573,7 +581,7 @@ TEST_F(SessionState, CorruptPacketsWithoutABadAckAreDropped)
 
 TEST_F(SessionState, DuplicatesOldAndOutOfOrder)
 {
-    ctx_.session.app = &discard_;
+    cfg_.app = &discard_;
     open(A, alice, 1000, 1000);  // the HELLO's count is taken
     silent(alice, pkt(A, type::ping, 1000), 1001);
     EXPECT_EQ(dc(drop::session_duplicate), 1u);
@@ -706,7 +714,7 @@ TEST_F(SessionState, MalformedLengthsAreDroppedAndCounted)
 
 TEST_F(SessionState, NoCryptoContextOnThisLcore)
 {
-    ctx_.session.mb[rte_lcore_id()] = nullptr;
+    cfg_.mb[rte_lcore_id()] = nullptr;
     silent(alice, pkt(A, type::ping, 1), 1000);
     EXPECT_EQ(dc(drop::session_no_crypto), 1u);
 }
@@ -783,7 +791,7 @@ TEST_F(SessionState, ShutdownRejectsEverySession)
     open(A, alice, 1000);
     open(B, bob, 1000);
     std::vector<bytes> sent;
-    const unsigned n = reject_all(ctx_.session, *tab_, pool(), ctx_.ports, [&](uint16_t port, rte_mbuf** m, unsigned k) {
+    const unsigned n = reject_all(cfg_, *tab_, pool(), ctx_->ports, [&](uint16_t port, rte_mbuf** m, unsigned k) {
         EXPECT_EQ(port, 0);
         for (unsigned i = 0; i < k; ++i)
             sent.push_back(contents(m[i]));

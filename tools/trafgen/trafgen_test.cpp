@@ -25,6 +25,7 @@
 #include "options.hpp"
 #include "report.hpp"
 #include "router/codec.hpp"
+#include "router/module.hpp"
 #include "router/registry.hpp"
 #include "router_profile.hpp"
 #include "test_eal.hpp"
@@ -258,6 +259,9 @@ const rte_ether_addr gen_mac{{0x02, 0x99, 0, 0, 0, 2}};
 struct engine_sim {
     engine::context ctx;
     std::unique_ptr<router::registry> reg;
+    router::config cfg;
+    std::unique_ptr<router::module> mod;
+    engine::control_io io;
     lcore_stats st{};
     engine::burst_out out;
 
@@ -269,13 +273,14 @@ struct engine_sim {
         p.max_readers = 1;
         p.socket_id = SOCKET_ID_ANY;
         reg.reset(router::registry::create(p));
-        for (auto& t : ctx.tap_of)
-            t = engine::no_port;
         ctx.ports[0].mac = engine_mac;
         ctx.ports[0].ip_be = rte_cpu_to_be_32(engine_ip);
         ctx.ports[0].prefix_len = 24;
-        ctx.router.udp_port = 7100;
-        ctx.registry = reg.get();
+        cfg.udp_port = 7100;
+        cfg.heartbeat_timeout_tsc = UINT64_MAX / 4;
+        mod = std::make_unique<router::module>(cfg, *reg);
+        EXPECT_TRUE(ctx.add(mod.get()));
+        io.ports = ctx.ports;
         rte_rcu_qsbr_thread_register(reg->rcu(), 0);
         rte_rcu_qsbr_thread_online(reg->rcu(), 0);
         engine::init(out);
@@ -286,8 +291,8 @@ struct engine_sim {
         rte_rcu_qsbr_thread_unregister(reg->rcu(), 0);
     }
 
-    // Runs frames through process_burst (and, for Register Client, what the control lcore does:
-    // upsert, then the response in the same mbuf). Returns the answers as byte vectors.
+    // Runs frames through process_burst (and, for Register Client, the router module's control
+    // half: upsert, then the response in the same mbuf). Returns the answers as byte vectors.
     std::vector<std::vector<uint8_t>> run(const std::vector<std::vector<uint8_t>>& frames)
     {
         std::vector<std::vector<uint8_t>> answers;
@@ -297,28 +302,18 @@ struct engine_sim {
             for (uint16_t i = 0; i < n; ++i) {
                 m[i] = rte_pktmbuf_alloc(g_pool);
                 EXPECT_NE(m[i], nullptr);
+                m[i]->port = 0;  // received on port 0
                 std::memcpy(rte_pktmbuf_append(m[i], uint16_t(frames[at + i].size())), frames[at + i].data(),
                             frames[at + i].size());
             }
             out.reset();
             engine::process_burst(ctx, st, 0, m, n, rte_rdtsc(), out);
             rte_rcu_qsbr_quiescent(reg->rcu(), 0);
-            for (uint16_t i = 0; i < out.n_ctl; ++i) {
-                rte_mbuf* r = out.ctl[i];
-                net::udp_view v;
-                const auto c = net::classify(r, ctx.ports[0], &v);
-                EXPECT_EQ(c.v, net::verdict::local_udp);
-                router::packet pk;
-                drop why;
-                EXPECT_TRUE(router::parse(v.data, v.len, &pk, &why));
-                EXPECT_EQ(pk.t, router::type::register_client);
-                router::endpoint ep{v.ip->src_addr, v.udp->src_port, 0, v.eth->src_addr};
-                reg->upsert(pk.client_id, ep, 0);
-                router::encode_register_response(v.data);
-                net::make_reply(r, v, router::response_len, engine_mac);
-                out.tx[0][out.n_tx[0]++] = r;
-                out.tx_port_mask |= 1;
-            }
+            mod->control(out.ctl, out.n_ctl, 0, st, io);
+            EXPECT_EQ(io.n_replies(), out.n_ctl) << "every Register Client answered";
+            for (unsigned i = 0; i < io.n_replies(); ++i)
+                engine::emit_tx(out, 0, io.replies()[i]);
+            io.clear_replies();
             for (uint16_t i = 0; i < out.n_tx[0]; ++i) {
                 const auto* d = rte_pktmbuf_mtod(out.tx[0][i], const uint8_t*);
                 answers.emplace_back(d, d + rte_pktmbuf_data_len(out.tx[0][i]));

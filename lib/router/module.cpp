@@ -1,0 +1,54 @@
+#include "router/module.hpp"
+
+namespace peregrine::router {
+
+namespace {
+// What stage() leaves for finish().
+struct staged {
+    outcome oc[burst_size];
+    pending p;
+};
+static_assert(sizeof(staged) <= engine::stage_scratch_bytes);
+} // namespace
+
+module::module(const config& cfg, registry& reg) : cfg_(cfg), reg_(reg)
+{
+    // Visit every slot about once a second: expiry is late by at most ~1 s plus the timeout.
+    sweep_budget_ = reg_.slots() / 1000 + 1;
+}
+
+void module::stage(const engine::burst_in& b, lcore_stats& st, void* scratch) const
+{
+    auto* s = static_cast<staged*>(scratch);
+    begin_burst(reg_, st, b.ports, b.rx_port, b.m, b.v, b.n, s->oc, &s->p);
+}
+
+void module::finish(const engine::burst_in& b, lcore_stats& st, uint64_t now, void* scratch,
+                    engine::burst_out& out) const
+{
+    auto* s = static_cast<staged*>(scratch);
+    end_burst(cfg_, reg_, st, b.ports, b.rx_port, b.m, b.v, now, s->oc, s->p);
+    engine::emit(out, st, b.rx_port, index(), b.m, s->oc, b.n);
+}
+
+void module::control(rte_mbuf** m, unsigned n, uint64_t now, lcore_stats& st, engine::control_io& io)
+{
+    // Register Client: the only frame the router hands over.
+    for (unsigned i = 0; i < n; ++i) {
+        if (apply_register(reg_, m[i], io.ports[m[i]->port], now) == upsert_result::full) {
+            st.count(drop::registry_full);  // no answer: the client retries
+            rte_pktmbuf_free(m[i]);
+            continue;
+        }
+        io.reply(m[i]);
+    }
+}
+
+void module::tick(uint64_t now, unsigned ticks, lcore_stats& st, engine::control_io& io)
+{
+    (void)st, (void)io;
+    reg_.expire(now, cfg_.heartbeat_timeout_tsc, sweep_budget_ * ticks);
+    reg_.reclaim();
+}
+
+} // namespace peregrine::router
