@@ -29,6 +29,7 @@
 #include "app.hpp"
 #include "engine/control.hpp"
 #include "engine/idle.hpp"
+#include "engine/plan.hpp"
 #include "engine/worker.hpp"
 #include "exception/tap.hpp"
 #include "common/rcu.hpp"
@@ -42,16 +43,6 @@ namespace {
 
 int logtype = RTE_LOGTYPE_USER1;
 #define LOG(level, fmt, ...) rte_log(RTE_LOG_##level, logtype, "peregrine: " fmt "\n", ##__VA_ARGS__)
-
-// Rings between workers and the control lcore: a few bursts of headroom for the rare packets
-// that take these paths. The exception ring is larger: a kernel TCP service (LEKT) with
-// thousands of clients sends it tens of thousands of segments a second, and a busy control
-// iteration (a LEKT poll full of socket syscalls) can hold its drain for a millisecond or more.
-static constexpr unsigned exception_ring_size = 4096;
-static constexpr unsigned control_ring_size = 1024;
-static constexpr unsigned tx_ring_size = 1024;
-// Per-lcore mempool cache: DPDK's recommended ceiling, keeps frees off the shared ring.
-static constexpr unsigned mempool_cache = 256;
 
 volatile std::sig_atomic_t got_signal = 0;
 void on_signal(int sig) { got_signal = sig; }
@@ -71,12 +62,7 @@ std::string tap_name_for(const std::string& fmt, uint16_t port)
     return s;
 }
 
-// Which queues each port has and which worker lcore polls each, checked against the EAL.
-struct plan {
-    std::map<uint16_t, uint16_t> n_rxq;                            // by port
-    std::map<unsigned, std::vector<engine::rx_queue>> rx_of_lcore;  // by worker lcore
-    unsigned n_workers() const { return static_cast<unsigned>(rx_of_lcore.size()); }
-};
+using engine::plan;
 
 // Application options are checked before the EAL starts, so a bad value costs nothing.
 // Returns argc for rte_eal_init (the arguments before "--").
@@ -126,43 +112,15 @@ void select_ports(app& a)
 
 plan make_plan(app& a)
 {
-    options& o = a.opt;
-    const unsigned main_lcore = rte_get_main_lcore();
-    if (o.config.empty()) {
-        const unsigned first = rte_get_next_lcore(-1, 1, 0);
-        if (first >= RTE_MAX_LCORE)
-            die("no worker lcore: give the EAL at least two lcores (e.g. -l 0-1); the main lcore is the control lcore");
-        for (uint16_t p : a.ports)
-            o.config.push_back({p, 0, first});
-    }
+    std::vector<unsigned> enabled;
+    for (unsigned l = 0; l < RTE_MAX_LCORE; ++l)
+        if (rte_lcore_is_enabled(l))
+            enabled.push_back(l);
     plan pl;
-    std::map<uint16_t, std::vector<uint16_t>> queues_of;
-    for (const auto& q : o.config) {
-        if (std::find(a.ports.begin(), a.ports.end(), q.port) == a.ports.end())
-            die("--config: port " + std::to_string(q.port) + " is not driven (not in -p or not probed)");
-        if (q.lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(q.lcore))
-            die("--config: lcore " + std::to_string(q.lcore) + " is not enabled in the EAL lcore list (-l/--lcores)");
-        if (q.lcore == main_lcore)
-            die("--config: lcore " + std::to_string(q.lcore) + " is the main lcore, which runs the control loop");
-        queues_of[q.port].push_back(q.queue);
-        pl.rx_of_lcore[q.lcore].push_back({q.port, q.queue});
-    }
-    for (uint16_t p : a.ports) {
-        auto& qs = queues_of[p];
-        if (qs.empty())
-            die("--config: port " + std::to_string(p) + " has no queue");
-        std::sort(qs.begin(), qs.end());
-        for (size_t i = 0; i < qs.size(); ++i)
-            if (qs[i] != i)
-                die("--config: queues of port " + std::to_string(p) + " must be numbered 0.." +
-                    std::to_string(qs.size() - 1));
-        pl.n_rxq[p] = static_cast<uint16_t>(qs.size());
-    }
-    if (pl.n_workers() + 1 > max_workers)
-        die("too many worker lcores (at most " + std::to_string(max_workers - 1) + ")");
-    for (const auto& [lcore, rxqs] : pl.rx_of_lcore)
-        if (rxqs.size() > std::size(engine::worker_conf{}.rx))
-            die("lcore " + std::to_string(lcore) + " polls too many RX queues");
+    std::string err;
+    if (!engine::make_plan(a.ports, a.opt.config, rte_get_main_lcore(), enabled, &pl, &err))
+        die(err);
+    a.opt.config = pl.config;
     return pl;
 }
 
@@ -193,12 +151,12 @@ void create_sessions(app& a, const plan& pl)
 {
     const options& o = a.opt;
     session::table::params sp;
-    sp.capacity = o.max_sessions;
+    sp.capacity = o.session.max_sessions;
     sp.rcu = a.ctx.rcu;
     sp.socket_id = static_cast<int>(rte_socket_id());
     a.sessions = session::table::create(sp);
     if (!a.sessions)
-        die("cannot create a session table for " + std::to_string(o.max_sessions) + " sessions: " +
+        die("cannot create a session table for " + std::to_string(o.session.max_sessions) + " sessions: " +
             rte_strerror(rte_errno) + " (more hugepages, or a smaller --max-sessions)");
 
     session::config& c = a.session_cfg;
@@ -212,20 +170,20 @@ void create_sessions(app& a, const plan& pl)
         c.mb[l] = mb.get();
         a.session_mb.push_back(std::move(mb));
     }
-    a.session_app = session::make_app(o.session_app);
+    a.session_app = session::make_app(o.session.app);
     if (!a.session_app)
-        die("--session-app: unknown application " + o.session_app);
+        die("--session-app: unknown application " + o.session.app);
     c.app = a.session_app.get();
-    if (!o.session_key_file.empty()) {
-        std::vector<uint8_t> key = read_key_file(o.session_key_file);
+    if (!o.session.key_file.empty()) {
+        std::vector<uint8_t> key = read_key_file(o.session.key_file);
         a.session_key = crypto::make_hmac_key(*a.session_mb[0], key.data(), key.size());
         std::fill(key.begin(), key.end(), 0);
         c.key = &a.session_key;
     }
     const uint64_t hz = rte_get_tsc_hz();
-    c.udp_port = o.session_port;
-    c.timeout_tsc = uint64_t(o.session_timeout_s) * hz;
-    c.hello_window_ms = uint64_t(o.session_hello_window_s) * 1000;
+    c.udp_port = o.session.port;
+    c.timeout_tsc = uint64_t(o.session.timeout_s) * hz;
+    c.hello_window_ms = uint64_t(o.session.hello_window_s) * 1000;
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
     c.tsc_base = rte_rdtsc();
@@ -239,17 +197,8 @@ void create_memory(app& a, const plan& pl)
     const options& o = a.opt;
     const int socket = static_cast<int>(rte_socket_id());
     const unsigned nw = pl.n_workers();
-    uint32_t nb_mbufs = o.mbufs;
-    if (!nb_mbufs) {
-        // Every descriptor and ring slot full at once, plus the lcore caches.
-        uint64_t n = 0;
-        for (const auto& [p, nrx] : pl.n_rxq)
-            n += nrx * 1024 + nw * 1024 + (o.no_tap ? 0 : 1024);
-        n += nw * (exception_ring_size + control_ring_size + tx_ring_size + 4 * burst_size);
-        n += (nw + 1) * mempool_cache * 2 + 4096;
-        nb_mbufs = static_cast<uint32_t>(std::max<uint64_t>(n, 8192));
-    }
-    a.pool = rte_pktmbuf_pool_create("pg_mbuf", nb_mbufs, mempool_cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+    const uint32_t nb_mbufs = o.mbufs ? o.mbufs : engine::mbufs_needed(pl, !o.no_tap);
+    a.pool = rte_pktmbuf_pool_create("pg_mbuf", nb_mbufs, engine::mempool_cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
     if (!a.pool)
         die("cannot create a pool of " + std::to_string(nb_mbufs) + " mbufs: " + rte_strerror(rte_errno) +
             " (more hugepages, or --mbufs)");
@@ -261,28 +210,28 @@ void create_memory(app& a, const plan& pl)
     a.telemetry_reader = nw;
 
     router::registry::params rp;
-    rp.capacity = o.max_clients;
+    rp.capacity = o.router.max_clients;
     rp.rcu = a.ctx.rcu;
     rp.socket_id = socket;
     a.registry = router::registry::create(rp);
     if (!a.registry)
-        die("cannot create a registry for " + std::to_string(o.max_clients) + " clients: " + rte_strerror(rte_errno) +
+        die("cannot create a registry for " + std::to_string(o.router.max_clients) + " clients: " + rte_strerror(rte_errno) +
             " (more hugepages, or a smaller --max-clients)");
-    a.router_cfg.udp_port = o.router_port;
-    a.router_cfg.heartbeat_timeout_tsc = uint64_t(o.heartbeat_timeout_s) * rte_get_tsc_hz();
+    a.router_cfg.udp_port = o.router.port;
+    a.router_cfg.heartbeat_timeout_tsc = uint64_t(o.router.heartbeat_timeout_s) * rte_get_tsc_hz();
     a.router_mod = std::make_unique<router::module>(a.router_cfg, *a.registry);
 
-    if (!o.no_session)
+    if (!o.session.off)
         create_sessions(a, pl);
-    if (!o.no_lb) {
-        a.lb_cfg.udp_port = o.lb_port;
-        a.lb_cfg.pol = o.lb_least_loaded ? lb::policy::least_loaded : lb::policy::maglev;
-        a.lb_cfg.answer_no_node = o.lb_answer_no_node;
+    if (!o.lb.off) {
+        a.lb_cfg.udp_port = o.lb.port;
+        a.lb_cfg.pol = (o.lb.policy == 1) ? lb::policy::least_loaded : lb::policy::maglev;
+        a.lb_cfg.answer_no_node = o.lb.answer_no_node;
         lb::state_params lp;
         lp.pool = a.pool;
         lp.rcu = a.ctx.rcu;
         lp.tsc_hz = rte_get_tsc_hz();
-        lp.expiry_s = o.lb_expiry_s;
+        lp.expiry_s = o.lb.expiry_s;
         a.lb_state = new lb::state(a.lb_cfg, a.ctx.ports, lp);
         a.lb_mod = std::make_unique<lb::module>(a.lb_cfg, *a.lb_state);
     }
@@ -388,9 +337,9 @@ std::vector<engine::control::worker_rings> create_workers(app& a, const plan& pl
         for (const auto& q : rxqs)
             w->rx[w->n_rx++] = q;
         w->txq = static_cast<uint16_t>(idx);
-        w->exc_ring = make_ring("exc", idx, exception_ring_size);
-        w->ctl_ring = make_ring("ctl", idx, control_ring_size);
-        w->tx_ring = make_ring("tx", idx, tx_ring_size);
+        w->exc_ring = make_ring("exc", idx, engine::exception_ring_size);
+        w->ctl_ring = make_ring("ctl", idx, engine::control_ring_size);
+        w->tx_ring = make_ring("tx", idx, engine::tx_ring_size);
         w->idle_sleep_us = a.opt.idle_sleep_us;
         rings.push_back({w->exc_ring, w->ctl_ring, w->tx_ring});
         a.workers.push_back(w);
@@ -403,19 +352,19 @@ std::vector<engine::control::worker_rings> create_workers(app& a, const plan& pl
 void start_lekt(app& a)
 {
     const options& o = a.opt;
-    if (o.no_lekt || o.no_tap || o.addrs.empty()) {
-        if (!o.no_lekt)
+    if (o.lekt.off || o.no_tap || o.addrs.empty()) {
+        if (!o.lekt.off)
             LOG(INFO, "LEKT off: it needs the exception path (no --no-tap) and an --addr");
         return;
     }
     lekt::server_params p;
     for (const auto& ad : o.addrs)
         p.addrs.push_back(rte_be_to_cpu_32(ad.ip_be));
-    p.port = o.lekt_port;
-    p.max_clients = o.lekt_max_clients;
-    p.max_per_ip = o.lekt_max_per_ip;
-    p.heartbeat_timeout_ms = o.lekt_heartbeat_timeout_s * 1000;
-    p.handshake_timeout_ms = o.lekt_handshake_timeout_s * 1000;
+    p.port = o.lekt.port;
+    p.max_clients = o.lekt.max_clients;
+    p.max_per_ip = o.lekt.max_per_ip;
+    p.heartbeat_timeout_ms = o.lekt.heartbeat_timeout_s * 1000;
+    p.handshake_timeout_ms = o.lekt.handshake_timeout_s * 1000;
     a.lekt = std::make_unique<lekt::server>(p);
     std::string err;
     if (!a.lekt->start(&err))
@@ -423,11 +372,11 @@ void start_lekt(app& a)
     a.lekt_mod = std::make_unique<lekt::module>(*a.lekt);
     if (!a.ctx.add(a.lekt_mod.get(), &err))
         die(err);
-    if (a.lekt->fd_limit() < uint64_t(o.lekt_max_clients) + 1024)
+    if (a.lekt->fd_limit() < uint64_t(o.lekt.max_clients) + 1024)
         LOG(WARNING, "LEKT: only %lu file descriptors (RLIMIT_NOFILE hard limit): fewer than --lekt-max-clients %u "
-            "connections will be accepted", a.lekt->fd_limit(), o.lekt_max_clients);
-    LOG(INFO, "LEKT on TCP %u: up to %u connections, %u per IP, heartbeat timeout %u s", o.lekt_port,
-        o.lekt_max_clients, o.lekt_max_per_ip, o.lekt_heartbeat_timeout_s);
+            "connections will be accepted", a.lekt->fd_limit(), o.lekt.max_clients);
+    LOG(INFO, "LEKT on TCP %u: up to %u connections, %u per IP, heartbeat timeout %u s", o.lekt.port,
+        o.lekt.max_clients, o.lekt.max_per_ip, o.lekt.heartbeat_timeout_s);
 }
 
 void print_stats(const app& a)
@@ -596,14 +545,14 @@ int main(int argc, char** argv)
     for (auto* w : a.workers)
         rte_eal_remote_launch(engine::worker_main, w, w->lcore);
     LOG(INFO, "running: %u worker(s), router on UDP %u, heartbeat timeout %u s, up to %u clients", pl.n_workers(),
-        a.opt.router_port, a.opt.heartbeat_timeout_s, a.opt.max_clients);
+        a.opt.router.port, a.opt.router.heartbeat_timeout_s, a.opt.router.max_clients);
     if (a.session_mod)
-        LOG(INFO, "session protocol on UDP %u: app %s, %s, timeout %u s, up to %u sessions", a.opt.session_port,
-            a.opt.session_app.c_str(), a.session_cfg.key ? "keyed (HMAC-SHA-256)" : "plain SHA-256",
-            a.opt.session_timeout_s, a.opt.max_sessions);
+        LOG(INFO, "session protocol on UDP %u: app %s, %s, timeout %u s, up to %u sessions", a.opt.session.port,
+            a.opt.session.app.c_str(), a.session_cfg.key ? "keyed (HMAC-SHA-256)" : "plain SHA-256",
+            a.opt.session.timeout_s, a.opt.session.max_sessions);
     if (a.lb_mod)
-        LOG(INFO, "load balancer on UDP %u, policy %s, expiry %u s", a.opt.lb_port,
-            a.opt.lb_least_loaded ? "least-loaded" : "maglev", a.opt.lb_expiry_s);
+        LOG(INFO, "load balancer on UDP %u, policy %s, expiry %u s", a.opt.lb.port,
+            (a.opt.lb.policy == 1) ? "least-loaded" : "maglev", a.opt.lb.expiry_s);
     std::printf("peregrine: ready\n");
     std::fflush(stdout);
 

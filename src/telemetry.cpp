@@ -151,10 +151,10 @@ int cmd_router(const char*, const char*, rte_tel_data* d)
     const auto* reg = g_app->registry;
     if (!reg)
         return -ENODEV;
-    add_u64s(d, {{"udp_port", g_app->opt.router_port},
+    add_u64s(d, {{"udp_port", g_app->opt.router.port},
                  {"clients", reg->size()},
                  {"capacity", reg->capacity()},
-                 {"heartbeat_timeout_s", g_app->opt.heartbeat_timeout_s}});
+                 {"heartbeat_timeout_s", g_app->opt.router.heartbeat_timeout_s}});
     add_named(d, rtr_name, s.router);
     const router::registry_counters c = reg->counters();
     add_u64s(d, {{"registered", c.added},
@@ -204,13 +204,13 @@ int cmd_session(const char*, const char*, rte_tel_data* d)
     const auto* tab = g_app->sessions;
     if (!tab)
         return -ENODEV;
-    rte_tel_data_add_dict_u64(d, "udp_port", g_app->opt.session_port);
-    rte_tel_data_add_dict_string(d, "app", g_app->opt.session_app.c_str());
+    rte_tel_data_add_dict_u64(d, "udp_port", g_app->opt.session.port);
+    rte_tel_data_add_dict_string(d, "app", g_app->opt.session.app.c_str());
     add_u64s(d, {{"keyed", g_app->session_cfg.key != nullptr},
                  {"sessions", tab->size()},
                  {"capacity", tab->capacity()},
-                 {"timeout_s", g_app->opt.session_timeout_s},
-                 {"hello_window_s", g_app->opt.session_hello_window_s}});
+                 {"timeout_s", g_app->opt.session.timeout_s},
+                 {"hello_window_s", g_app->opt.session.hello_window_s}});
     add_named(d, ses_name, s.session);
     const session::table_counters c = tab->counters();
     add_u64s(d, {{"opened", c.opened},
@@ -271,10 +271,10 @@ int cmd_lb(const char*, const char*, rte_tel_data* d)
     const lb::state* st = g_app->lb_state;
     if (!st)
         return -ENODEV;
-    rte_tel_data_add_dict_u64(d, "udp_port", g_app->opt.lb_port);
-    rte_tel_data_add_dict_string(d, "policy", g_app->opt.lb_least_loaded ? "least-loaded" : "maglev");
-    rte_tel_data_add_dict_u64(d, "expiry_s", g_app->opt.lb_expiry_s);
-    rte_tel_data_add_dict_u64(d, "answer_no_node", g_app->opt.lb_answer_no_node);
+    rte_tel_data_add_dict_u64(d, "udp_port", g_app->opt.lb.port);
+    rte_tel_data_add_dict_string(d, "policy", (g_app->opt.lb.policy == 1) ? "least-loaded" : "maglev");
+    rte_tel_data_add_dict_u64(d, "expiry_s", g_app->opt.lb.expiry_s);
+    rte_tel_data_add_dict_u64(d, "answer_no_node", g_app->opt.lb.answer_no_node);
     add_named(d, lbc_name, s.lb);
     std::lock_guard<std::mutex> lk2(st->mu());
     add_u64s(d, {{"serving_nodes", st->serving_nodes().size()},

@@ -25,6 +25,7 @@ struct context {
     // structure of every module defers its frees on it, and each worker reports once a loop.
     rte_rcu_qsbr* rcu = nullptr;
     module* modules[max_modules] = {};
+    bool staged[max_modules] = {};  // modules[i]->has_stage(), read without a virtual call
     unsigned n_modules = 0;
     // Module index by UDP destination port (host order), or no_module: that port's datagrams
     // go to the kernel. 64 KiB, of which a burst touches the lines of its few ports.

@@ -16,6 +16,11 @@ void stage_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mbuf
     // module's count stays in a register.
     unsigned cur = 0;
     unsigned n_cur = 0;
+    rte_mbuf** cur_m = s.mod[0].m;
+    net::udp_view* cur_v = s.mod[0].v;
+    // The previous datagram's port: the same again (the common case) needs no table lookup.
+    // Starts beyond any 16-bit port.
+    unsigned cur_port = 1u << 16;
 
     for (unsigned i = 0; i < prefetch_ahead && i < n; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
@@ -24,7 +29,7 @@ void stage_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mbuf
         if (i + prefetch_ahead < n)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + prefetch_ahead], void*));
         rte_mbuf* m = pkts[i];
-        net::udp_view& v = s.v[cur][n_cur];
+        net::udp_view& v = cur_v[n_cur];
         const net::classification c = net::classify(m, pa, &v);
         if (c.v == net::verdict::drop) {
             st.count(c.d);
@@ -36,32 +41,37 @@ void stage_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mbuf
             out.exc[out.n_exc++] = m;
             continue;
         }
-        const unsigned mod = udp_module[c.dst_port];
-        if (PG_UNLIKELY(mod != cur)) {
+        if (PG_UNLIKELY(c.dst_port != cur_port)) {
+            const unsigned mod = udp_module[c.dst_port];
             if (mod == no_module) {
                 st.count(exc::udp_other_port);
                 out.exc[out.n_exc++] = m;
                 continue;
             }
-            counts[cur] = static_cast<uint8_t>(n_cur);
-            n_cur = counts[mod];
-            s.v[mod][n_cur] = v;
-            cur = mod;
+            cur_port = c.dst_port;
+            if (mod != cur) {
+                counts[cur] = static_cast<uint8_t>(n_cur);
+                n_cur = counts[mod];
+                cur = mod;
+                cur_m = s.mod[mod].m;
+                cur_v = s.mod[mod].v;
+                cur_v[n_cur] = v;
+            }
         }
         if (PG_UNLIKELY(m->nb_segs != 1)) {
             st.count(drop::multi_seg);
             out.drop[out.n_drop++] = m;
             continue;
         }
-        s.m[cur][n_cur++] = m;
+        cur_m[n_cur++] = m;
     }
     counts[cur] = static_cast<uint8_t>(n_cur);
 
     s.rx_port = rx_port;
     for (unsigned k = 0; k < ctx.n_modules; ++k) {
         s.n[k] = counts[k];
-        if (counts[k] && ctx.modules[k]->has_stage())
-            ctx.modules[k]->stage({ctx.ports, rx_port, s.m[k], s.v[k], counts[k]}, st, s.scratch[k]);
+        if (counts[k] && ctx.staged[k])
+            ctx.modules[k]->stage({ctx.ports, rx_port, s.mod[k].m, s.mod[k].v, counts[k]}, st, s.mod[k].scratch);
     }
     st.rx_packets += n;
 }
@@ -70,7 +80,8 @@ void finish_burst(const context& ctx, lcore_stats& st, staged_burst& s, uint64_t
 {
     for (unsigned k = 0; k < ctx.n_modules; ++k)
         if (s.n[k])
-            ctx.modules[k]->finish({ctx.ports, s.rx_port, s.m[k], s.v[k], s.n[k]}, st, now, s.scratch[k], out);
+            ctx.modules[k]->finish({ctx.ports, s.rx_port, s.mod[k].m, s.mod[k].v, s.n[k]}, st, now, s.mod[k].scratch,
+                                   out);
 }
 
 void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,

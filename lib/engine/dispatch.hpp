@@ -17,11 +17,16 @@ namespace peregrine::engine {
 // A burst between stage_burst() and finish_burst(): classified, sorted by module, and the
 // stage halves run (the router's registry lookups started).
 struct staged_burst {
+    // One module's share, contiguous: a burst of one protocol touches one block of lines, as
+    // if the dispatcher had been written for that protocol alone.
+    struct alignas(cache_line) share {
+        rte_mbuf* m[burst_size];
+        net::udp_view v[burst_size];
+        alignas(cache_line) unsigned char scratch[stage_scratch_bytes];
+    };
     uint16_t rx_port;
     uint8_t n[max_modules];  // datagrams per module
-    rte_mbuf* m[max_modules][burst_size];
-    net::udp_view v[max_modules][burst_size];
-    alignas(cache_line) unsigned char scratch[max_modules][stage_scratch_bytes];
+    share mod[max_modules];
 };
 
 // First half of a burst: n <= burst_size packets received on rx_port are classified; drops

@@ -32,6 +32,7 @@ bool context::add(module* m, std::string* err)
             return fail(std::string("module ") + m->name() + ": UDP port " + std::to_string(p) + " is taken by " +
                         modules[udp_module[p]]->name());
     m->index_ = static_cast<uint8_t>(n_modules);
+    staged[n_modules] = m->has_stage();
     modules[n_modules++] = m;
     for (uint16_t p : claimed)
         udp_module[p] = m->index_;

@@ -2,7 +2,7 @@
 
 // Load-balancer protocol wire format (../shared/specs/load-balancer-protocol.md, origin facts in
 // NOTES.md): type byte, big-endian Request ID, then big-endian fields; an endpoint is 4 bytes of
-// IPv4 then a big-endian port. docs/protocols/load-balancer.md has every length decision.
+// IPv4 then a big-endian port. docs/protocols/lb.md has every length decision.
 
 #include <cstddef>
 #include <cstdint>

@@ -68,7 +68,7 @@ void handle_burst(const config& cfg, lcore_stats& st, const net::port_addr* port
     }
 
     // Pass 2: answer. No live node: silence by default, so the origin's client retries after
-    // its 1 s wait; 0.0.0.0:0 with --lb-answer-no-node (docs/protocols/load-balancer.md).
+    // its 1 s wait; 0.0.0.0:0 with --lb-answer-no-node (docs/protocols/lb.md).
     const bool none = !t || !t->n_nodes;
     for (unsigned k = 0; k < n_rsn; ++k) {
         const unsigned i = rsn[k];

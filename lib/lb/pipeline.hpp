@@ -27,7 +27,7 @@ struct config {
     policy pol = policy::maglev;
     // No serving node live: answer Request Serving Node with 0.0.0.0:0 (true) or not at all
     // (false, the default: the origin's client takes any answer as final and retries only on
-    // silence; docs/protocols/load-balancer.md).
+    // silence; docs/protocols/lb.md).
     bool answer_no_node = false;
     // The current Maglev table, published by the control lcore (release), read by workers
     // (acquire) inside their RCU read-side section; nullptr until the first serving node.

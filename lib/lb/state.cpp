@@ -169,7 +169,7 @@ void state::handle(rte_mbuf* m, uint64_t now, lcore_stats& st)
     // Same sender incarnation, same Request ID, same bytes, seen recently: answer again,
     // apply nothing. A Register from a sender that is not registered now is never one (a
     // remembered Register holds the incarnation it made, never 0): the origin restarts at
-    // Request ID 0 from the same port (docs/protocols/load-balancer.md).
+    // Request ID 0 from the same port (docs/protocols/lb.md).
     const uint64_t dkey = pkey(skey, p.request_id);
     const uint64_t inc = incarnation_of(p.t, skey);
     if (auto it = answered_.find(dkey); it != answered_.end() && it->second.expires > now &&

@@ -11,7 +11,7 @@
 // only, and their sizes are bounded (max_nodes, max_controllers, max_registrations,
 // max_answered).
 //
-// Timers (docs/protocols/load-balancer.md): a serving node or call controller expires
+// Timers (docs/protocols/lb.md): a serving node or call controller expires
 // `expiry` after its last Register; every message that needs an Ack is sent again every
 // `ack_timeout` until Acked, `tries` times in all, after which the peer is marked unhealthy
 // (taken out of service until it registers again).
@@ -126,7 +126,7 @@ public:
 
 private:
     // A datagram applied and answered. Another is its duplicate only if it is byte-identical
-    // and comes from the same incarnation of the sender (docs/protocols/load-balancer.md).
+    // and comes from the same incarnation of the sender (docs/protocols/lb.md).
     struct dup {
         uint64_t expires;
         uint64_t incarnation;  // the sender's when it was applied (0: not a registered peer)

@@ -22,12 +22,12 @@ TEST(LektOptions, Defaults)
     options o;
     std::string err;
     ASSERT_TRUE(parse({}, &o, &err)) << err;
-    EXPECT_FALSE(o.no_lekt);
-    EXPECT_EQ(o.lekt_port, 7500);
-    EXPECT_EQ(o.lekt_max_clients, 16384u);
-    EXPECT_EQ(o.lekt_max_per_ip, 64u);
-    EXPECT_EQ(o.lekt_heartbeat_timeout_s, 15u);
-    EXPECT_EQ(o.lekt_handshake_timeout_s, 5u);
+    EXPECT_FALSE(o.lekt.off);
+    EXPECT_EQ(o.lekt.port, 7500);
+    EXPECT_EQ(o.lekt.max_clients, 16384u);
+    EXPECT_EQ(o.lekt.max_per_ip, 64u);
+    EXPECT_EQ(o.lekt.heartbeat_timeout_s, 15u);
+    EXPECT_EQ(o.lekt.handshake_timeout_s, 5u);
 }
 
 TEST(LektOptions, Accepted)
@@ -38,11 +38,11 @@ TEST(LektOptions, Accepted)
                        "--lekt-heartbeat-timeout", "3600", "--lekt-handshake-timeout", "1"},
                       &o, &err))
         << err;
-    EXPECT_TRUE(o.no_lekt);
-    EXPECT_EQ(o.lekt_max_clients, 1000000u);
-    EXPECT_EQ(o.lekt_max_per_ip, 1u);
-    EXPECT_EQ(o.lekt_heartbeat_timeout_s, 3600u);
-    EXPECT_EQ(o.lekt_handshake_timeout_s, 1u);
+    EXPECT_TRUE(o.lekt.off);
+    EXPECT_EQ(o.lekt.max_clients, 1000000u);
+    EXPECT_EQ(o.lekt.max_per_ip, 1u);
+    EXPECT_EQ(o.lekt.heartbeat_timeout_s, 3600u);
+    EXPECT_EQ(o.lekt.handshake_timeout_s, 1u);
 }
 
 TEST(LektOptions, OutOfRangeRefusedWithTheOptionNamed)

@@ -53,8 +53,8 @@ TEST(Options, DefaultsWithNoArguments)
     ASSERT_TRUE(r.ok) << r.err;
     EXPECT_EQ(r.o.portmask, 0u);
     EXPECT_TRUE(r.o.config.empty());
-    EXPECT_EQ(r.o.router_port, 7100);
-    EXPECT_EQ(r.o.heartbeat_timeout_s, 90u);
+    EXPECT_EQ(r.o.router.port, 7100);
+    EXPECT_EQ(r.o.router.heartbeat_timeout_s, 90u);
     EXPECT_FALSE(r.o.help);
 }
 
@@ -78,13 +78,13 @@ TEST(Options, AcceptsAFullCommandLine)
     EXPECT_EQ(o.addrs[0].prefix_len, 24);
     EXPECT_EQ(o.addrs[1].ip_be, be("198.19.0.1"));
     EXPECT_EQ(o.addrs[1].prefix_len, 16);
-    EXPECT_EQ(o.router_port, 9000);
-    EXPECT_EQ(o.lb_port, 9001);
-    EXPECT_EQ(o.session_port, 9002);
+    EXPECT_EQ(o.router.port, 9000);
+    EXPECT_EQ(o.lb.port, 9001);
+    EXPECT_EQ(o.session.port, 9002);
     EXPECT_EQ(o.rudp_port, 9003);
-    EXPECT_EQ(o.lekt_port, 9000) << "LEKT is TCP: it may share a number with a UDP protocol";
-    EXPECT_EQ(o.heartbeat_timeout_s, 30u);
-    EXPECT_EQ(o.max_clients, 1000u);
+    EXPECT_EQ(o.lekt.port, 9000) << "LEKT is TCP: it may share a number with a UDP protocol";
+    EXPECT_EQ(o.router.heartbeat_timeout_s, 30u);
+    EXPECT_EQ(o.router.max_clients, 1000u);
     EXPECT_EQ(o.stats_interval_s, 5u);
     EXPECT_EQ(o.tap_name, "pg%u");
     EXPECT_TRUE(o.no_tap);
@@ -140,13 +140,13 @@ TEST(Options, TwoProtocolsOnOneUdpPort)
 TEST(Options, ProtocolsCanBeTurnedOff)
 {
     const parse_result d = parse({});
-    EXPECT_FALSE(d.o.no_lb || d.o.no_session) << "every protocol is served unless turned off";
+    EXPECT_FALSE(d.o.lb.off || d.o.session.off) << "every protocol is served unless turned off";
     const parse_result r = parse({"--no-lb", "--no-session"});
     ASSERT_TRUE(r.ok) << r.err;
-    EXPECT_TRUE(r.o.no_lb);
-    EXPECT_TRUE(r.o.no_session);
-    EXPECT_TRUE(parse({"--no-lb"}).o.no_lb);
-    EXPECT_FALSE(parse({"--no-lb"}).o.no_session);
+    EXPECT_TRUE(r.o.lb.off);
+    EXPECT_TRUE(r.o.session.off);
+    EXPECT_TRUE(parse({"--no-lb"}).o.lb.off);
+    EXPECT_FALSE(parse({"--no-lb"}).o.session.off);
     expect_refused({"--no-lb=1"}, "no-lb");
     for (const char* opt : {"--no-lb", "--no-session"})
         EXPECT_NE(usage("peregrine").find(opt), std::string::npos) << opt;
@@ -155,20 +155,20 @@ TEST(Options, ProtocolsCanBeTurnedOff)
 TEST(Options, LoadBalancerPolicyAndExpiry)
 {
     const parse_result d = parse({});
-    EXPECT_FALSE(d.o.lb_least_loaded);
-    EXPECT_EQ(d.o.lb_expiry_s, 120u);
+    EXPECT_EQ(d.o.lb.policy, 0u);
+    EXPECT_EQ(d.o.lb.expiry_s, 120u);
     const parse_result r = parse({"--lb-policy", "least-loaded", "--lb-expiry", "3"});
     ASSERT_TRUE(r.ok) << r.err;
-    EXPECT_TRUE(r.o.lb_least_loaded);
-    EXPECT_EQ(r.o.lb_expiry_s, 3u);
-    EXPECT_FALSE(parse({"--lb-policy", "least-loaded", "--lb-policy", "maglev"}).o.lb_least_loaded);
+    EXPECT_EQ(r.o.lb.policy, 1u);
+    EXPECT_EQ(r.o.lb.expiry_s, 3u);
+    EXPECT_EQ(parse({"--lb-policy", "least-loaded", "--lb-policy", "maglev"}).o.lb.policy, 0u);
     for (const char* bad : {"", "Maglev", "round-robin", "least_loaded"})
         expect_refused({"--lb-policy", bad}, "--lb-policy");
     for (const char* bad : {"0", "86401", "-1", "1s", ""})
         expect_refused({"--lb-expiry", bad}, "--lb-expiry");
     EXPECT_TRUE(parse({"--lb-expiry", "86400"}).ok);
-    EXPECT_FALSE(d.o.lb_answer_no_node) << "silence by default, as the origin";
-    EXPECT_TRUE(parse({"--lb-answer-no-node"}).o.lb_answer_no_node);
+    EXPECT_FALSE(d.o.lb.answer_no_node) << "silence by default, as the origin";
+    EXPECT_TRUE(parse({"--lb-answer-no-node"}).o.lb.answer_no_node);
     EXPECT_NE(usage("peregrine").find("--lb-policy"), std::string::npos);
     EXPECT_NE(usage("peregrine").find("--lb-expiry"), std::string::npos);
 }
@@ -243,7 +243,7 @@ TEST(Options, RepeatedParsesAreIndependent)
     const parse_result r = parse({"--router-port", "9000"});
     EXPECT_TRUE(r.ok) << r.err;
     EXPECT_EQ(r.o.portmask, 0u);
-    EXPECT_EQ(r.o.router_port, 9000);
+    EXPECT_EQ(r.o.router.port, 9000);
     EXPECT_FALSE(parse({"--mbufs", "1"}).ok);
     const parse_result r2 = parse({"-p", "0x2"});
     EXPECT_TRUE(r2.ok) << r2.err;

@@ -21,12 +21,12 @@ TEST(SessionOptions, Defaults)
     options o;
     std::string err;
     ASSERT_TRUE(parse({}, &o, &err)) << err;
-    EXPECT_EQ(o.session_port, 7300);
-    EXPECT_EQ(o.session_app, "echo");
-    EXPECT_TRUE(o.session_key_file.empty());
-    EXPECT_EQ(o.max_sessions, 1u << 20);
-    EXPECT_EQ(o.session_timeout_s, 30u);
-    EXPECT_EQ(o.session_hello_window_s, 30u);
+    EXPECT_EQ(o.session.port, 7300);
+    EXPECT_EQ(o.session.app, "echo");
+    EXPECT_TRUE(o.session.key_file.empty());
+    EXPECT_EQ(o.session.max_sessions, 1u << 20);
+    EXPECT_EQ(o.session.timeout_s, 30u);
+    EXPECT_EQ(o.session.hello_window_s, 30u);
 }
 
 TEST(SessionOptions, GoodValues)
@@ -37,11 +37,11 @@ TEST(SessionOptions, GoodValues)
                        "--session-timeout", "86400", "--session-hello-window", "1"},
                       &o, &err))
         << err;
-    EXPECT_EQ(o.session_app, "discard");
-    EXPECT_EQ(o.session_key_file, "/etc/pg.key");
-    EXPECT_EQ(o.max_sessions, 100000000u);
-    EXPECT_EQ(o.session_timeout_s, 86400u);
-    EXPECT_EQ(o.session_hello_window_s, 1u);
+    EXPECT_EQ(o.session.app, "discard");
+    EXPECT_EQ(o.session.key_file, "/etc/pg.key");
+    EXPECT_EQ(o.session.max_sessions, 100000000u);
+    EXPECT_EQ(o.session.timeout_s, 86400u);
+    EXPECT_EQ(o.session.hello_window_s, 1u);
 }
 
 TEST(SessionOptions, RefusedValuesNameTheOption)

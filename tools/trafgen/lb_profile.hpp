@@ -1,6 +1,6 @@
 #pragma once
 
-// Load-balancer profile (docs/protocols/load-balancer.md): the Controlling Function's callers.
+// Load-balancer profile (docs/protocols/lb.md): the Controlling Function's callers.
 //
 //   serving node j   endpoint (client_ip, node_port + j), j < nodes; it advertises its own
 //                    source endpoint in Register Serving Node

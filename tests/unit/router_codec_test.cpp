@@ -45,7 +45,7 @@ bytes filled(uint8_t type_byte, std::size_t len)
     return d;
 }
 
-TEST(Codec, ClientIdIsLittleEndianOnTheWire)
+TEST(RouterCodec, ClientIdIsLittleEndianOnTheWire)
 {
     // ID 0x04030201 is the bytes 01 02 03 04: the origin writes host order on x86.
     const bytes wire = {0x00, 0x01, 0x02, 0x03, 0x04};
@@ -60,7 +60,7 @@ TEST(Codec, ClientIdIsLittleEndianOnTheWire)
     EXPECT_EQ(read_id(wire.data() + 1), 0x04030201u);
 }
 
-TEST(Codec, RegisterRoundTrip)
+TEST(RouterCodec, RegisterRoundTrip)
 {
     for (uint32_t id : {0u, 1u, 0x11223344u, 0xffffffffu}) {
         uint8_t out[8];
@@ -74,7 +74,7 @@ TEST(Codec, RegisterRoundTrip)
     }
 }
 
-TEST(Codec, MessageRoundTripAtEveryInterestingLength)
+TEST(RouterCodec, MessageRoundTripAtEveryInterestingLength)
 {
     for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{100}, max_payload - 1, max_payload}) {
         bytes body(n);
@@ -92,7 +92,7 @@ TEST(Codec, MessageRoundTripAtEveryInterestingLength)
     }
 }
 
-TEST(Codec, HeartbeatRoundTrip)
+TEST(RouterCodec, HeartbeatRoundTrip)
 {
     uint8_t out[4];
     ASSERT_EQ(encode_heartbeat(out), 1u);
@@ -102,7 +102,7 @@ TEST(Codec, HeartbeatRoundTrip)
     EXPECT_EQ(r.p.t, type::heartbeat);
 }
 
-TEST(Codec, RouterSentPacketsEncode)
+TEST(RouterCodec, RouterSentPacketsEncode)
 {
     uint8_t out[8];
     ASSERT_EQ(encode_register_response(out), 1u);
@@ -113,12 +113,12 @@ TEST(Codec, RouterSentPacketsEncode)
     EXPECT_EQ(bytes(out, out + 5), (bytes{0x03, 0x01, 0x02, 0x03, 0x04}));
 }
 
-TEST(Codec, EmptyDatagram)
+TEST(RouterCodec, EmptyDatagram)
 {
     expect_drop({}, drop::router_empty);
 }
 
-TEST(Codec, RegisterMustBeExactlyFiveBytes)
+TEST(RouterCodec, RegisterMustBeExactlyFiveBytes)
 {
     for (std::size_t len = 1; len <= 4; ++len)
         expect_drop(filled(0x00, len), drop::router_bad_len);
@@ -126,13 +126,13 @@ TEST(Codec, RegisterMustBeExactlyFiveBytes)
         expect_drop(filled(0x00, len), drop::router_bad_len);
 }
 
-TEST(Codec, HeartbeatMustBeOneByte)
+TEST(RouterCodec, HeartbeatMustBeOneByte)
 {
     for (std::size_t len : {2, 3, 5, 6, 100, 1500})
         expect_drop(filled(0x04, len), drop::router_bad_len);
 }
 
-TEST(Codec, MessageLengthBounds)
+TEST(RouterCodec, MessageLengthBounds)
 {
     for (std::size_t len = 1; len < message_header_len; ++len)
         expect_drop(filled(0x02, len), drop::router_bad_len);
@@ -141,14 +141,14 @@ TEST(Codec, MessageLengthBounds)
     EXPECT_TRUE(run(filled(0x02, max_message_len)).ok);
 }
 
-TEST(Codec, UnknownTypesAtAnyLength)
+TEST(RouterCodec, UnknownTypesAtAnyLength)
 {
     for (unsigned t = 0x06; t <= 0xff; ++t)
         for (std::size_t len : {1, 5, 100})
             expect_drop(filled(static_cast<uint8_t>(t), len), drop::router_unknown_type);
 }
 
-TEST(Codec, RouterOnlyTypesAreRefused)
+TEST(RouterCodec, RouterOnlyTypesAreRefused)
 {
     // Register Client Response, Unknown Recipient and Heartbeat Response, at their own lengths
     // and others: a client never sends them.

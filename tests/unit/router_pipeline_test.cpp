@@ -99,9 +99,9 @@ uint64_t sum(const auto& arr)
     return s;
 }
 
-class Pipeline : public ::testing::Test {
+class RouterPipeline : public ::testing::Test {
 protected:
-    Pipeline()
+    RouterPipeline()
     {
         reg = make_registry(64);
         cfg.udp_port = router_port;
@@ -110,7 +110,7 @@ protected:
         std::memset(&st, 0, sizeof(st));
         in_use_ = rte_mempool_in_use_count(pool());
     }
-    ~Pipeline() override
+    ~RouterPipeline() override
     {
         EXPECT_EQ(rte_mempool_in_use_count(pool()), in_use_) << "mbuf leak";
     }
@@ -215,7 +215,7 @@ private:
     unsigned in_use_;
 };
 
-TEST_F(Pipeline, RegisterGoesToTheControlLcoreUntouched)
+TEST_F(RouterPipeline, RegisterGoesToTheControlLcoreUntouched)
 {
     const bytes f = from(carol, register_payload(77));
     auto b = run(0, {f});
@@ -224,14 +224,14 @@ TEST_F(Pipeline, RegisterGoesToTheControlLcoreUntouched)
     EXPECT_EQ(reg->find_id(77), nullptr) << "workers never write the registry";
 }
 
-TEST_F(Pipeline, RegisterWithBadUdpChecksumIsDropped)
+TEST_F(RouterPipeline, RegisterWithBadUdpChecksumIsDropped)
 {
     bytes f = from(carol, register_payload(77));
     payload(f)[1] ^= 1;  // the ID was corrupted in flight
     expect_drop(f, drop::udp_bad_cksum);
 }
 
-TEST_F(Pipeline, HeartbeatFromARegisteredEndpointIsAnsweredAndRefreshes)
+TEST_F(RouterPipeline, HeartbeatFromARegisteredEndpointIsAnsweredAndRefreshes)
 {
     register_client(alice_id, alice, 100);
     auto b = run(0, {from(alice, heartbeat_payload())}, 5000);
@@ -242,7 +242,7 @@ TEST_F(Pipeline, HeartbeatFromARegisteredEndpointIsAnsweredAndRefreshes)
     EXPECT_EQ(reg->find_id(alice_id)->seen(), 5000u);
 }
 
-TEST_F(Pipeline, HeartbeatFromAnUnregisteredEndpointIsDropped)
+TEST_F(RouterPipeline, HeartbeatFromAnUnregisteredEndpointIsDropped)
 {
     register_client(alice_id, alice);
     expect_drop(from(carol, heartbeat_payload()), drop::router_hb_unregistered);
@@ -252,7 +252,7 @@ TEST_F(Pipeline, HeartbeatFromAnUnregisteredEndpointIsDropped)
     expect_drop(from(alice_other_port, heartbeat_payload()), drop::router_hb_unregistered);
 }
 
-TEST_F(Pipeline, HeartbeatWithBadChecksumIsNotAnswered)
+TEST_F(RouterPipeline, HeartbeatWithBadChecksumIsNotAnswered)
 {
     register_client(alice_id, alice, 100);
     bytes f = from(alice, heartbeat_payload());
@@ -261,7 +261,7 @@ TEST_F(Pipeline, HeartbeatWithBadChecksumIsNotAnswered)
     EXPECT_EQ(reg->find_id(alice_id)->seen(), 100u);
 }
 
-TEST_F(Pipeline, MessageToARegisteredClientIsForwardedUnchanged)
+TEST_F(RouterPipeline, MessageToARegisteredClientIsForwardedUnchanged)
 {
     register_client(bob_id, bob);
     bytes body(300);
@@ -289,7 +289,7 @@ TEST_F(Pipeline, MessageToARegisteredClientIsForwardedUnchanged)
     EXPECT_EQ(b->delta.router[unsigned(rtr::message_forwarded)], 1u);
 }
 
-TEST_F(Pipeline, MessageWithoutUdpChecksumIsForwardedWithout)
+TEST_F(RouterPipeline, MessageWithoutUdpChecksumIsForwardedWithout)
 {
     register_client(bob_id, bob);
     auto b = run(0, {from(alice, message_payload(bob_id, {1, 2, 3}), false)});
@@ -299,7 +299,7 @@ TEST_F(Pipeline, MessageWithoutUdpChecksumIsForwardedWithout)
     EXPECT_EQ(ipv4(out)->dst_addr, bob.ip_be);
 }
 
-TEST_F(Pipeline, MessageSizeLimit)
+TEST_F(RouterPipeline, MessageSizeLimit)
 {
     register_client(bob_id, bob);
     auto b = run(0, {from(alice, message_payload(bob_id, bytes(router::max_payload, 0x42)))});
@@ -307,7 +307,7 @@ TEST_F(Pipeline, MessageSizeLimit)
     expect_drop(from(alice, message_payload(bob_id, bytes(router::max_payload + 1, 0x42))), drop::router_too_long);
 }
 
-TEST_F(Pipeline, MessageToAnUnknownIdGetsUnknownRecipient)
+TEST_F(RouterPipeline, MessageToAnUnknownIdGetsUnknownRecipient)
 {
     register_client(bob_id, bob);
     const bytes in = from(carol, message_payload(0x01020304, bytes(200, 7)));
@@ -321,14 +321,14 @@ TEST_F(Pipeline, MessageToAnUnknownIdGetsUnknownRecipient)
     EXPECT_EQ(b->delta.router[unsigned(rtr::unknown_recipient)], 1u);
 }
 
-TEST_F(Pipeline, UnknownRecipientIsNotSentForACorruptDatagram)
+TEST_F(RouterPipeline, UnknownRecipientIsNotSentForACorruptDatagram)
 {
     bytes f = from(carol, message_payload(0x01020304, {9}));
     payload(f)[2] ^= 0x10;
     expect_drop(f, drop::udp_bad_cksum);
 }
 
-TEST_F(Pipeline, DatagramsFromTheEngineItselfAreDropped)
+TEST_F(RouterPipeline, DatagramsFromTheEngineItselfAreDropped)
 {
     client self = carol;
     self.ip_be = ctx->ports[0].ip_be;
@@ -336,7 +336,7 @@ TEST_F(Pipeline, DatagramsFromTheEngineItselfAreDropped)
     expect_drop(from(self, message_payload(1, {})), drop::router_self_source);
 }
 
-TEST_F(Pipeline, DatagramsFromSourcesNoReplyMayGoToAreDropped)
+TEST_F(RouterPipeline, DatagramsFromSourcesNoReplyMayGoToAreDropped)
 {
     for (uint32_t bad_ip : {ip4(0, 0, 0, 0), ip4(0, 1, 2, 3), ip4(127, 0, 0, 1), ip4(224, 0, 0, 5),
                             ip4(239, 1, 1, 1), ip4(240, 0, 0, 1), ip4(255, 255, 255, 255)}) {
@@ -355,7 +355,7 @@ TEST_F(Pipeline, DatagramsFromSourcesNoReplyMayGoToAreDropped)
     EXPECT_EQ(reg->find_id(77), nullptr);
 }
 
-TEST_F(Pipeline, CodecRejectionsAreCountedAsDrops)
+TEST_F(RouterPipeline, CodecRejectionsAreCountedAsDrops)
 {
     expect_drop(from(carol, {}), drop::router_empty);
     expect_drop(from(carol, {0x01}), drop::router_reply_type);
@@ -366,7 +366,7 @@ TEST_F(Pipeline, CodecRejectionsAreCountedAsDrops)
     expect_drop(from(carol, {0x04, 0}), drop::router_bad_len);
 }
 
-TEST_F(Pipeline, NonRouterTrafficGoesToTheKernel)
+TEST_F(RouterPipeline, NonRouterTrafficGoesToTheKernel)
 {
     udp_frame dns;
     dns.dst_port = 53;
@@ -380,7 +380,7 @@ TEST_F(Pipeline, NonRouterTrafficGoesToTheKernel)
     EXPECT_EQ(b->delta.exceptions[unsigned(exc::arp)], 1u);
 }
 
-TEST_F(Pipeline, MultiSegmentRouterDatagramIsDropped)
+TEST_F(RouterPipeline, MultiSegmentRouterDatagramIsDropped)
 {
     register_client(bob_id, bob);
     rte_mbuf* head = make_mbuf(from(alice, message_payload(bob_id, {1, 2})), 0).release();
@@ -391,7 +391,7 @@ TEST_F(Pipeline, MultiSegmentRouterDatagramIsDropped)
     EXPECT_EQ(b->delta.drops[unsigned(drop::multi_seg)], 1u);
 }
 
-TEST_F(Pipeline, MixedBurstOf32)
+TEST_F(RouterPipeline, MixedBurstOf32)
 {
     register_client(alice_id, alice, 100);
     register_client(bob_id, bob, 100);
@@ -451,7 +451,7 @@ TEST_F(Pipeline, MixedBurstOf32)
     EXPECT_EQ(reg->find_id(alice_id)->seen(), 7000u);
 }
 
-TEST_F(Pipeline, TruncatedRouterFramesAreDroppedWithoutReadingPastTheFrame)
+TEST_F(RouterPipeline, TruncatedRouterFramesAreDroppedWithoutReadingPastTheFrame)
 {
     register_client(bob_id, bob);
     for (const bytes& f : {from(alice, message_payload(bob_id, bytes(40, 1))), from(carol, register_payload(5))}) {
@@ -465,7 +465,7 @@ TEST_F(Pipeline, TruncatedRouterFramesAreDroppedWithoutReadingPastTheFrame)
 
 // init() must clear only the max_ports TX counts: a mask of all 64 bits once made its reset()
 // write n_tx[8..63], past the array into exc[] (UBSan caught it).
-TEST(BurstOut, InitWritesOnlyTheTxCounts)
+TEST(RouterBurstOut, InitWritesOnlyTheTxCounts)
 {
     auto out = std::make_unique<burst_out>();
     std::memset(out.get(), 0xab, sizeof(*out));
@@ -506,7 +506,7 @@ std::map<const rte_mbuf*, fate> collect(burst_out& o)
     return r;
 }
 
-TEST_F(Pipeline, BurstPipelineHoldsOneBurstAndDecidesWhenItFinishesIt)
+TEST_F(RouterPipeline, BurstPipelineHoldsOneBurstAndDecidesWhenItFinishesIt)
 {
     register_client(alice_id, alice, 100);
     register_client(bob_id, bob, 100);
@@ -551,7 +551,7 @@ TEST_F(Pipeline, BurstPipelineHoldsOneBurstAndDecidesWhenItFinishesIt)
     EXPECT_EQ(st.router[unsigned(rtr::message_forwarded)], 1u);
 }
 
-TEST_F(Pipeline, BurstPipelineDecidesEveryPacketAsProcessBurstDoes)
+TEST_F(RouterPipeline, BurstPipelineDecidesEveryPacketAsProcessBurstDoes)
 {
     register_client(alice_id, alice, 100);
     register_client(bob_id, bob, 100);
@@ -624,7 +624,7 @@ TEST_F(Pipeline, BurstPipelineDecidesEveryPacketAsProcessBurstDoes)
 
 // ---- the registration path (control lcore) ----
 
-TEST_F(Pipeline, ApplyRegisterRegistersAndAnswers)
+TEST_F(RouterPipeline, ApplyRegisterRegistersAndAnswers)
 {
     mbuf_ptr m = make_mbuf(from(carol, register_payload(77)), 0);
     const std::size_t in_len = rte_pktmbuf_data_len(m.get());
@@ -655,7 +655,7 @@ TEST_F(Pipeline, ApplyRegisterRegistersAndAnswers)
 // A registry whose indexes have 4 buckets: most keys live away from their home bucket, so the
 // burst's lookups go round again (step::again) for the next bucket; every packet must still
 // end where it belongs, and a key beyond a full probe window is refused as full.
-TEST_F(Pipeline, OverflowingIndexBucketsStillAnswerEveryPacket)
+TEST_F(RouterPipeline, OverflowingIndexBucketsStillAnswerEveryPacket)
 {
     router::registry::params p;
     p.name = "ut_ovf";
@@ -715,7 +715,7 @@ TEST_F(Pipeline, OverflowingIndexBucketsStillAnswerEveryPacket)
     }
 }
 
-TEST_F(Pipeline, ApplyRegisterWhenFullLeavesTheFrameAlone)
+TEST_F(RouterPipeline, ApplyRegisterWhenFullLeavesTheFrameAlone)
 {
     reg = make_registry(1);
     plug();
@@ -727,7 +727,7 @@ TEST_F(Pipeline, ApplyRegisterWhenFullLeavesTheFrameAlone)
     EXPECT_EQ(reg->find_id(77), nullptr);
 }
 
-TEST_F(Pipeline, ControlAppliesRegistrationsAndAnswersThroughTheWorker)
+TEST_F(RouterPipeline, ControlAppliesRegistrationsAndAnswersThroughTheWorker)
 {
     struct ring_free {
         void operator()(rte_ring* r) const { rte_ring_free(r); }

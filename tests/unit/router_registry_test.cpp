@@ -44,7 +44,7 @@ registry_ptr make_registry(uint32_t capacity, uint32_t readers = 4)
     return r;
 }
 
-class Registry : public ::testing::Test {
+class RouterRegistry : public ::testing::Test {
 protected:
     registry_ptr reg = make_registry(64);
 
@@ -62,7 +62,7 @@ protected:
     }
 };
 
-TEST_F(Registry, CreateRejectsBadParams)
+TEST_F(RouterRegistry, CreateRejectsBadParams)
 {
     registry::params p;
     p.capacity = 0;
@@ -72,7 +72,7 @@ TEST_F(Registry, CreateRejectsBadParams)
     EXPECT_EQ(registry::create(p), nullptr);
 }
 
-TEST_F(Registry, Add)
+TEST_F(RouterRegistry, Add)
 {
     const endpoint a = ep(ip4(198, 18, 0, 10), 40000, 1, 0x33);
     EXPECT_EQ(reg->upsert(7, a, 100), upsert_result::added);
@@ -82,7 +82,7 @@ TEST_F(Registry, Add)
     EXPECT_EQ(reg->counters().added, 1u);
 }
 
-TEST_F(Registry, RefreshFromTheSameEndpoint)
+TEST_F(RouterRegistry, RefreshFromTheSameEndpoint)
 {
     const endpoint a = ep(ip4(198, 18, 0, 10), 40000);
     ASSERT_EQ(reg->upsert(7, a, 100), upsert_result::added);
@@ -94,7 +94,7 @@ TEST_F(Registry, RefreshFromTheSameEndpoint)
     EXPECT_EQ(reg->counters().refreshed, 1u);
 }
 
-TEST_F(Registry, SameEndpointNewNextHopIsAMove)
+TEST_F(RouterRegistry, SameEndpointNewNextHopIsAMove)
 {
     const endpoint a = ep(ip4(198, 18, 0, 10), 40000, 0, 0x10);
     const endpoint a2 = ep(ip4(198, 18, 0, 10), 40000, 1, 0x11);
@@ -104,7 +104,7 @@ TEST_F(Registry, SameEndpointNewNextHopIsAMove)
     EXPECT_EQ(reg->size(), 1u);
 }
 
-TEST_F(Registry, MoveToANewEndpoint)
+TEST_F(RouterRegistry, MoveToANewEndpoint)
 {
     const endpoint a = ep(ip4(198, 18, 0, 10), 40000);
     const endpoint b = ep(ip4(203, 0, 113, 5), 41000);
@@ -116,7 +116,7 @@ TEST_F(Registry, MoveToANewEndpoint)
     EXPECT_EQ(reg->counters().moved, 1u);
 }
 
-TEST_F(Registry, NewIdFromARegisteredEndpointDisplacesTheOldId)
+TEST_F(RouterRegistry, NewIdFromARegisteredEndpointDisplacesTheOldId)
 {
     const endpoint a = ep(ip4(198, 18, 0, 10), 40000);
     ASSERT_EQ(reg->upsert(7, a, 100), upsert_result::added);
@@ -127,7 +127,7 @@ TEST_F(Registry, NewIdFromARegisteredEndpointDisplacesTheOldId)
     EXPECT_EQ(reg->counters().displaced, 1u);
 }
 
-TEST_F(Registry, MoveOntoAnotherClientsEndpointDisplacesIt)
+TEST_F(RouterRegistry, MoveOntoAnotherClientsEndpointDisplacesIt)
 {
     const endpoint a = ep(ip4(198, 18, 0, 10), 40000);
     const endpoint b = ep(ip4(198, 18, 0, 11), 40000);
@@ -144,7 +144,7 @@ TEST_F(Registry, MoveOntoAnotherClientsEndpointDisplacesIt)
 // bounded probing must never refuse a client below capacity (an 8-bucket window did, in about
 // one 10M-client build in ten). Endpoints packed as a NAT would hand them out (4 ports per
 // address, consecutive addresses) and IDs from a multiplicative sequence, as in bench_router.
-TEST(RegistryCapacity, FillsToCapacityThenRefuses)
+TEST(RouterRegistryCapacity, FillsToCapacityThenRefuses)
 {
     constexpr uint32_t n = 1000000;
     for (int build = 0; build < 2; ++build) {  // two builds: two random hash seeds
@@ -162,7 +162,7 @@ TEST(RegistryCapacity, FillsToCapacityThenRefuses)
     }
 }
 
-TEST_F(Registry, FullAtCapacity)
+TEST_F(RouterRegistry, FullAtCapacity)
 {
     reg = make_registry(4);
     for (uint32_t id = 0; id < 4; ++id)
@@ -185,7 +185,7 @@ TEST_F(Registry, FullAtCapacity)
     EXPECT_EQ(reg->upsert(99, nth_ep(99), 300), upsert_result::added);
 }
 
-TEST_F(Registry, Remove)
+TEST_F(RouterRegistry, Remove)
 {
     const endpoint a = ep(ip4(198, 18, 0, 10), 40000);
     ASSERT_EQ(reg->upsert(7, a, 100), upsert_result::added);
@@ -200,7 +200,7 @@ TEST_F(Registry, Remove)
     EXPECT_EQ(reg->upsert(7, a, 200), upsert_result::added);
 }
 
-TEST_F(Registry, ExpireRemovesOnlyStaleEntries)
+TEST_F(RouterRegistry, ExpireRemovesOnlyStaleEntries)
 {
     for (uint32_t id = 0; id < 10; ++id)
         ASSERT_EQ(reg->upsert(id, nth_ep(id), 1000), upsert_result::added);
@@ -224,7 +224,7 @@ TEST_F(Registry, ExpireRemovesOnlyStaleEntries)
     EXPECT_EQ(reg->expire(7001, 2000, 1u << 20), 10u);
 }
 
-TEST_F(Registry, ExpireSweepsInBudgetLimitedSlices)
+TEST_F(RouterRegistry, ExpireSweepsInBudgetLimitedSlices)
 {
     constexpr uint32_t n = 40;
     constexpr unsigned budget = 7;
@@ -246,7 +246,7 @@ TEST_F(Registry, ExpireSweepsInBudgetLimitedSlices)
     EXPECT_EQ(reg->size(), 0u);
 }
 
-TEST_F(Registry, BulkLookupsWithHitsAndMisses)
+TEST_F(RouterRegistry, BulkLookupsWithHitsAndMisses)
 {
     for (uint32_t id = 0; id < 64; id += 2)
         ASSERT_EQ(reg->upsert(id, nth_ep(id), 1), upsert_result::added);
@@ -282,7 +282,7 @@ TEST_F(Registry, BulkLookupsWithHitsAndMisses)
 
 // Retired slots come back once readers pass a quiescent state; thousands of add/remove and
 // move cycles on a tiny registry never report full.
-TEST_F(Registry, SlotsAreRecycledWithAnOfflineReader)
+TEST_F(RouterRegistry, SlotsAreRecycledWithAnOfflineReader)
 {
     reg = make_registry(8, 1);
     rte_rcu_qsbr* rcu = reg->rcu();
@@ -299,7 +299,7 @@ TEST_F(Registry, SlotsAreRecycledWithAnOfflineReader)
     rte_rcu_qsbr_thread_unregister(rcu, 0);
 }
 
-TEST_F(Registry, SlotsAreRecycledWithAnOnlineReader)
+TEST_F(RouterRegistry, SlotsAreRecycledWithAnOnlineReader)
 {
     reg = make_registry(8, 1);
     rte_rcu_qsbr* rcu = reg->rcu();
@@ -365,7 +365,7 @@ std::string check_entry(const entry* e, int64_t want_id, uint64_t want_key)
     return {};
 }
 
-TEST_F(Registry, ConcurrentWriterAndReadersSeeOnlyConsistentEntries)
+TEST_F(RouterRegistry, ConcurrentWriterAndReadersSeeOnlyConsistentEntries)
 {
     constexpr unsigned n_readers = 3;
     reg = make_registry(race_ids + 32, n_readers + 1);

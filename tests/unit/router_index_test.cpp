@@ -54,7 +54,7 @@ unsigned lines_read(const Index& ix, Key k, bool* hit)
     return n;
 }
 
-TEST(IdIndex, InsertLookupSetSlotErase)
+TEST(RouterIdIndex, InsertLookupSetSlotErase)
 {
     id_index ix;
     ASSERT_TRUE(ix.init(64, 1, SOCKET_ID_ANY));
@@ -87,7 +87,7 @@ TEST(IdIndex, InsertLookupSetSlotErase)
 
 // Keys that all hash to one bucket fill it, overflow into the next max_probe - 1 buckets (which
 // get their pass bits), and the first key that would need a bucket beyond the window is refused.
-TEST(IdIndex, CollisionsFillTheProbeWindowThenInsertIsRefused)
+TEST(RouterIdIndex, CollisionsFillTheProbeWindowThenInsertIsRefused)
 {
     id_index ix;
     ASSERT_TRUE(ix.init(4 * P, 2, SOCKET_ID_ANY));
@@ -136,7 +136,7 @@ TEST(IdIndex, CollisionsFillTheProbeWindowThenInsertIsRefused)
     EXPECT_EQ(s, 999u);
 }
 
-TEST(IdIndex, ProbingWrapsAroundTheLastBucket)
+TEST(RouterIdIndex, ProbingWrapsAroundTheLastBucket)
 {
     id_index ix;
     ASSERT_TRUE(ix.init(16, 3, SOCKET_ID_ANY));
@@ -153,7 +153,7 @@ TEST(IdIndex, ProbingWrapsAroundTheLastBucket)
     }
 }
 
-TEST(IdIndex, TinyTableProbesEachBucketOnce)
+TEST(RouterIdIndex, TinyTableProbesEachBucketOnce)
 {
     id_index ix;
     ASSERT_TRUE(ix.init(2, 4, SOCKET_ID_ANY));  // fewer buckets than max_probe
@@ -165,7 +165,7 @@ TEST(IdIndex, TinyTableProbesEachBucketOnce)
     EXPECT_FALSE(hit);
 }
 
-TEST(IdIndex, SeedChangesTheBuckets)
+TEST(RouterIdIndex, SeedChangesTheBuckets)
 {
     id_index a, b;
     ASSERT_TRUE(a.init(1u << 12, 1, SOCKET_ID_ANY));
@@ -176,7 +176,7 @@ TEST(IdIndex, SeedChangesTheBuckets)
     EXPECT_LT(same, 10u);
 }
 
-TEST(EndpointIndex, PublishLookupStampKillRelease)
+TEST(RouterEndpointIndex, PublishLookupStampKillRelease)
 {
     endpoint_index ix;
     ASSERT_TRUE(ix.init(64, 5, SOCKET_ID_ANY));
@@ -222,7 +222,7 @@ TEST(EndpointIndex, PublishLookupStampKillRelease)
 
 // A dead way holds its place until released: a full window of live and dead ways refuses a
 // new key, and releasing one dead way makes room exactly there.
-TEST(EndpointIndex, DeadWaysAreNotReusedBeforeRelease)
+TEST(RouterEndpointIndex, DeadWaysAreNotReusedBeforeRelease)
 {
     endpoint_index ix;
     ASSERT_TRUE(ix.init(32, 6, SOCKET_ID_ANY));
@@ -335,7 +335,7 @@ void reader_loop(race& r, unsigned id, const Index& ix, KeyOf key_of, Check chec
 
 uint64_t race_ep(uint32_t k) { return ep_gen(k); }
 
-TEST(IndexRace, IdIndexReadersNeverSeeAWrongSlot)
+TEST(RouterIndexRace, IdIndexReadersNeverSeeAWrongSlot)
 {
     constexpr unsigned n_readers = 2;
     race r(n_readers);
@@ -405,7 +405,7 @@ TEST(IndexRace, IdIndexReadersNeverSeeAWrongSlot)
     (void)refused;
 }
 
-TEST(IndexRace, EndpointIndexReadersNeverSeeAWrongSlot)
+TEST(RouterIndexRace, EndpointIndexReadersNeverSeeAWrongSlot)
 {
     constexpr unsigned n_readers = 2;
     race r(n_readers);

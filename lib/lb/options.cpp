@@ -1,0 +1,33 @@
+#include "lb/options.hpp"
+
+namespace peregrine::lb {
+
+engine::option_section option_section(options& o)
+{
+    engine::option_section s;
+    s.title = "Load balancer (UDP; docs/protocols/lb.md):";
+    s.options = {
+        engine::flag("no-lb", "do not serve the load-balancer protocol: its port goes to the kernel", &o.off),
+        engine::udp_port("lb-port", "load-balancer protocol, Peregrine as the Controlling Function\n(default 7200)",
+                         &o.port),
+        engine::choice("lb-policy", "P", {"maglev", "least-loaded"},
+                       "how Request Serving Node picks a node: maglev (default; consistent\n"
+                       "hashing of the client's address, answered by the workers) or\n"
+                       "least-loaded (fewest registrations plus recent assignments, decided by\n"
+                       "the control lcore)",
+                       &o.policy),
+        engine::integer("lb-expiry", "S", 1, 86400,
+                        "a serving node or call controller registration expires S seconds after\n"
+                        "its last Register, [1, 86400] (default 120, as the origin)",
+                        &o.expiry_s),
+        engine::flag("lb-answer-no-node",
+                     "with no serving node live, answer Request Serving Node with 0.0.0.0:0\n"
+                     "(default: no answer, as the origin; its clients take any answer as\n"
+                     "final and retry only on silence)",
+                     &o.answer_no_node),
+    };
+    s.udp_ports = {{"lb-port", &o.port}};
+    return s;
+}
+
+} // namespace peregrine::lb

@@ -1,0 +1,21 @@
+#pragma once
+
+// The load-balancer module's options (a section of --help).
+
+#include <cstdint>
+
+#include "engine/options.hpp"
+
+namespace peregrine::lb {
+
+struct options {
+    bool off = false;             // --no-lb: the port goes to the kernel
+    uint16_t port = 7200;
+    unsigned policy = 0;          // 0 maglev, 1 least-loaded (the order of --lb-policy's choices)
+    uint32_t expiry_s = 120;      // NOTES.md: the origin's registration lifetime
+    bool answer_no_node = false;  // 0.0.0.0:0 when no node is live (the origin: silence)
+};
+
+engine::option_section option_section(options& o);
+
+} // namespace peregrine::lb

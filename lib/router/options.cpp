@@ -1,0 +1,24 @@
+#include "router/options.hpp"
+
+namespace peregrine::router {
+
+engine::option_section option_section(options& o)
+{
+    engine::option_section s;
+    s.title = "Router (UDP; docs/protocols/router.md):";
+    s.options = {
+        engine::udp_port("router-port", "router protocol (default 7100)", &o.port),
+        engine::integer("heartbeat-timeout", "S", 1, 86400,
+                        "a registration expires S seconds after its last Register or\n"
+                        "Heartbeat, [1, 86400] (default 90: three missed 30 s heartbeats)",
+                        &o.heartbeat_timeout_s),
+        engine::integer("max-clients", "N", 1, 100'000'000,
+                        "registry capacity, [1, 100000000] (default 1048576; about 150\n"
+                        "bytes of hugepage memory each: 10 million need ~1.4 GiB)",
+                        &o.max_clients),
+    };
+    s.udp_ports = {{"router-port", &o.port}};
+    return s;
+}
+
+} // namespace peregrine::router

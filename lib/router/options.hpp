@@ -1,0 +1,19 @@
+#pragma once
+
+// The router module's options (a section of --help).
+
+#include <cstdint>
+
+#include "engine/options.hpp"
+
+namespace peregrine::router {
+
+struct options {
+    uint16_t port = 7100;
+    uint32_t heartbeat_timeout_s = 90;  // 3 missed 30 s heartbeats
+    uint32_t max_clients = 1u << 20;
+};
+
+engine::option_section option_section(options& o);
+
+} // namespace peregrine::router
