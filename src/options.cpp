@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include "modules.hpp"
+
 #include <cstring>
 #include <set>
 #include <utility>
@@ -94,15 +96,11 @@ std::vector<engine::option_section> sections(options* o)
                         &o->stats_interval_s),
     };
 
-    // The list of modules: one line each.
-    return {ports,
-            router::option_section(o->router),
-            lb::option_section(o->lb),
-            session::option_section(o->session),
-            lekt::option_section(o->lekt),
-            exc,
-            cores,
-            obs};
+    std::vector<engine::option_section> all{ports};
+    for (auto& s : module_sections(o))
+        all.push_back(std::move(s));
+    all.insert(all.end(), {exc, cores, obs});
+    return all;
 }
 
 } // namespace

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Peregrine demo: sets the machine up (tools/setup.sh), starts the engine on a virtual wire
-# (a net_tap device whose kernel end is moved into a network namespace), and runs router
-# clients in that namespace: a few commands by hand, then a traffic generator for
-# $DEMO_SECONDS seconds while the engine prints its counters every second. Cleans up after
-# itself, also on Ctrl-C or failure.
+# (a net_tap device whose kernel end is moved into a network namespace), and plays every
+# protocol the engine serves from that namespace: the router (a few commands by hand, then a
+# traffic generator for $DEMO_SECONDS seconds while the engine prints its counters every
+# second), then a short act each for the load balancer, the session protocol and LEKT, with
+# the engine's live counters beside the client's view. Cleans up after itself, also on Ctrl-C
+# or failure.
 #
 #   sudo tools/demo.sh
 #
@@ -18,6 +20,7 @@ cd "$ROOT"
 DEMO_SECONDS=${DEMO_SECONDS:-20}
 DEMO_CLIENTS=${DEMO_CLIENTS:-32}
 DEMO_RATE=${DEMO_RATE:-2000}
+LB_EXPIRY=4  # short, so that the load-balancer act shows a node expiring
 BUILD_DIR=${BUILD_DIR:-build}
 
 PREFIX=pgdemo            # EAL --file-prefix: telemetry at /var/run/dpdk/pgdemo/
@@ -47,6 +50,7 @@ EXE=$ROOT/$BUILD_DIR/src/peregrine
 WORK=$(mktemp -d /tmp/pgdemo.XXXXXX)
 ENGINE_PID=
 LISTEN_PID=
+LEKT_PID=
 OWN_NS=0        # cleanup removes only what this run created
 OWN_ENGINE=0
 
@@ -54,6 +58,7 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     [ -n "$LISTEN_PID" ] && kill "$LISTEN_PID" 2>/dev/null || true
+    [ -n "$LEKT_PID" ] && kill "$LEKT_PID" 2>/dev/null || true
     if [ -n "$ENGINE_PID" ] && kill -0 "$ENGINE_PID" 2>/dev/null; then
         kill -TERM "$ENGINE_PID" 2>/dev/null || true
         for _ in $(seq 100); do kill -0 "$ENGINE_PID" 2>/dev/null || break; sleep 0.1; done
@@ -84,7 +89,7 @@ fi
 
 say "starting peregrine: one worker lcore, router on UDP 7100 of $ENGINE_IP, $mem_note"
 CMD=("$EXE" -l 0-1 --no-pci "${MEM[@]}" --file-prefix="$PREFIX" --vdev="net_tap0,iface=$WIRE"
-     -- --addr "0:$ENGINE_IP/24" --tap-name "$TAP" --stats-interval 1)
+     -- --addr "0:$ENGINE_IP/24" --tap-name "$TAP" --stats-interval 1 --lb-expiry "$LB_EXPIRY")
 echo "${CMD[*]}"
 OWN_ENGINE=1
 "${CMD[@]}" > >(tee "$WORK/engine.out" | sed -u 's/^/  engine | /') 2> "$WORK/engine.err" &
@@ -95,7 +100,7 @@ for _ in $(seq 300); do
     sleep 0.1
 done
 grep -q '^peregrine: ready' "$WORK/engine.out" || { cat "$WORK/engine.err" >&2; die "peregrine not ready after 30 s"; }
-grep '^peregrine: port\|^peregrine: running' "$WORK/engine.err" | sed 's/^/  engine | /'
+grep '^peregrine: ' "$WORK/engine.err" | sed 's/^/  engine | /'
 
 say "moving the wire $WIRE into namespace $NS as $CLIENT_IP/24"
 ip netns add "$NS"
@@ -119,6 +124,7 @@ client send 7 "hello from the demo" | sed 's/^/  send   | /' || true
 client send 999 "anyone?" | sed 's/^/  send   | /' || true
 wait "$LISTEN_PID" || true
 LISTEN_PID=
+LEKT_PID=
 sed 's/^/  listen | /' "$WORK/listen.out"
 [ "${MEM[0]}" = -m ] && echo "  (to capture the wire meanwhile, in another shell: dpdk-dumpcap --file-prefix=$PREFIX -i 0 -p -w /tmp/demo.pcapng)"
 
@@ -150,6 +156,34 @@ for lc, d in q('/peregrine/lcores').items():
 show('/peregrine/router/client,7', q('/peregrine/router/client,7'))
 EOF
 
+acts_rc=0
+protocols() { in_ns "$PYTHON" "$ROOT/tools/demo_protocols.py" --server "$ENGINE_IP" --bind "$CLIENT_IP" --prefix "$PREFIX" "$@"; }
+say "load balancer (UDP 7200): serving nodes register, clients are spread over them, a node leaves"
+protocols --lb-expiry "$LB_EXPIRY" lb || acts_rc=1
+
+say "session protocol (UDP 7300): HELLO/ACCEPT, DATA_ACK answered by an ACK we check, a corrupted packet"
+protocols session || acts_rc=1
+
+say "LEKT (TCP 7500): two clients join and see each other in their heartbeat answers"
+lekt() { in_ns "$PYTHON" "$ROOT/tools/lekt_client.py" --server "$ENGINE_IP" "$@"; }
+lekt join --udp "$CLIENT_IP:40001" --interval 0.5 --duration 3 > "$WORK/lekt-a.out" 2>&1 &
+LEKT_PID=$!
+sleep 1
+lekt join --udp "$CLIENT_IP:40002" --interval 0.5 --duration 1.5 | sed 's/^/  lekt B | /' || acts_rc=1
+wait "$LEKT_PID" || acts_rc=1
+LEKT_PID=
+sed 's/^/  lekt A | /' "$WORK/lekt-a.out"
+grep -q "^+ .*40002" "$WORK/lekt-a.out" || { echo "  LEKT: A never saw B join"; acts_rc=1; }
+"$PYTHON" - "$PREFIX" <<'EOF' | sed 's/^/  engine | /'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect('/var/run/dpdk/%s/dpdk_telemetry.v2' % sys.argv[1])
+s.recv(4096)
+s.send(b'/peregrine/lekt')
+d = json.loads(s.recv(1 << 20))['/peregrine/lekt']
+print('/peregrine/lekt ' + ' '.join('%s=%s' % (k, d[k]) for k in ('accepted', 'joined', 'left', 'heartbeats', 'connections')))
+EOF
+
 say "stopping peregrine (SIGTERM)"
 kill -TERM "$ENGINE_PID"
 rc=0
@@ -160,4 +194,5 @@ echo "  peregrine exited with $rc"
 [ -e "/sys/class/net/$TAP" ] && echo "  warning: $TAP still exists"
 [ "$rc" -eq 0 ] || die "peregrine exited with $rc"
 [ "$load_rc" -eq 0 ] || die "the traffic generator reported losses (see above)"
+[ "$acts_rc" -eq 0 ] || die "a protocol act did not see what it should (see above)"
 say "demo finished"

@@ -55,7 +55,7 @@ struct burst_out {
     uint16_t n_tx[max_ports];
     rte_mbuf* exc[burst_size];   // to the kernel through the port's TAP
     uint16_t n_exc;
-    rte_mbuf* ctl[burst_size];   // to the control lcore, each tagged with its module
+    rte_mbuf* ctl[burst_size];   // to the control lcore (state writes), each tagged with its module
     uint16_t n_ctl;
     rte_mbuf* drop[burst_size];  // to free; every one already counted by reason
     uint16_t n_drop;

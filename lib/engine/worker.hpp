@@ -1,9 +1,10 @@
 #pragma once
 
-// A worker lcore: polls its RX queues, runs each burst through process_burst, and sends the
-// results: TX on its own queue of each port, exception and registration packets to the
-// control lcore through single-producer rings. It also transmits, on its queue, the frames the
-// control lcore hands back (kernel output, Register Client Responses): the control lcore owns
+// A worker lcore: polls its RX queues, runs each burst through the burst_pipeline (two bursts
+// in flight: stage_burst, then finish_burst one burst later), and sends the results: TX on its
+// own queue of each port, exception packets and the modules' control frames to the control
+// lcore through single-producer rings. It also transmits, on its queue, the frames the control
+// lcore hands back (kernel output, the modules' replies and what they originate): the control lcore owns
 // no TX queue, so the engine works on PMDs that need as many TX as RX queues (net_tap) or
 // have few queues. No allocation, lock, syscall or log here (the one exception: with
 // --idle-sleep, a worker that has found nothing to do for a while sleeps; see engine/idle.hpp).
