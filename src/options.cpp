@@ -12,10 +12,8 @@
 
 namespace peregrine {
 
-namespace {
-
 // The core's own sections; the modules' are added in the order of the list of modules.
-std::vector<engine::option_section> sections(options* o)
+std::vector<engine::option_section> option_sections(options* o)
 {
     using engine::option_section;
     option_section ports;
@@ -103,8 +101,6 @@ std::vector<engine::option_section> sections(options* o)
     return all;
 }
 
-} // namespace
-
 bool parse_config(const std::string& s, std::vector<queue_map>* out, std::string* err)
 {
     out->clear();
@@ -185,7 +181,7 @@ bool parse_addr(const std::string& s, port_address* out, std::string* err)
 
 bool parse_options(int argc, char** argv, options* o, std::string* err)
 {
-    const auto secs = sections(o);
+    const auto secs = option_sections(o);
     auto on_short = [o](int c, const char* v, std::string* e) {
         uint64_t mask;
         if (c != 'p')
@@ -211,7 +207,7 @@ kernel for everything else.
 
   -p PORTMASK            hexadecimal mask of ports to drive (default: every probed port)
   -h, --help             this text
-)USAGE" + engine::format(sections(&scratch)) + R"USAGE(
+)USAGE" + engine::format(option_sections(&scratch)) + R"USAGE(
 Example (one port on a TAP wire, one worker on lcore 1):
   peregrine -l 0-1 --no-pci --vdev=net_tap0,iface=pgw0 -- -p 0x1 --config "(0,0,1)" \
       --addr 0:198.18.0.1/24

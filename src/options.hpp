@@ -26,6 +26,7 @@ struct port_address {
     uint16_t port;
     uint32_t ip_be;
     uint8_t prefix_len;
+    bool operator==(const port_address&) const = default;
 };
 
 struct options {
@@ -46,6 +47,7 @@ struct options {
     lb::options lb;
     session::options session;
     lekt::options lekt;
+    bool operator==(const options&) const = default;
 };
 
 // Parses argv (argv[0] is the program name). On error returns false with *err set to a message
@@ -53,6 +55,9 @@ struct options {
 bool parse_options(int argc, char** argv, options* o, std::string* err);
 
 std::string usage(const char* prog);
+
+// Every section of --help (the core's and the modules'), applying to *o.
+std::vector<engine::option_section> option_sections(options* o);
 
 // Parses "(port,queue,lcore)[,(port,queue,lcore)...]".
 bool parse_config(const std::string& s, std::vector<queue_map>* out, std::string* err);

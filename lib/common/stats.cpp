@@ -20,22 +20,11 @@ constexpr std::string_view exc_names[] = {
     PG_EXCEPTION_REASONS(PG_X)
 #undef PG_X
 };
-constexpr std::string_view rtr_names[] = {
 #define PG_X(name, desc) #name,
-    PG_ROUTER_COUNTERS(PG_X)
+#define PG_COUNTER_NAMES(field, type, LIST) constexpr std::string_view type##_names[] = {LIST(PG_X)};
+PG_MODULE_COUNTERS(PG_COUNTER_NAMES)
+#undef PG_COUNTER_NAMES
 #undef PG_X
-};
-constexpr std::string_view ses_names[] = {
-#define PG_X(name, desc) #name,
-    PG_SESSION_COUNTERS(PG_X)
-#undef PG_X
-};
-
-constexpr std::string_view lbc_names[] = {
-#define PG_X(name, desc) #name,
-    PG_LB_COUNTERS(PG_X)
-#undef PG_X
-};
 
 uint64_t relaxed(const uint64_t& v)
 {
@@ -71,12 +60,11 @@ lcore_stats stats_sum(const lcore_stats* blocks, unsigned n)
             s.drops[i] += relaxed(x.drops[i]);
         for (unsigned i = 0; i < exc_count; ++i)
             s.exceptions[i] += relaxed(x.exceptions[i]);
-        for (unsigned i = 0; i < rtr_count; ++i)
-            s.router[i] += relaxed(x.router[i]);
-        for (unsigned i = 0; i < ses_count; ++i)
-            s.session[i] += relaxed(x.session[i]);
-        for (unsigned i = 0; i < lbc_count; ++i)
-            s.lb[i] += relaxed(x.lb[i]);
+#define PG_COUNTER_SUM(field, type, LIST)                                                   \
+    for (unsigned i = 0; i < type##_count; ++i)                                            \
+        s.field[i] += relaxed(x.field[i]);
+        PG_MODULE_COUNTERS(PG_COUNTER_SUM)
+#undef PG_COUNTER_SUM
     }
     return s;
 }
@@ -84,8 +72,9 @@ lcore_stats stats_sum(const lcore_stats* blocks, unsigned n)
 std::string_view drop_name(unsigned i) { return drop_names[i]; }
 std::string_view drop_desc(unsigned i) { return drop_descs[i]; }
 std::string_view exc_name(unsigned i) { return exc_names[i]; }
-std::string_view rtr_name(unsigned i) { return rtr_names[i]; }
-std::string_view ses_name(unsigned i) { return ses_names[i]; }
-std::string_view lbc_name(unsigned i) { return lbc_names[i]; }
+#define PG_COUNTER_NAME(field, type, LIST)                                                  \
+    std::string_view type##_name(unsigned i) { return type##_names[i]; }
+PG_MODULE_COUNTERS(PG_COUNTER_NAME)
+#undef PG_COUNTER_NAME
 
 } // namespace peregrine

@@ -18,6 +18,7 @@ struct queue_map {
     uint16_t port;
     uint16_t queue;
     unsigned lcore;
+    bool operator==(const queue_map&) const = default;
 };
 
 struct plan {

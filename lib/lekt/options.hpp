@@ -16,6 +16,7 @@ struct options {
     uint32_t max_per_ip = 64;            // a NAT of a small office, not a whole carrier
     uint32_t heartbeat_timeout_s = 15;   // clients heartbeat every few seconds
     uint32_t handshake_timeout_s = 5;    // handshake + setup, and finishing any partial packet
+    bool operator==(const options&) const = default;
 };
 
 engine::option_section option_section(options& o);

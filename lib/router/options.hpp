@@ -12,6 +12,7 @@ struct options {
     uint16_t port = 7100;
     uint32_t heartbeat_timeout_s = 90;  // 3 missed 30 s heartbeats
     uint32_t max_clients = 1u << 20;
+    bool operator==(const options&) const = default;
 };
 
 engine::option_section option_section(options& o);

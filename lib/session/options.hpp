@@ -17,6 +17,7 @@ struct options {
     uint32_t max_sessions = 1u << 20;
     uint32_t timeout_s = 30;          // three missed 10 s pings
     uint32_t hello_window_s = 30;     // HELLO timestamp vs our clock
+    bool operator==(const options&) const = default;
 };
 
 engine::option_section option_section(options& o);

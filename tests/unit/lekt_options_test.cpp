@@ -17,19 +17,6 @@ bool parse(std::vector<std::string> args, options* o, std::string* err)
     return pgtest::parse_options(std::move(args), o, err);
 }
 
-TEST(LektOptions, Defaults)
-{
-    options o;
-    std::string err;
-    ASSERT_TRUE(parse({}, &o, &err)) << err;
-    EXPECT_FALSE(o.lekt.off);
-    EXPECT_EQ(o.lekt.port, 7500);
-    EXPECT_EQ(o.lekt.max_clients, 16384u);
-    EXPECT_EQ(o.lekt.max_per_ip, 64u);
-    EXPECT_EQ(o.lekt.heartbeat_timeout_s, 15u);
-    EXPECT_EQ(o.lekt.handshake_timeout_s, 5u);
-}
-
 TEST(LektOptions, Accepted)
 {
     options o;

@@ -7,6 +7,8 @@
 
 #include <arpa/inet.h>
 
+#include <regex>
+
 #include <gtest/gtest.h>
 
 #include "engine/idle.hpp"
@@ -47,15 +49,29 @@ uint32_t be(const char* dotted)
     return a.s_addr;
 }
 
-TEST(Options, DefaultsWithNoArguments)
+// What --help says an option's default is, is the default: giving that value changes nothing.
+// (A test per default value would only restate the code; this one fails when the help lies.)
+TEST(Options, HelpStatesTheRealDefaults)
 {
-    const parse_result r = parse({});
-    ASSERT_TRUE(r.ok) << r.err;
-    EXPECT_EQ(r.o.portmask, 0u);
-    EXPECT_TRUE(r.o.config.empty());
-    EXPECT_EQ(r.o.router.port, 7100);
-    EXPECT_EQ(r.o.router.heartbeat_timeout_s, 90u);
-    EXPECT_FALSE(r.o.help);
+    options defaults;
+    std::string err;
+    ASSERT_TRUE(parse_options(1, std::vector<char*>{const_cast<char*>("pg")}.data(), &defaults, &err)) << err;
+    options probe;
+    const std::regex stated("default ([0-9]+|[a-z]+)[;:)]");
+    unsigned checked = 0;
+    for (const auto& sec : option_sections(&probe))
+        for (const auto& opt : sec.options) {
+            std::smatch m;
+            if (opt.arg.empty() || !std::regex_search(opt.help, m, stated))
+                continue;
+            probe = defaults;
+            std::string e;
+            ASSERT_TRUE(opt.apply(m[1].str().c_str(), &e)) << "--" << opt.name << " " << m[1] << ": " << e;
+            EXPECT_TRUE(probe == defaults) << "--" << opt.name << ": --help says the default is " << m[1]
+                                           << ", the code's is another";
+            ++checked;
+        }
+    EXPECT_GE(checked, 15u) << "the help's \"(default N)\" pattern changed: this test checks nothing";
 }
 
 TEST(Options, AcceptsAFullCommandLine)

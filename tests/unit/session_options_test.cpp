@@ -16,19 +16,6 @@ bool parse(std::vector<std::string> args, options* o, std::string* err)
     return pgtest::parse_options(std::move(args), o, err);
 }
 
-TEST(SessionOptions, Defaults)
-{
-    options o;
-    std::string err;
-    ASSERT_TRUE(parse({}, &o, &err)) << err;
-    EXPECT_EQ(o.session.port, 7300);
-    EXPECT_EQ(o.session.app, "echo");
-    EXPECT_TRUE(o.session.key_file.empty());
-    EXPECT_EQ(o.session.max_sessions, 1u << 20);
-    EXPECT_EQ(o.session.timeout_s, 30u);
-    EXPECT_EQ(o.session.hello_window_s, 30u);
-}
-
 TEST(SessionOptions, GoodValues)
 {
     options o;

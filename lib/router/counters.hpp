@@ -1,0 +1,22 @@
+#pragma once
+
+// The router module's drop reasons and counters: X(name, description) lists that
+// lib/common/module_counters.hpp composes into the engine's per-lcore counters. Names are
+// telemetry keys (/peregrine/drops, /peregrine/router): keep them stable.
+
+#define PG_ROUTER_DROP_REASONS(X)                                                   \
+    X(router_empty, "router datagram with no payload")                                     \
+    X(router_unknown_type, "router datagram with an unknown packet identifier")            \
+    X(router_bad_len, "router datagram whose length does not match its type")              \
+    X(router_too_long, "router Individual Message over the maximum datagram size")         \
+    X(router_reply_type, "router datagram of a type only the router sends")                \
+    X(router_hb_unregistered, "router Heartbeat from an endpoint with no registration")    \
+    X(router_self_source, "router datagram whose source is the engine itself")             \
+    X(router_bad_source, "router datagram from a source no reply may go to")               \
+    X(registry_full, "Register Client refused: registry at --max-clients")
+
+#define PG_ROUTER_COUNTERS(X)                                                               \
+    X(register_rx, "Register Client received (handed to the control lcore)")               \
+    X(heartbeat_answered, "Heartbeat answered and registration refreshed")                \
+    X(message_forwarded, "Individual Message forwarded to the registered recipient")       \
+    X(unknown_recipient, "Individual Message answered with Unknown Recipient")
