@@ -31,7 +31,7 @@ registry* registry::create(const params& p)
     rte_errno = 0;
     const unsigned seq = instance_seq.fetch_add(1);
     r->capacity_ = p.capacity;
-    r->n_slots_ = p.capacity + slack_for(p.capacity);
+    const uint32_t n_slots = p.capacity + slack_for(p.capacity);
     // Keyed hashing: a fresh seed per registry (and per run) so bucket collisions cannot be
     // planned from outside.
     const uint64_t seed = rte_rand();
@@ -44,21 +44,12 @@ registry* registry::create(const params& p)
             goto fail;
     }
 
-    r->slots_ = static_cast<entry*>(
-        rte_zmalloc_socket("pg_rtr_slots", sizeof(entry) * size_t(r->n_slots_), RTE_CACHE_LINE_SIZE, p.socket_id));
-    r->live_ = static_cast<uint8_t*>(rte_zmalloc_socket("pg_rtr_live", r->n_slots_, 0, p.socket_id));
-    r->free_ = static_cast<uint32_t*>(
-        rte_malloc_socket("pg_rtr_free", sizeof(uint32_t) * size_t(r->n_slots_), 0, p.socket_id));
-    if (!r->slots_ || !r->live_ || !r->free_)
+    if (!r->pool_.init("pg_rtr_slots", n_slots, p.socket_id))
         goto fail;
-    // Hand out low slots first so a small registry stays in few cache lines.
-    for (uint32_t i = 0; i < r->n_slots_; ++i)
-        r->free_[i] = r->n_slots_ - 1 - i;
-    r->n_free_ = r->n_slots_;
 
     // Every slot, retired ones included, may hold an id and an endpoint way.
-    if (!r->ids_.init(p.index_buckets ? p.index_buckets : id_index::buckets_for(r->n_slots_), seed, p.socket_id) ||
-        !r->eps_.init(p.index_buckets ? p.index_buckets : endpoint_index::buckets_for(r->n_slots_),
+    if (!r->ids_.init(p.index_buckets ? p.index_buckets : id_index::buckets_for(n_slots), seed, p.socket_id) ||
+        !r->eps_.init(p.index_buckets ? p.index_buckets : endpoint_index::buckets_for(n_slots),
                       detail::mix(seed + 1), p.socket_id))
         goto fail;
 
@@ -68,7 +59,7 @@ registry* registry::create(const params& p)
         rcu_defer_queue::params dp;
         dp.name = dqname;
         dp.v = r->rcu_;
-        dp.size = r->n_slots_;
+        dp.size = n_slots;
         dp.esize = sizeof(retired);
         dp.free_fn = &registry::free_retired;
         dp.p = r;
@@ -89,9 +80,6 @@ registry::~registry()
 {
     // Readers are gone (offline) by now, so draining the defer queue cannot block for long.
     dq_.destroy();
-    rte_free(free_);
-    rte_free(live_);
-    rte_free(slots_);
     if (own_rcu_)
         rte_free(rcu_);
 }
@@ -102,7 +90,7 @@ void registry::free_retired(void* p, void* elems, unsigned n)
     const auto* x = static_cast<const retired*>(elems);
     for (unsigned i = 0; i < n; ++i) {
         if (x[i].slot != endpoint_index::none)
-            r->free_[r->n_free_++] = x[i].slot;
+            r->pool_.push(x[i].slot);
         if (x[i].way != endpoint_index::none)
             r->eps_.release(x[i].way);
     }
@@ -165,7 +153,7 @@ unsigned registry::lookup_endpoints(const uint64_t* keys, unsigned n, entry** ou
                 uint32_t w;
                 const step s = eps_.find(k, p, &w);
                 if (s == step::hit) {
-                    o[i] = &slots_[eps_.slot(w)];
+                    o[i] = &pool_[eps_.slot(w)];
                     ++hits;
                 } else if (s == step::miss) {
                     o[i] = nullptr;
@@ -202,21 +190,21 @@ unsigned registry::refresh_endpoints(const uint64_t* keys, unsigned n, uint64_t 
 entry* registry::find_id(uint32_t id) const
 {
     uint32_t s;
-    return ids_.lookup(id, &s) ? &slots_[s] : nullptr;
+    return ids_.lookup(id, &s) ? &pool_[s] : nullptr;
 }
 
 entry* registry::find_endpoint(uint64_t key) const
 {
     uint32_t w;
-    return eps_.lookup(key, &w) ? &slots_[eps_.slot(w)] : nullptr;
+    return eps_.lookup(key, &w) ? &pool_[eps_.slot(w)] : nullptr;
 }
 
 bool registry::alloc_slot(uint32_t* slot)
 {
     // Every spare slot may still be in a grace period.
-    if (!dq_.reclaim_until([this] { return n_free_ != 0; }))
+    if (!dq_.reclaim_until([this] { return pool_.n_free() != 0; }))
         return false;
-    *slot = free_[--n_free_];
+    *slot = pool_.pop();
     return true;
 }
 
@@ -234,7 +222,7 @@ uint32_t registry::reserve_way(uint64_t key)
 void registry::retire(uint32_t slot, uint32_t way)
 {
     if (slot != endpoint_index::none)
-        live_[slot] = 0;
+        pool_.set_live(slot, false);
     retired x{slot, way};
     dq_.retire(&x);  // the queue holds every slot: never full
 }
@@ -244,12 +232,12 @@ uint32_t registry::way_of(const entry* e) const
 {
     uint32_t w;
     const bool found = eps_.lookup(endpoint_key(e->ip_be, e->udp_port_be), &w);
-    return found && &slots_[eps_.slot(w)] == e ? w : endpoint_index::none;
+    return found && &pool_[eps_.slot(w)] == e ? w : endpoint_index::none;
 }
 
 void registry::unlink(entry* e)
 {
-    const uint32_t slot = static_cast<uint32_t>(e - slots_);
+    const uint32_t slot = pool_.index(e);
     uint32_t where;
     if (ids_.locate(e->client_id, &where) && ids_.slot_at(where) == slot)
         ids_.erase(where);
@@ -266,11 +254,11 @@ upsert_result registry::upsert(uint32_t id, const endpoint& ep, uint64_t now)
     uint32_t id_where = 0;
     entry* by_id = nullptr;
     if (ids_.locate(id, &id_where))
-        by_id = &slots_[ids_.slot_at(id_where)];
+        by_id = &pool_[ids_.slot_at(id_where)];
     uint32_t ep_way = endpoint_index::none;
     entry* by_ep = nullptr;
     if (eps_.lookup(key, &ep_way))
-        by_ep = &slots_[eps_.slot(ep_way)];
+        by_ep = &pool_[eps_.slot(ep_way)];
 
     if (by_id && by_id == by_ep && by_id->port_id == ep.port_id &&
         rte_is_same_ether_addr(&by_id->next_hop, &ep.next_hop)) {
@@ -300,18 +288,18 @@ upsert_result registry::upsert(uint32_t id, const endpoint& ep, uint64_t now)
     const bool same_endpoint = by_ep != nullptr;
     const uint32_t way = same_endpoint ? ep_way : reserve_way(key);
     if (way == endpoint_index::none) {
-        free_[n_free_++] = slot;  // never published
+        pool_.push(slot);  // never published
         ++c_.full;
         return upsert_result::full;
     }
-    entry& e = slots_[slot];
+    entry& e = pool_[slot];
     e.client_id = id;
     e.ip_be = ep.ip_be;
     e.udp_port_be = ep.udp_port_be;
     e.port_id = ep.port_id;
     e.next_hop = ep.next_hop;
     e.seen_at = eps_.seen(way);
-    live_[slot] = 1;
+    pool_.set_live(slot, true);
 
     // Publish (release stores: a reader that finds the key sees the filled entry). Endpoint
     // first, so a Heartbeat right after the Register Client Response always finds it.
@@ -326,7 +314,7 @@ upsert_result registry::upsert(uint32_t id, const endpoint& ep, uint64_t now)
         const uint32_t old_way = same_endpoint ? endpoint_index::none : way_of(by_id);
         if (old_way != endpoint_index::none)
             eps_.kill(old_way);
-        retire(static_cast<uint32_t>(by_id - slots_), old_way);
+        retire(pool_.index(by_id), old_way);
         ++c_.moved;
         return upsert_result::moved;
     }
@@ -354,19 +342,11 @@ bool registry::remove(uint32_t id)
 
 unsigned registry::expire(uint64_t now, uint64_t max_age, unsigned budget)
 {
-    unsigned removed = 0;
-    for (unsigned i = 0; i < budget; ++i) {
-        const uint32_t s = cursor_;
-        cursor_ = (cursor_ + 1 == n_slots_) ? 0 : cursor_ + 1;
-        if (!live_[s])
-            continue;
+    const unsigned removed = pool_.sweep(
+        budget,
         // Signed: a worker on another core may have stamped a TSC slightly ahead of ours.
-        const int64_t age = static_cast<int64_t>(now - slots_[s].seen());
-        if (age > static_cast<int64_t>(max_age)) {
-            unlink(&slots_[s]);
-            ++removed;
-        }
-    }
+        [&](const entry& e) { return static_cast<int64_t>(now - e.seen()) > static_cast<int64_t>(max_age); },
+        [&](uint32_t s) { unlink(&pool_[s]); });
     c_.expired += removed;
     return removed;
 }

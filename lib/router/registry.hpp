@@ -23,6 +23,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "common/rcu.hpp"
+#include "common/slot_pool.hpp"
 #include "router/index.hpp"
 
 namespace peregrine::router {
@@ -105,7 +106,7 @@ public:
         uint32_t s;
         const step r = ids_.find(id, p, &s);
         if (r == step::hit) {
-            *out = &slots_[s];
+            *out = &pool_[s];
             rte_prefetch0(*out);
         }
         return r;
@@ -135,7 +136,7 @@ public:
     uint32_t size() const { return std::atomic_ref<const uint32_t>(size_).load(std::memory_order_relaxed); }
     uint32_t capacity() const { return capacity_; }
     // Slots an expiry pass visits: capacity plus room for registrations in a grace period.
-    uint32_t slots() const { return n_slots_; }
+    uint32_t slots() const { return pool_.size(); }
     registry_counters counters() const;
     // The indexes (tests and diagnostics).
     const id_index& ids() const { return ids_; }
@@ -161,14 +162,9 @@ private:
     rte_rcu_qsbr* rcu_ = nullptr;
     bool own_rcu_ = false;
     rcu_defer_queue dq_;
-    entry* slots_ = nullptr;
-    uint8_t* live_ = nullptr;     // writer-only: slot holds a published registration
-    uint32_t* free_ = nullptr;    // writer-only stack of free slot indices
-    uint32_t n_free_ = 0;
-    uint32_t n_slots_ = 0;
+    slot_pool<entry> pool_;       // readers index it; its free stack and live flags are the writer's
     uint32_t capacity_ = 0;
     uint32_t size_ = 0;
-    uint32_t cursor_ = 0;
     registry_counters c_{};
 };
 

@@ -33,28 +33,20 @@ table* table::create(const params& p)
     auto* t = new table();
     const unsigned seq = instance_seq.fetch_add(1);
     t->capacity_ = p.capacity;
-    t->n_slots_ = p.capacity + slack_for(p.capacity);
+    const uint32_t n_slots = p.capacity + slack_for(p.capacity);
     int err = ENOMEM;
 
-    t->slots_ = static_cast<entry*>(
-        rte_zmalloc_socket("pg_sess_slots", sizeof(entry) * size_t(t->n_slots_), RTE_CACHE_LINE_SIZE, p.socket_id));
-    t->live_ = static_cast<uint8_t*>(rte_zmalloc_socket("pg_sess_live", t->n_slots_, 0, p.socket_id));
-    t->free_ = static_cast<uint32_t*>(
-        rte_malloc_socket("pg_sess_free", sizeof(uint32_t) * size_t(t->n_slots_), 0, p.socket_id));
     t->hops_ = static_cast<rte_ether_addr*>(
-        rte_zmalloc_socket("pg_sess_hops", sizeof(rte_ether_addr) * size_t(t->n_slots_), 0, p.socket_id));
-    if (!t->slots_ || !t->live_ || !t->free_ || !t->hops_)
+        rte_zmalloc_socket("pg_sess_hops", sizeof(rte_ether_addr) * size_t(n_slots), 0, p.socket_id));
+    if (!t->pool_.init("pg_sess_slots", n_slots, p.socket_id) || !t->hops_)
         goto fail;
-    for (uint32_t i = 0; i < t->n_slots_; ++i)
-        t->free_[i] = t->n_slots_ - 1 - i;
-    t->n_free_ = t->n_slots_;
 
     {
         char name[RTE_HASH_NAMESIZE];
         std::snprintf(name, sizeof(name), "%.12s_%u", p.name, seq);
         rte_hash_parameters hp{};
         hp.name = name;
-        hp.entries = t->n_slots_;
+        hp.entries = n_slots;
         hp.key_len = client_id_len;
         hp.hash_func = rte_hash_crc;
         hp.socket_id = p.socket_id;
@@ -102,10 +94,7 @@ table::~table()
 {
     dq_.destroy();
     rte_hash_free(hash_);
-    rte_free(free_);
-    rte_free(live_);
     rte_free(hops_);
-    rte_free(slots_);
 }
 
 void table::free_slots(void* p, void* elems, unsigned n)
@@ -113,7 +102,7 @@ void table::free_slots(void* p, void* elems, unsigned n)
     auto* t = static_cast<table*>(p);
     const auto* idx = static_cast<const uint32_t*>(elems);
     for (unsigned i = 0; i < n; ++i)
-        t->free_[t->n_free_++] = idx[i];
+        t->pool_.push(idx[i]);
 }
 
 void table::lookup(const uint8_t* const* ids, unsigned n, entry** out) const
@@ -141,15 +130,15 @@ entry* table::find(const uint8_t* id) const
 bool table::alloc_slot(uint32_t* slot)
 {
     // Every spare slot may be in a grace period.
-    if (!dq_.reclaim_until([this] { return n_free_ != 0; }))
+    if (!dq_.reclaim_until([this] { return pool_.n_free() != 0; }))
         return false;
-    *slot = free_[--n_free_];
+    *slot = pool_.pop();
     return true;
 }
 
 void table::retire_slot(uint32_t slot)
 {
-    live_[slot] = 0;
+    pool_.set_live(slot, false);
     // Queue full (more than the slack retired within one grace period): waits the grace period out.
     dq_.retire(&slot);
 }
@@ -177,7 +166,7 @@ open_result table::open(const uint8_t* id, const endpoint& ep, uint64_t hello_ts
         ++c_.full;
         return open_result::full;
     }
-    entry& e = slots_[slot];
+    entry& e = pool_[slot];
     e.win.reset(order);
     std::memcpy(e.client_id, id, client_id_len);
     e.hello_ts = hello_ts;
@@ -187,7 +176,7 @@ open_result table::open(const uint8_t* id, const endpoint& ep, uint64_t hello_ts
     e.tx_order = 0;
     hops_[slot] = ep.next_hop;
     e.touch(now);
-    live_[slot] = 1;
+    pool_.set_live(slot, true);
     // Publish (release store of the data pointer: a reader that finds the key sees the filled
     // slot). For an existing key this swaps the pointer in place.
     const key k(id);
@@ -197,7 +186,7 @@ open_result table::open(const uint8_t* id, const endpoint& ep, uint64_t hello_ts
         return open_result::full;
     }
     if (old) {
-        retire_slot(static_cast<uint32_t>(old - slots_));
+        retire_slot(pool_.index(old));
         ++c_.reopened;
         return open_result::reopened;
     }
@@ -213,7 +202,7 @@ bool table::close(const uint8_t* id)
         return false;
     const key k(id);
     rte_hash_del_key(hash_, &k);
-    retire_slot(static_cast<uint32_t>(e - slots_));
+    retire_slot(pool_.index(e));
     std::atomic_ref<uint32_t>(size_).store(size_ - 1, std::memory_order_relaxed);
     ++c_.closed;
     return true;
@@ -221,18 +210,14 @@ bool table::close(const uint8_t* id)
 
 unsigned table::expire(uint64_t now, uint64_t max_age, unsigned budget)
 {
-    unsigned removed = 0;
-    for (unsigned i = 0; i < budget; ++i) {
-        const uint32_t s = cursor_;
-        cursor_ = (cursor_ + 1 == n_slots_) ? 0 : cursor_ + 1;
-        if (!live_[s] || !slots_[s].expired(now, max_age))
-            continue;
-        const key k(slots_[s].client_id);
-        rte_hash_del_key(hash_, &k);
-        retire_slot(s);
-        std::atomic_ref<uint32_t>(size_).store(size_ - 1, std::memory_order_relaxed);
-        ++removed;
-    }
+    const unsigned removed = pool_.sweep(
+        budget, [&](const entry& e) { return e.expired(now, max_age); },
+        [&](uint32_t slot) {
+            const key k(pool_[slot].client_id);
+            rte_hash_del_key(hash_, &k);
+            retire_slot(slot);
+            std::atomic_ref<uint32_t>(size_).store(size_ - 1, std::memory_order_relaxed);
+        });
     c_.expired += removed;
     return removed;
 }

@@ -20,6 +20,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "common/rcu.hpp"
+#include "common/slot_pool.hpp"
 #include "session/codec.hpp"
 #include "session/window.hpp"
 
@@ -101,17 +102,15 @@ public:
     template <typename Fn>
     void for_each(Fn&& fn) const
     {
-        for (uint32_t s = 0; s < n_slots_; ++s)
-            if (live_[s])
-                fn(static_cast<const entry&>(slots_[s]));
+        pool_.for_each_live(fn);
     }
 
     // The MAC a session's HELLO came from (writer thread, or once readers are gone).
-    const rte_ether_addr& next_hop(const entry& e) const { return hops_[&e - slots_]; }
+    const rte_ether_addr& next_hop(const entry& e) const { return hops_[pool_.index(&e)]; }
 
     uint32_t size() const { return std::atomic_ref<const uint32_t>(size_).load(std::memory_order_relaxed); }
     uint32_t capacity() const { return capacity_; }
-    uint32_t slots() const { return n_slots_; }
+    uint32_t slots() const { return pool_.size(); }
     table_counters counters() const;
 
 private:
@@ -122,15 +121,10 @@ private:
 
     rte_hash* hash_ = nullptr;
     rcu_defer_queue dq_;
-    entry* slots_ = nullptr;
-    uint8_t* live_ = nullptr;
+    slot_pool<entry> pool_;           // the sessions; the hash holds pointers into it
     rte_ether_addr* hops_ = nullptr;  // by slot
-    uint32_t* free_ = nullptr;
-    uint32_t n_free_ = 0;
-    uint32_t n_slots_ = 0;
     uint32_t capacity_ = 0;
     uint32_t size_ = 0;
-    uint32_t cursor_ = 0;
     table_counters c_{};
 };
 
