@@ -1,5 +1,5 @@
 // The machine's floor for a cold registry: what one random cache-line miss costs, alone and with
-// the burst's misses overlapped. docs/performance.md ("The DRAM floor") uses it to say how far a
+// the burst's misses overlapped. docs/performance-history.md ("The DRAM floor") uses it to say how far a
 // registry lookup at 10M clients can go on this machine.
 //
 //   BM_chase        dependent loads (pointer chase through a random cycle): DRAM latency

@@ -18,7 +18,7 @@ inline uint8_t* out_ptr(uint8_t* p) { return p != nullptr ? p : no_bytes; }
 
 // The single-shot GCM functions rather than GCM jobs: IPsec-MB 1.3 runs GCM one buffer at a
 // time in either case (the AVX-512 kernels are single-buffer, wide within the buffer), and the
-// direct call skips the job ring (see docs/performance.md for the measurement).
+// direct call skips the job ring (see docs/performance-history.md for the measurement).
 inline void encrypt_one(IMB_MGR* m, const gcm_key& key, const gcm_op& op, uint8_t* tag)
 {
     gcm_context_data gctx;

@@ -36,7 +36,7 @@ public:
     // Level 0 with Huffman codes trained on `sample` (ISA-L's semi-static mode: the histogram
     // of a representative payload, isal_create_hufftables) instead of ISA-L's generic ones.
     // Level-0 speed with close to level-1 ratio on payloads like the sample (measured in
-    // docs/performance.md), where level 1 spends microseconds per call building a dynamic code.
+    // docs/performance-history.md), where level 1 spends microseconds per call building a dynamic code.
     // Every literal still gets a code: any input compresses, merely worse if unlike the
     // sample. The code travels in each stream's block header: any inflater decodes it.
     static std::unique_ptr<deflater> create_trained(const uint8_t* sample, size_t sample_len,

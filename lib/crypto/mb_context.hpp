@@ -21,7 +21,7 @@ namespace peregrine::crypto {
 class mb_context {
 public:
     // Which IPsec-MB code path to use. automatic = init_mb_mgr_auto (the widest the CPU has;
-    // measured best on AVX-512 + SHA-NI hosts, see docs/performance.md). The explicit ones exist
+    // measured best on AVX-512 + SHA-NI hosts, see docs/performance-history.md). The explicit ones exist
     // for benchmarks and tests.
     enum class arch { automatic, sse, avx, avx2, avx512 };
 

@@ -48,7 +48,7 @@ void process_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mb
 // to load) before the previous one is finished, so one burst's misses overlap the other's
 // packet work instead of stalling it. At 1M and 10M registered clients every Heartbeat and
 // Individual Message misses the caches once or twice; within one burst only part of a miss's
-// latency hides behind the burst's own work (docs/performance.md, "Two bursts in flight").
+// latency hides behind the burst's own work (docs/performance-history.md, "Two bursts in flight").
 // The price: a burst leaves one push() later, so a caller must drain() whenever no new burst
 // comes (the worker does after an RX round that brought nothing).
 class burst_pipeline {

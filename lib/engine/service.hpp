@@ -41,6 +41,18 @@ public:
     }
 };
 
+// The last step of every module's start(): plugs the service's module m into e.ctx and points
+// the module's telemetry at it; nullptr (and *err) when the context refuses the module.
+template <typename Service>
+std::unique_ptr<service> plug(std::unique_ptr<Service> svc, module& m, const env& e, telemetry_slot<Service>& tel,
+                              std::string* err)
+{
+    if (!e.ctx->add(&m, err))
+        return nullptr;
+    tel.svc = svc.get();
+    return svc;
+}
+
 // Each module's telemetry and start, by convention (the daemon's list of modules calls them):
 //   void <module>::register_telemetry(const engine::telemetry_env*);  // once, after the EAL
 //   std::unique_ptr<engine::service> <module>::start(const <module>::options&, const engine::env&,

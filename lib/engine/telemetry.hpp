@@ -28,6 +28,24 @@ struct telemetry_env {
     lcore_stats sum() const { return stats_sum(stats, n_stats); }
 };
 
+// What a module's telemetry callbacks read (DPDK's callbacks take no context pointer): its
+// running service, null while it is not running, and the engine's telemetry environment.
+template <typename Service>
+struct telemetry_slot {
+    const Service* svc = nullptr;
+    const telemetry_env* tel = nullptr;
+    // The service is going away: callbacks that run after this see none.
+    void detach()
+    {
+        if (!tel) {
+            svc = nullptr;
+            return;
+        }
+        std::lock_guard<std::mutex> lk(*tel->mu);
+        svc = nullptr;
+    }
+};
+
 void add_u64s(rte_tel_data* d, std::initializer_list<std::pair<const char*, uint64_t>> kv);
 
 // One key per entry of a stats.hpp X-macro list (its counter array): name(i) -> v[i].

@@ -11,9 +11,7 @@
 namespace peregrine::lb {
 
 namespace {
-// The telemetry callbacks' view (DPDK's callbacks take no context pointer).
-const service* g_svc = nullptr;
-const engine::telemetry_env* g_tel = nullptr;
+engine::telemetry_slot<service> g;
 
 std::string ep_string(const endpoint& e)
 {
@@ -22,16 +20,16 @@ std::string ep_string(const endpoint& e)
 
 int cmd_lb(const char*, const char*, rte_tel_data* d)
 {
-    const lcore_stats s = g_tel->sum();
+    const lcore_stats s = g.tel->sum();
     rte_tel_data_start_dict(d);
-    std::lock_guard<std::mutex> lk(*g_tel->mu);
-    if (!g_svc)
+    std::lock_guard<std::mutex> lk(*g.tel->mu);
+    if (!g.svc)
         return -ENODEV;
-    const state* st = &g_svc->lb_state();
-    rte_tel_data_add_dict_u64(d, "udp_port", g_svc->opts().port);
-    rte_tel_data_add_dict_string(d, "policy", (g_svc->opts().policy == 1) ? "least-loaded" : "maglev");
-    rte_tel_data_add_dict_u64(d, "expiry_s", g_svc->opts().expiry_s);
-    rte_tel_data_add_dict_u64(d, "answer_no_node", g_svc->opts().answer_no_node);
+    const state* st = &g.svc->lb_state();
+    rte_tel_data_add_dict_u64(d, "udp_port", g.svc->opts().port);
+    rte_tel_data_add_dict_string(d, "policy", (g.svc->opts().policy == 1) ? "least-loaded" : "maglev");
+    rte_tel_data_add_dict_u64(d, "expiry_s", g.svc->opts().expiry_s);
+    rte_tel_data_add_dict_u64(d, "answer_no_node", g.svc->opts().answer_no_node);
     engine::add_named(d, lbc_name, s.lb);
     std::lock_guard<std::mutex> lk2(st->mu());
     engine::add_u64s(d, {{"serving_nodes", st->serving_nodes().size()},
@@ -48,10 +46,10 @@ int cmd_lb(const char*, const char*, rte_tel_data* d)
 int cmd_lb_nodes(const char*, const char*, rte_tel_data* d)
 {
     rte_tel_data_start_dict(d);
-    std::lock_guard<std::mutex> lk(*g_tel->mu);
-    if (!g_svc)
+    std::lock_guard<std::mutex> lk(*g.tel->mu);
+    if (!g.svc)
         return -ENODEV;
-    const state* st = &g_svc->lb_state();
+    const state* st = &g.svc->lb_state();
     std::lock_guard<std::mutex> lk2(st->mu());
     const uint64_t now = rte_rdtsc();
     unsigned n = 0;
@@ -91,10 +89,10 @@ int cmd_lb_regs(const char*, const char* params, rte_tel_data* d)
         group = static_cast<long>(g);
     }
     rte_tel_data_start_dict(d);
-    std::lock_guard<std::mutex> lk(*g_tel->mu);
-    if (!g_svc)
+    std::lock_guard<std::mutex> lk(*g.tel->mu);
+    if (!g.svc)
         return -ENODEV;
-    const state* st = &g_svc->lb_state();
+    const state* st = &g.svc->lb_state();
     std::lock_guard<std::mutex> lk2(st->mu());
     const auto& regs = st->registrations();
     auto it = group < 0 ? regs.begin() : regs.lower_bound(state::reg_key(uint16_t(group), 0));
@@ -126,12 +124,7 @@ service::service(const options& o, const engine::env& e) : opt_(o)
 
 service::~service()
 {
-    if (g_tel) {
-        std::lock_guard<std::mutex> lk(*g_tel->mu);
-        g_svc = nullptr;
-    } else {
-        g_svc = nullptr;
-    }
+    g.detach();
 }
 
 std::string service::describe() const
@@ -142,7 +135,7 @@ std::string service::describe() const
 
 void register_telemetry(const engine::telemetry_env* t)
 {
-    g_tel = t;
+    g.tel = t;
     rte_telemetry_register_cmd("/peregrine/lb", cmd_lb,
                                "Load-balancer counters, node and registration counts. No parameters");
     rte_telemetry_register_cmd("/peregrine/lb/nodes", cmd_lb_nodes,
@@ -157,10 +150,8 @@ std::unique_ptr<engine::service> start(const options& o, const engine::env& e, s
     if (o.off)
         return nullptr;
     auto svc = std::make_unique<service>(o, e);
-    if (!e.ctx->add(&svc->mod(), err))
-        return nullptr;
-    g_svc = svc.get();
-    return svc;
+    engine::module& mod = svc->mod();
+    return engine::plug(std::move(svc), mod, e, g, err);
 }
 
 } // namespace peregrine::lb

@@ -11,21 +11,19 @@
 namespace peregrine::lekt {
 
 namespace {
-// The telemetry callbacks' view (DPDK's callbacks take no context pointer).
-const service* g_svc = nullptr;
-const engine::telemetry_env* g_tel = nullptr;
+engine::telemetry_slot<service> g;
 
 // /peregrine/lekt: LEKT server counters and rejects by reason.
 int cmd_lekt(const char*, const char*, rte_tel_data* d)
 {
     rte_tel_data_start_dict(d);
-    std::lock_guard<std::mutex> lk(*g_tel->mu);
-    rte_tel_data_add_dict_u64(d, "enabled", g_svc != nullptr);
-    if (!g_svc)
+    std::lock_guard<std::mutex> lk(*g.tel->mu);
+    rte_tel_data_add_dict_u64(d, "enabled", g.svc != nullptr);
+    if (!g.svc)
         return 0;
-    const auto& c = g_svc->srv().counters();
+    const auto& c = g.svc->srv().counters();
     const auto rd = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-    engine::add_u64s(d, {{"tcp_port", g_svc->srv().params().port},
+    engine::add_u64s(d, {{"tcp_port", g.svc->srv().params().port},
                  {"connections", rd(c.open)},
                  {"members", rd(c.members)},
                  {"accepted", rd(c.accepted)},
@@ -67,11 +65,11 @@ int cmd_lekt_members(const char*, const char* params, rte_tel_data* d)
         offset = v;
     }
     rte_tel_data_start_dict(d);
-    std::lock_guard<std::mutex> lk(*g_tel->mu);
-    if (!g_svc)
+    std::lock_guard<std::mutex> lk(*g.tel->mu);
+    if (!g.svc)
         return -ENODEV;
     std::size_t total = 0;
-    const auto ms = g_svc->srv().members(offset, page, &total);
+    const auto ms = g.svc->srv().members(offset, page, &total);
     rte_tel_data_add_dict_u64(d, "total", total);
     rte_tel_data_add_dict_u64(d, "offset", offset);
     rte_tel_data* list = rte_tel_data_alloc();
@@ -98,12 +96,7 @@ int cmd_lekt_members(const char*, const char* params, rte_tel_data* d)
 
 service::~service()
 {
-    if (g_tel) {
-        std::lock_guard<std::mutex> lk(*g_tel->mu);
-        g_svc = nullptr;
-    } else {
-        g_svc = nullptr;
-    }
+    g.detach();
 }
 
 std::string service::describe() const
@@ -115,7 +108,7 @@ std::string service::describe() const
 
 void register_telemetry(const engine::telemetry_env* t)
 {
-    g_tel = t;
+    g.tel = t;
     rte_telemetry_register_cmd("/peregrine/lekt", cmd_lekt,
                                "LEKT rendezvous: connections, members, heartbeats, bytes, rejects by reason. No parameters");
     rte_telemetry_register_cmd("/peregrine/lekt/members", cmd_lekt_members,
@@ -146,10 +139,8 @@ std::unique_ptr<engine::service> start(const options& o, const engine::env& e, s
         *note = "LEKT: only " + std::to_string(svc->srv().fd_limit()) +
                 " file descriptors (RLIMIT_NOFILE hard limit): fewer than --lekt-max-clients " +
                 std::to_string(o.max_clients) + " connections will be accepted";
-    if (!e.ctx->add(&svc->mod(), err))
-        return nullptr;
-    g_svc = svc.get();
-    return svc;
+    engine::module& mod = svc->mod();
+    return engine::plug(std::move(svc), mod, e, g, err);
 }
 
 } // namespace peregrine::lekt

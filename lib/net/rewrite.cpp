@@ -9,7 +9,7 @@
 
 namespace peregrine::net {
 
-// Performance note (docs/performance.md): both rewrites read every header field they need
+// Performance note (docs/performance-history.md): both rewrites read every header field they need
 // before the first store and compute the new checksums from those values, instead of storing
 // the new header and summing it again from memory. Re-reading freshly stored bytes with wide
 // loads defeats store-to-load forwarding (a stall of tens of cycles per checksum). The sums

@@ -159,7 +159,7 @@ protected:
 public:
     // Stage 1 split in two, for bursts: aim() hashes (no memory access), prefetch() starts the
     // miss. Issuing a burst's prefetches back to back keeps them all in the reorder window at
-    // once, so their misses overlap (docs/performance.md, "prefetches in one tight loop").
+    // once, so their misses overlap (docs/performance-history.md, "prefetches in one tight loop").
     void prefetch(const probe& p) const { rte_prefetch0(&buckets_[p.bucket]); }
 
 protected:

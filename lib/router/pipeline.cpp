@@ -120,8 +120,9 @@ void end_burst(const config& cfg, const registry& reg, lcore_stats& st, const ne
 
     // Pass 2: compare the IDs; a hit starts the prefetch of its registration, which pass 4
     // reads. Keys whose bucket overflowed go round again while their next bucket arrives.
-    // Measured (lookup_ids: ID bucket + entry read; docs/performance.md, 2 GHz TSC, Xeon VM):
-    // ~28 TSC cycles/packet at 1K clients, ~70 at 10M (two dependent misses).
+    // Measured (lookup_ids: ID bucket + entry read; docs/performance.md, AMD EPYC Zen 5 VM,
+    // 2.69 GHz TSC, 2026-12-06): ~25 TSC cycles/packet at 1K clients, ~59 at 10M (two
+    // dependent misses).
     entry* id_hit[burst_size];
     uint8_t again[burst_size];
     unsigned n_again = 0;
@@ -150,9 +151,9 @@ void end_burst(const config& cfg, const registry& reg, lcore_stats& st, const ne
 
     // Pass 3: Heartbeats, each answered as soon as its bucket line is compared (the stamp it
     // refreshes is in that line), so the rewrite of one overlaps the next one's miss.
-    // Measured (bench_router, TSC cycles/packet, whole process_burst + harness, NIC checksum,
-    // same machine): ~60 at 1K clients, ~92 at 10M, of which the registry (lookup_endpoints)
-    // ~25 / ~56.
+    // Measured (bench_router, TSC cycles/packet, the whole two-burst pipeline + harness, NIC
+    // checksum, same machine): ~57 at 1K clients, ~73 at 10M, of which the registry
+    // (lookup_endpoints) ~19 / ~55.
     // Counted once per burst: a counter incremented in memory per packet is a chain of
     // store-to-load forwards.
     unsigned answered = 0, forwarded = 0;

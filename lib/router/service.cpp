@@ -10,22 +10,20 @@
 namespace peregrine::router {
 
 namespace {
-// The telemetry callbacks' view (DPDK's callbacks take no context pointer).
-const service* g_svc = nullptr;
-const engine::telemetry_env* g_tel = nullptr;
+engine::telemetry_slot<service> g;
 
 int cmd_router(const char*, const char*, rte_tel_data* d)
 {
-    const lcore_stats s = g_tel->sum();
+    const lcore_stats s = g.tel->sum();
     rte_tel_data_start_dict(d);
-    std::lock_guard<std::mutex> lk(*g_tel->mu);
-    if (!g_svc)
+    std::lock_guard<std::mutex> lk(*g.tel->mu);
+    if (!g.svc)
         return -ENODEV;
-    const registry& reg = g_svc->reg();
-    engine::add_u64s(d, {{"udp_port", g_svc->opts().port},
+    const registry& reg = g.svc->reg();
+    engine::add_u64s(d, {{"udp_port", g.svc->opts().port},
                          {"clients", reg.size()},
                          {"capacity", reg.capacity()},
-                         {"heartbeat_timeout_s", g_svc->opts().heartbeat_timeout_s}});
+                         {"heartbeat_timeout_s", g.svc->opts().heartbeat_timeout_s}});
     engine::add_named(d, rtr_name, s.router);
     const registry_counters c = reg.counters();
     engine::add_u64s(d, {{"registered", c.added},
@@ -49,11 +47,11 @@ int cmd_client(const char*, const char* params, rte_tel_data* d)
     if (*end != '\0' || id > UINT32_MAX)
         return -EINVAL;
     rte_tel_data_start_dict(d);
-    std::lock_guard<std::mutex> lk(*g_tel->mu);
-    if (!g_svc)
+    std::lock_guard<std::mutex> lk(*g.tel->mu);
+    if (!g.svc)
         return -ENODEV;
-    const engine::rcu_reader rd(*g_tel);
-    const entry* e = g_svc->reg().find_id(static_cast<uint32_t>(id));
+    const engine::rcu_reader rd(*g.tel);
+    const entry* e = g.svc->reg().find_id(static_cast<uint32_t>(id));
     rte_tel_data_add_dict_u64(d, "client_id", id);
     rte_tel_data_add_dict_u64(d, "registered", e != nullptr);
     if (e) {
@@ -74,12 +72,7 @@ service::service(const options& o, registry* reg, uint64_t tsc_hz)
 
 service::~service()
 {
-    if (g_tel) {
-        std::lock_guard<std::mutex> lk(*g_tel->mu);
-        g_svc = nullptr;
-    } else {
-        g_svc = nullptr;
-    }
+    g.detach();
 }
 
 std::string service::describe() const
@@ -100,7 +93,7 @@ std::string service::status(const lcore_stats& s) const
 
 void register_telemetry(const engine::telemetry_env* t)
 {
-    g_tel = t;
+    g.tel = t;
     rte_telemetry_register_cmd("/peregrine/router", cmd_router, "Router protocol counters and registry. No parameters");
     rte_telemetry_register_cmd("/peregrine/router/client", cmd_client,
                                "Registration of a Client ID. Parameters: client ID, decimal or 0x-hex");
@@ -120,10 +113,8 @@ std::unique_ptr<engine::service> start(const options& o, const engine::env& e, s
         return nullptr;
     }
     auto svc = std::make_unique<service>(o, reg, rte_get_tsc_hz());
-    if (!e.ctx->add(&svc->mod(), err))
-        return nullptr;
-    g_svc = svc.get();
-    return svc;
+    engine::module& mod = svc->mod();
+    return engine::plug(std::move(svc), mod, e, g, err);
 }
 
 } // namespace peregrine::router

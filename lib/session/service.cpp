@@ -16,25 +16,23 @@
 namespace peregrine::session {
 
 namespace {
-// The telemetry callbacks' view (DPDK's callbacks take no context pointer).
-const service* g_svc = nullptr;
-const engine::telemetry_env* g_tel = nullptr;
+engine::telemetry_slot<service> g;
 
 int cmd_session(const char*, const char*, rte_tel_data* d)
 {
-    const lcore_stats s = g_tel->sum();
+    const lcore_stats s = g.tel->sum();
     rte_tel_data_start_dict(d);
-    std::lock_guard<std::mutex> lk(*g_tel->mu);
-    if (!g_svc)
+    std::lock_guard<std::mutex> lk(*g.tel->mu);
+    if (!g.svc)
         return -ENODEV;
-    const table* tab = &g_svc->sessions();
-    rte_tel_data_add_dict_u64(d, "udp_port", g_svc->opts().port);
-    rte_tel_data_add_dict_string(d, "app", g_svc->opts().app.c_str());
-    engine::add_u64s(d, {{"keyed", g_svc->cfg().key != nullptr},
+    const table* tab = &g.svc->sessions();
+    rte_tel_data_add_dict_u64(d, "udp_port", g.svc->opts().port);
+    rte_tel_data_add_dict_string(d, "app", g.svc->opts().app.c_str());
+    engine::add_u64s(d, {{"keyed", g.svc->cfg().key != nullptr},
                  {"sessions", tab->size()},
                  {"capacity", tab->capacity()},
-                 {"timeout_s", g_svc->opts().timeout_s},
-                 {"hello_window_s", g_svc->opts().hello_window_s}});
+                 {"timeout_s", g.svc->opts().timeout_s},
+                 {"hello_window_s", g.svc->opts().hello_window_s}});
     engine::add_named(d, ses_name, s.session);
     const table_counters c = tab->counters();
     engine::add_u64s(d, {{"opened", c.opened},
@@ -61,15 +59,15 @@ int cmd_session_id(const char*, const char* params, rte_tel_data* d)
         id[i] = static_cast<uint8_t>(std::strtoul(hex, &end, 16));
     }
     rte_tel_data_start_dict(d);
-    std::lock_guard<std::mutex> lk(*g_tel->mu);
-    if (!g_svc)
+    std::lock_guard<std::mutex> lk(*g.tel->mu);
+    if (!g.svc)
         return -ENODEV;
-    const table* tab = &g_svc->sessions();
-    const engine::rcu_reader rd(*g_tel);
+    const table* tab = &g.svc->sessions();
+    const engine::rcu_reader rd(*g.tel);
     const entry* e = tab->find(id);
     const uint64_t now = rte_rdtsc();
     rte_tel_data_add_dict_string(d, "client_id", params);
-    rte_tel_data_add_dict_u64(d, "open", e != nullptr && !e->expired(now, g_svc->cfg().timeout_tsc));
+    rte_tel_data_add_dict_u64(d, "open", e != nullptr && !e->expired(now, g.svc->cfg().timeout_tsc));
     if (e) {
         engine::add_endpoint(d, e->ip_be, e->udp_port_be, e->port_id);
         engine::add_u64s(d, {{"hello_ts_ms", e->hello_ts},
@@ -111,12 +109,7 @@ bool read_key_file(const std::string& path, std::vector<uint8_t>* key, std::stri
 
 service::~service()
 {
-    if (g_tel) {
-        std::lock_guard<std::mutex> lk(*g_tel->mu);
-        g_svc = nullptr;
-    } else {
-        g_svc = nullptr;
-    }
+    g.detach();
 }
 
 std::string service::describe() const
@@ -128,7 +121,7 @@ std::string service::describe() const
 
 void register_telemetry(const engine::telemetry_env* t)
 {
-    g_tel = t;
+    g.tel = t;
     rte_telemetry_register_cmd("/peregrine/session", cmd_session, "Session protocol counters and table. No parameters");
     rte_telemetry_register_cmd("/peregrine/session/id", cmd_session_id,
                                "One session. Parameters: Client ID, 32 hex digits");
@@ -185,10 +178,8 @@ std::unique_ptr<engine::service> start(const options& o, const engine::env& e, s
     c.wall_base_ms = uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000;
     c.tsc_per_ms = std::max<uint64_t>(hz / 1000, 1);
     svc->mod_ = std::make_unique<session::module>(c, *svc->tab_, e.pool);
-    if (!e.ctx->add(svc->mod_.get(), err))
-        return nullptr;
-    g_svc = svc.get();
-    return svc;
+    engine::module& mod = *svc->mod_;
+    return engine::plug(std::move(svc), mod, e, g, err);
 }
 
 } // namespace peregrine::session

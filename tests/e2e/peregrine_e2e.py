@@ -534,5 +534,23 @@ class EngineTestCase(unittest.TestCase):
         got = c.drain(wait)
         self.assertEqual(got, [], 'expected no reply %s, got %r' % (what, got))
 
+    def assert_port_goes_to_kernel(self, port, payload, telemetry):
+        """A protocol turned off: a datagram to its port reaches a kernel socket on the engine's
+        address untouched, is counted as udp_other_port, and its telemetry answers null."""
+        eng = self.eng
+        eng.ns_run(['ping', '-c', '1', '-W', '3', eng.ip], check=False)  # resolve ARP first
+        srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        eng.listeners.append(srv)
+        srv.bind((eng.ip, port))
+        srv.settimeout(5)
+        before = eng.query('/peregrine/exceptions')['udp_other_port']
+        c = eng.udp_socket()
+        c.settimeout(5)
+        c.sendto(payload, (eng.ip, port))
+        data, _ = srv.recvfrom(2048)
+        self.assertEqual(data, payload, 'the kernel socket got the datagram untouched')
+        self.assertEqual(eng.query('/peregrine/exceptions')['udp_other_port'] - before, 1)
+        self.assertIsNone(eng.query(telemetry), 'the module is off: %s says so' % telemetry)
+
     def drop_delta(self, before, after):
         return {k: after[k] - before[k] for k in after if after[k] != before.get(k)}

@@ -305,20 +305,7 @@ class SessionOffTest(EngineTestCase):
     ENGINE_ARGS = {'app': ['--no-session']}
 
     def test_port_goes_to_the_kernel(self):
-        eng = self.eng
-        eng.ns_run(['ping', '-c', '1', '-W', '3', eng.ip], check=False)  # resolve ARP first
-        srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        eng.listeners.append(srv)
-        srv.bind((eng.ip, SESSION_PORT))
-        srv.settimeout(5)
-        before = eng.query('/peregrine/exceptions')['udp_other_port']
-        c = eng.udp_socket()
-        c.settimeout(5)
-        c.sendto(b'\x00' * 64, (eng.ip, SESSION_PORT))
-        data, _ = srv.recvfrom(2048)
-        self.assertEqual(data, b'\x00' * 64, 'the kernel socket got the datagram untouched')
-        self.assertEqual(eng.query('/peregrine/exceptions')['udp_other_port'] - before, 1)
-        self.assertIsNone(eng.query('/peregrine/session'), 'no session module: its telemetry says so')
+        self.assert_port_goes_to_kernel(SESSION_PORT, b'\x00' * 64, '/peregrine/session')
 
 
 if __name__ == '__main__':
