@@ -26,7 +26,6 @@
 #include <rte_ring.h>
 
 #include "common/rcu.hpp"
-#include "engine/idle.hpp"
 #include "exception/tap.hpp"
 #include "modules.hpp"
 #include "net/format.hpp"
@@ -357,34 +356,23 @@ void run(app& a, engine::control& ctl)
     uint64_t next_stats = a.start_tsc + stats_every;
     uint64_t next_link = a.start_tsc;
     std::vector<int> link_up(a.ports.size(), -1);
-    engine::idle_backoff idle(a.opt.idle_sleep_us);
-    lcore_stats& st = a.stats[a.n_stats - 1];
-    while (!got_signal) {
-        const uint64_t now = rte_rdtsc();
-        const bool busy = ctl.poll(now);
-        if (busy) {
-            idle.busy();
-        } else {
-            const uint32_t slept = idle.idle();
-            st.idle_sleep_us += slept;
-            if (!slept)
-                rte_pause();
-        }
+    auto periodic = [&](uint64_t now) {
         if (stats_every && now >= next_stats) {
             next_stats = now + stats_every;
             print_stats(a);
         }
-        if (now >= next_link) {
-            next_link = now + hz;
-            for (size_t i = 0; i < a.ports.size(); ++i) {
-                rte_eth_link l{};
-                if (rte_eth_link_get_nowait(a.ports[i], &l) != 0 || link_up[i] == l.link_status)
-                    continue;
-                LOG(INFO, "port %u: link %s, %u Mbps", a.ports[i], l.link_status ? "up" : "down", l.link_speed);
-                link_up[i] = l.link_status;
-            }
+        if (now < next_link)
+            return;
+        next_link = now + hz;
+        for (size_t i = 0; i < a.ports.size(); ++i) {
+            rte_eth_link l{};
+            if (rte_eth_link_get_nowait(a.ports[i], &l) != 0 || link_up[i] == l.link_status)
+                continue;
+            LOG(INFO, "port %u: link %s, %u Mbps", a.ports[i], l.link_status ? "up" : "down", l.link_speed);
+            link_up[i] = l.link_status;
         }
-    }
+    };
+    engine::run_control(ctl, a.stats[a.n_stats - 1], a.opt.idle_sleep_us, [] { return got_signal != 0; }, periodic);
 }
 
 void shutdown(app& a, const std::vector<engine::control::worker_rings>& rings)

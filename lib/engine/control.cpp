@@ -7,6 +7,7 @@
 #include <rte_ethdev.h>
 
 #include "engine/burst.hpp"
+#include "engine/idle.hpp"
 
 namespace peregrine::engine {
 
@@ -149,6 +150,24 @@ bool control::poll(uint64_t now)
         any |= ctx_.modules[k]->poll(now);
     flush_sent();
     return any;
+}
+
+void run_control(control& ctl, lcore_stats& st, uint32_t idle_sleep_us, const std::function<bool()>& stop,
+                 const std::function<void(uint64_t now)>& periodic)
+{
+    idle_backoff idle(idle_sleep_us);
+    while (!stop()) {
+        const uint64_t now = rte_rdtsc();
+        if (ctl.poll(now)) {
+            idle.busy();
+        } else {
+            const uint32_t slept = idle.idle();
+            st.idle_sleep_us += slept;
+            if (!slept)
+                rte_pause();
+        }
+        periodic(now);
+    }
 }
 
 } // namespace peregrine::engine

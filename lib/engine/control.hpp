@@ -12,6 +12,7 @@
 //    poll on every iteration.
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <rte_ring.h>
@@ -54,5 +55,12 @@ private:
     uint64_t tick_tsc_;
     uint64_t last_tick_ = 0;  // TSC of the last housekeeping
 };
+
+// The control lcore's loop: ctl.poll() every iteration; when nothing moved, the --idle-sleep
+// backoff (engine/idle.hpp) or a pause; the caller's periodic work (the daemon's stats line and
+// link state) on every iteration, cheap when nothing is due; until stop() says so.
+// idle_sleep_us feeds st.idle_sleep_us.
+void run_control(control& ctl, lcore_stats& st, uint32_t idle_sleep_us, const std::function<bool()>& stop,
+                 const std::function<void(uint64_t now)>& periodic);
 
 } // namespace peregrine::engine
