@@ -9,29 +9,58 @@
 
 namespace peregrine {
 
+namespace {
+
+// One module as the daemon sees it: its options in the daemon's options, its --help section,
+// its start and its telemetry.
+struct entry {
+    std::function<engine::option_section(options*)> section;
+    std::function<std::unique_ptr<engine::service>(const options&, const engine::env&, std::string*, std::string*)>
+        start;
+    void (*telemetry)(const engine::telemetry_env*);
+};
+
+template <typename Opts>
+entry module_entry(Opts options::*field, engine::option_section (*section)(Opts&),
+                   std::unique_ptr<engine::service> (*start)(const Opts&, const engine::env&, std::string*,
+                                                             std::string*),
+                   void (*telemetry)(const engine::telemetry_env*))
+{
+    return {[=](options* o) { return section(o->*field); },
+            [=](const options& o, const engine::env& e, std::string* err, std::string* note) {
+                return start(o.*field, e, err, note);
+            },
+            telemetry};
+}
+
+// The list of modules, in dispatch order: one line each.
+const std::vector<entry>& modules()
+{
+    static const std::vector<entry> list = {
+        module_entry(&options::router, router::option_section, router::start, router::register_telemetry),
+        module_entry(&options::lb, lb::option_section, lb::start, lb::register_telemetry),
+        module_entry(&options::session, session::option_section, session::start, session::register_telemetry),
+        module_entry(&options::lekt, lekt::option_section, lekt::start, lekt::register_telemetry),
+    };
+    return list;
+}
+
+} // namespace
+
 std::vector<engine::option_section> module_sections(options* o)
 {
-    return {
-        router::option_section(o->router),
-        lb::option_section(o->lb),
-        session::option_section(o->session),
-        lekt::option_section(o->lekt),
-    };
+    std::vector<engine::option_section> out;
+    for (const auto& m : modules())
+        out.push_back(m.section(o));
+    return out;
 }
 
 bool start_modules(const options& o, const engine::env& e, std::vector<std::unique_ptr<engine::service>>* out,
                    std::vector<std::string>* notes, std::string* err)
 {
-    using start_fn = std::function<std::unique_ptr<engine::service>(std::string*, std::string*)>;
-    const start_fn starts[] = {
-        [&](std::string* er, std::string* n) { return router::start(o.router, e, er, n); },
-        [&](std::string* er, std::string* n) { return lb::start(o.lb, e, er, n); },
-        [&](std::string* er, std::string* n) { return session::start(o.session, e, er, n); },
-        [&](std::string* er, std::string* n) { return lekt::start(o.lekt, e, er, n); },
-    };
-    for (const auto& start : starts) {
+    for (const auto& m : modules()) {
         std::string note;
-        auto svc = start(err, &note);
+        auto svc = m.start(o, e, err, &note);
         if (!note.empty())
             notes->push_back(note);
         if (!svc && !err->empty())
@@ -44,10 +73,8 @@ bool start_modules(const options& o, const engine::env& e, std::vector<std::uniq
 
 void register_module_telemetry(const engine::telemetry_env* t)
 {
-    router::register_telemetry(t);
-    lb::register_telemetry(t);
-    session::register_telemetry(t);
-    lekt::register_telemetry(t);
+    for (const auto& m : modules())
+        m.telemetry(t);
 }
 
 } // namespace peregrine

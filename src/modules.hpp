@@ -1,7 +1,7 @@
 #pragma once
 
-// The list of modules: what the daemon serves, in dispatch order. Adding a protocol is a folder
-// lib/<name>/ and one line in each function of src/modules.cpp.
+// The list of modules (src/modules.cpp): what the daemon serves, in dispatch order, one line per
+// module naming its options field, --help section, start and telemetry.
 
 #include <memory>
 #include <string>
