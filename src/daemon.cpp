@@ -194,7 +194,6 @@ void create_memory(app& a, const plan& pl)
     a.ctx.rcu = rcu_create(nw + 1, socket);
     if (!a.ctx.rcu)
         die(std::string("cannot create the RCU variable: ") + rte_strerror(rte_errno));
-    a.telemetry_reader = nw;
 
     a.n_stats = nw + 1;
     a.stats = static_cast<lcore_stats*>(rte_zmalloc_socket("pg_stats", sizeof(lcore_stats) * a.n_stats, cache_line, socket));
@@ -320,7 +319,7 @@ void start_telemetry(app& a)
     a.tel.n_stats = a.n_stats;
     a.tel.mu = &a.telemetry_mu;
     a.tel.rcu = a.ctx.rcu;
-    a.tel.reader = a.telemetry_reader;
+    a.tel.reader = static_cast<unsigned>(a.workers.size());  // readers 0..n-1 are the workers
     telemetry_init(&a);
     register_module_telemetry(&a.tel);
     if (rte_pdump_init() != 0)

@@ -29,7 +29,6 @@ struct app {
     unsigned n_stats = 0;
     rte_mempool* pool = nullptr;
     uint64_t start_tsc = 0;
-    unsigned telemetry_reader = 0;             // RCU reader id of telemetry lookups
     std::mutex telemetry_mu;                   // serialises telemetry against tear-down
     engine::telemetry_env tel;
     std::vector<std::unique_ptr<engine::service>> services;  // the modules that run, in order

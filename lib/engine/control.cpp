@@ -11,8 +11,6 @@
 
 namespace peregrine::engine {
 
-// Housekeeping period: short enough that an expiry slice stays tiny, long enough to be free.
-static constexpr uint64_t tick_hz = 1000;
 // Bursts moved per ring (or TAP) per iteration: enough to empty a worker's exception ring
 // while a busy LEKT poll holds the loop for a millisecond, bounded so that one busy
 // direction cannot starve the others.

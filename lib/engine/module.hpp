@@ -32,6 +32,9 @@ namespace peregrine::engine {
 // Modules plugged in at once: the five protocols and room for a few more.
 static constexpr unsigned max_modules = 8;
 static constexpr uint8_t no_module = UINT8_MAX;
+// module::tick() calls per second: short enough that an expiry slice stays tiny, long enough to
+// be free.
+static constexpr unsigned tick_hz = 1000;
 // Per-burst memory a module's stage() may keep for its finish(): the router keeps about 1.2 KiB.
 static constexpr std::size_t stage_scratch_bytes = 2048;
 

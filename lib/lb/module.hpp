@@ -22,9 +22,6 @@ public:
     void control(rte_mbuf** m, unsigned n, uint64_t now, lcore_stats& st, engine::control_io& io) override;
     void tick(uint64_t now, unsigned ticks, lcore_stats& st, engine::control_io& io) override;
 
-    const config& cfg() const { return cfg_; }
-    state& lb_state() const { return state_; }
-
 private:
     void flush(engine::control_io& io);
 

@@ -13,6 +13,11 @@ namespace peregrine::lb {
 namespace {
 engine::telemetry_slot<service> g;
 
+const char* policy_name(unsigned p)
+{
+    return static_cast<policy>(p) == policy::least_loaded ? "least-loaded" : "maglev";
+}
+
 std::string ep_string(const endpoint& e)
 {
     return net::ipv4_to_string(e.ip_be) + ":" + std::to_string(ntohs(e.port_be));
@@ -27,7 +32,7 @@ int cmd_lb(const char*, const char*, rte_tel_data* d)
         return -ENODEV;
     const state* st = &g.svc->lb_state();
     rte_tel_data_add_dict_u64(d, "udp_port", g.svc->opts().port);
-    rte_tel_data_add_dict_string(d, "policy", (g.svc->opts().policy == 1) ? "least-loaded" : "maglev");
+    rte_tel_data_add_dict_string(d, "policy", policy_name(g.svc->opts().policy));
     rte_tel_data_add_dict_u64(d, "expiry_s", g.svc->opts().expiry_s);
     rte_tel_data_add_dict_u64(d, "answer_no_node", g.svc->opts().answer_no_node);
     engine::add_named(d, lbc_name, s.lb);
@@ -130,7 +135,7 @@ service::~service()
 std::string service::describe() const
 {
     return "load balancer on UDP " + std::to_string(opt_.port) + ", policy " +
-           (opt_.policy == 1 ? "least-loaded" : "maglev") + ", expiry " + std::to_string(opt_.expiry_s) + " s";
+           policy_name(opt_.policy) + ", expiry " + std::to_string(opt_.expiry_s) + " s";
 }
 
 void register_telemetry(const engine::telemetry_env* t)

@@ -17,8 +17,6 @@ public:
     const char* name() const override { return "lekt"; }
     bool poll(uint64_t now) override;
 
-    server& srv() const { return srv_; }
-
 private:
     server& srv_;
     uint64_t idle_gap_;   // TSC between polls of an idle server

@@ -14,7 +14,7 @@ static_assert(sizeof(staged) <= engine::stage_scratch_bytes);
 module::module(const config& cfg, registry& reg) : cfg_(cfg), reg_(reg)
 {
     // Visit every slot about once a second: expiry is late by at most ~1 s plus the timeout.
-    sweep_budget_ = reg_.slots() / 1000 + 1;
+    sweep_budget_ = reg_.slots() / engine::tick_hz + 1;
 }
 
 void module::stage(const engine::burst_in& b, lcore_stats& st, void* scratch) const

@@ -25,9 +25,6 @@ public:
     void control(rte_mbuf** m, unsigned n, uint64_t now, lcore_stats& st, engine::control_io& io) override;
     void tick(uint64_t now, unsigned ticks, lcore_stats& st, engine::control_io& io) override;
 
-    const config& cfg() const { return cfg_; }
-    registry& reg() const { return reg_; }
-
 private:
     const config& cfg_;
     registry& reg_;

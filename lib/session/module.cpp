@@ -7,7 +7,7 @@ namespace peregrine::session {
 module::module(const config& cfg, table& tab, rte_mempool* pool) : cfg_(cfg), tab_(tab), pool_(pool)
 {
     // Every slot about once a second, as the router's registry.
-    sweep_budget_ = tab_.slots() / 1000 + 1;
+    sweep_budget_ = tab_.slots() / engine::tick_hz + 1;
 }
 
 void module::finish(const engine::burst_in& b, lcore_stats& st, uint64_t now, void* scratch,

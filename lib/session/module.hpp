@@ -24,9 +24,6 @@ public:
     void tick(uint64_t now, unsigned ticks, lcore_stats& st, engine::control_io& io) override;
     void stop(const net::port_addr* ports, lcore_stats& st, const engine::shutdown_tx& tx) override;
 
-    const config& cfg() const { return cfg_; }
-    table& sessions() const { return tab_; }
-
 private:
     const config& cfg_;
     table& tab_;

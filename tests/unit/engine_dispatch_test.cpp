@@ -32,8 +32,9 @@ public:
     void finish(const burst_in& b, lcore_stats& st, uint64_t, void* scratch, burst_out& out) const override
     {
         ++finishes;
-        if (staged_)
+        if (staged_) {
             EXPECT_EQ(*static_cast<unsigned*>(scratch), b.n) << "finish() gets stage()'s scratch";
+        }
         outcome oc[burst_size];
         for (unsigned i = 0; i < b.n; ++i) {
             // The view must describe this very mbuf (it may have been copied between shares).
