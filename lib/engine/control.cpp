@@ -108,7 +108,6 @@ bool control::drain_control(uint64_t now)
             send(w, io_.replies(), io_.n_replies());
         io_.clear_replies();
     }
-    flush_sent();
     return any;
 }
 
@@ -135,7 +134,6 @@ void control::housekeeping(uint64_t now)
     last_tick_ = now;
     for (unsigned k = 0; k < ctx_.n_modules; ++k)
         ctx_.modules[k]->tick(now, static_cast<unsigned>(ticks), st_, io_);
-    flush_sent();
 }
 
 bool control::poll(uint64_t now)
@@ -146,7 +144,7 @@ bool control::poll(uint64_t now)
     housekeeping(now);
     for (unsigned k = 0; k < ctx_.n_modules; ++k)
         any |= ctx_.modules[k]->poll(now);
-    flush_sent();
+    flush_sent();  // once, for what control(), tick() and poll() sent
     return any;
 }
 
