@@ -5,6 +5,7 @@
 #include "lb/service.hpp"
 #include "lekt/service.hpp"
 #include "router/service.hpp"
+#include "rudp/service.hpp"
 #include "session/service.hpp"
 
 namespace peregrine {
@@ -40,6 +41,7 @@ const std::vector<entry>& modules()
         module_entry(&options::router, router::option_section, router::start, router::register_telemetry),
         module_entry(&options::lb, lb::option_section, lb::start, lb::register_telemetry),
         module_entry(&options::session, session::option_section, session::start, session::register_telemetry),
+        module_entry(&options::rudp, rudp::option_section, rudp::start, rudp::register_telemetry),
         module_entry(&options::lekt, lekt::option_section, lekt::start, lekt::register_telemetry),
     };
     return list;

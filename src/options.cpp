@@ -43,9 +43,7 @@ std::vector<engine::option_section> option_sections(options* o)
          }},
         engine::integer("mbufs", "N", 1024, 1u << 26, "mbufs in the pool, [1024, 67108864] (default: from ports and queues)",
                         &o->mbufs),
-        engine::udp_port("rudp-port", "RUDP, reserved: not served yet, kept free for it (default 7400)", &o->rudp_port),
     };
-    ports.udp_ports = {{"rudp-port", &o->rudp_port}};
 
     option_section exc;
     exc.title = "Exception path:";

@@ -16,6 +16,7 @@
 #include "lb/options.hpp"
 #include "lekt/options.hpp"
 #include "router/options.hpp"
+#include "rudp/options.hpp"
 #include "session/options.hpp"
 
 namespace peregrine {
@@ -33,8 +34,6 @@ struct options {
     uint64_t portmask = 0;                 // 0: every port the EAL probed
     std::vector<queue_map> config;         // empty: queue 0 of each port on the first worker lcore
     std::vector<port_address> addrs;
-    // Reserved for RUDP (not built yet), so deployments can open firewalls today.
-    uint16_t rudp_port = 7400;
     uint32_t stats_interval_s = 0;         // 0: no periodic stats line
     uint32_t idle_sleep_us = 0;            // 0: busy-poll (dedicated cores)
     std::string tap_name = "pgx%u";        // %u is replaced by the port id
@@ -46,6 +45,7 @@ struct options {
     router::options router;
     lb::options lb;
     session::options session;
+    rudp::options rudp;
     lekt::options lekt;
     bool operator==(const options&) const = default;
 };

@@ -52,9 +52,14 @@ struct outcome {
     drop why;       // for drop
 };
 
+// Frames a module may add to one burst beyond one per packet it was given: a message split into
+// up to 255 datagrams.
+static constexpr unsigned max_extra_frames = 256;
+
 struct burst_out {
-    // Twice a burst: a session DATA_ACK may yield its ACK and an application packet.
-    rte_mbuf* tx[max_ports][2 * burst_size];
+    // Twice a burst (a session DATA_ACK may yield its ACK and an application packet), and one
+    // fragmented message.
+    rte_mbuf* tx[max_ports][2 * burst_size + max_extra_frames];
     uint16_t n_tx[max_ports];
     rte_mbuf* exc[burst_size];   // to the kernel through the port's TAP
     uint16_t n_exc;

@@ -6,7 +6,7 @@
 //  - one writer, the control lcore, opens, reopens, closes and expires sessions. Workers hand it
 //    HELLO and DISCONNECT through their control rings, as the router does Register Client;
 //  - every worker looks sessions up in bulk without locks and updates only per-packet state in
-//    the slot, with atomics: the replay window (one 128-bit CAS, window.hpp) and last_seen;
+//    the slot, with atomics: the replay window (one 128-bit CAS, common/replay_window.hpp) and last_seen;
 //  - a session is never edited in place once published: a reopen fills a fresh slot and swaps
 //    the hash's data pointer; old slots are recycled after a grace period on the RCU variable the
 //    workers already report to every loop (the router registry's), so a looked-up pointer stays
@@ -22,7 +22,7 @@
 #include "common/rcu.hpp"
 #include "common/slot_pool.hpp"
 #include "session/codec.hpp"
-#include "session/window.hpp"
+#include "common/replay_window.hpp"
 
 namespace peregrine::session {
 
@@ -34,7 +34,7 @@ struct endpoint {
 };
 
 struct alignas(64) entry {
-    window win;                       // written by workers (CAS)
+    replay_window win;                // written by workers (CAS)
     uint8_t client_id[client_id_len];
     uint64_t last_seen;               // TSC of the last accepted packet; workers store it
     uint64_t hello_ts;                // the opening HELLO's timestamp (Unix ms)

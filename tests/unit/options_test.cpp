@@ -97,7 +97,7 @@ TEST(Options, AcceptsAFullCommandLine)
     EXPECT_EQ(o.router.port, 9000);
     EXPECT_EQ(o.lb.port, 9001);
     EXPECT_EQ(o.session.port, 9002);
-    EXPECT_EQ(o.rudp_port, 9003);
+    EXPECT_EQ(o.rudp.port, 9003);
     EXPECT_EQ(o.lekt.port, 9000) << "LEKT is TCP: it may share a number with a UDP protocol";
     EXPECT_EQ(o.router.heartbeat_timeout_s, 30u);
     EXPECT_EQ(o.router.max_clients, 1000u);

@@ -18,7 +18,7 @@
 #include "session/module.hpp"
 #include "session/pipeline.hpp"
 #include "session/table.hpp"
-#include "session/window.hpp"
+#include "common/replay_window.hpp"
 #include "session_frames.hpp"
 #include "test_env.hpp"
 
@@ -605,7 +605,7 @@ TEST_F(SessionState, DuplicatesOldAndOutOfOrder)
 
 TEST(SessionWindow, Edges)
 {
-    window w;
+    replay_window w;
     w.reset(0);
     EXPECT_EQ(w.check_and_set(0), replay::duplicate);
     EXPECT_EQ(w.check_and_set(1), replay::fresh);
@@ -620,7 +620,7 @@ TEST(SessionWindow, Edges)
     EXPECT_EQ(w.check_and_set(128), replay::too_old);
     EXPECT_EQ(w.check_and_set(999), replay::fresh);
     EXPECT_EQ(w.top(), 1000u);
-    window hi;
+    replay_window hi;
     hi.reset(UINT64_MAX - 1);
     EXPECT_EQ(hi.check_and_set(UINT64_MAX), replay::fresh);
     EXPECT_EQ(hi.check_and_set(UINT64_MAX), replay::duplicate);
@@ -632,7 +632,7 @@ TEST(SessionWindow, EachCountIsAcceptedOnceAcrossThreads)
 {
     // Four threads offer the same counts in different orders; every count in the final window
     // must have exactly one winner.
-    window w;
+    replay_window w;
     w.reset(0);
     constexpr unsigned n = 20000;
     std::atomic<unsigned> fresh{0};

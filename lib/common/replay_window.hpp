@@ -1,13 +1,14 @@
 #pragma once
 
-// Per-session sliding replay window over the packet order count (an IPsec-style anti-replay
+// A sliding replay window over the packet order count (an IPsec-style anti-replay
 // window, RFC 4303 3.4.3, made lock-free). State is {top, bits}: top is the highest count
 // accepted, bit d of bits says whether top - d was accepted. A count is accepted once if it is
 // above top (the window slides) or within the last `width` counts and not yet seen; duplicates
 // and counts older than the window are refused. Out-of-order packets inside the window are
 // therefore accepted (and delivered) in arrival order, once each.
 //
-// Several worker lcores may hold the same session (RSS gives no client-to-queue affinity when
+// Used by the session protocol (order counts) and RUDP (sequence numbers). Several worker
+// lcores may hold the same session (RSS gives no client-to-queue affinity when
 // a client's source port changes, and every worker may look up every session), so the pair is
 // updated with one 128-bit compare-and-swap (rte_atomic128_cmp_exchange: cmpxchg16b on x86-64,
 // CASP on arm64): no lock, no torn state, exactly one winner per count.
@@ -16,11 +17,11 @@
 
 #include <rte_atomic.h>
 
-namespace peregrine::session {
+namespace peregrine {
 
 enum class replay : uint8_t { fresh, duplicate, too_old };
 
-struct alignas(16) window {
+struct alignas(16) replay_window {
     static constexpr unsigned width = 64;  // counts remembered: one machine word of bits
 
     rte_int128_t v;  // val[0] = top, val[1] = bits
@@ -33,6 +34,21 @@ struct alignas(16) window {
     }
 
     uint64_t top() const { return __atomic_load_n(&v.val[0], __ATOMIC_RELAXED); }
+    // Bit d: top - d was accepted (RUDP's ACK bits come from it).
+    uint64_t bits() const { return __atomic_load_n(&v.val[1], __ATOMIC_RELAXED); }
+
+    // What check_and_set(order) would answer now, without taking the count.
+    replay peek(uint64_t order) const
+    {
+        const uint64_t top = __atomic_load_n(&v.val[0], __ATOMIC_RELAXED);
+        const uint64_t bits = __atomic_load_n(&v.val[1], __ATOMIC_RELAXED);
+        if (order > top)
+            return replay::fresh;
+        const uint64_t d = top - order;
+        if (d >= width)
+            return replay::too_old;
+        return (bits >> d) & 1 ? replay::duplicate : replay::fresh;
+    }
 
     replay check_and_set(uint64_t order)
     {
@@ -63,6 +79,6 @@ struct alignas(16) window {
         }
     }
 };
-static_assert(sizeof(window) == 16);
+static_assert(sizeof(replay_window) == 16);
 
-} // namespace peregrine::session
+} // namespace peregrine
