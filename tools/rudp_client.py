@@ -197,6 +197,7 @@ class RudpClient:
     def build(self, ptype, body, flags, force_compress=False, seq=None):
         """Datagrams carrying one message (several when it needs FRAG, which is then added)."""
         crc = zlib.crc32(body) if flags & CHECKSUM else 0
+        plain_len = len(body)
         if flags & COMPRESSED:
             z = deflate(body)
             if len(z) < len(body) or force_compress:
@@ -205,7 +206,8 @@ class RudpClient:
                 flags &= ~COMPRESSED
         room = MAX_BODY
         total = len(body) + (TAG if flags & ENCRYPTED else 0)
-        if total > room or flags & FRAG:
+        # A datagram's body, and its plaintext once inflated, hold at most 988 bytes.
+        if total > room or plain_len > room or flags & FRAG:
             flags |= FRAG
             count = max(2, -(-total // room))
             if count > 255:
@@ -397,8 +399,56 @@ class RudpClient:
         raw = pack_header(ACK, 0, self.take()) + body
         if tamper:
             raw = tamper('finished', raw)
-        self.send_raw(raw)
-        return th
+        self.finished_raw = raw
+        # The server confirms with an encrypted ACK of our finished; until then we send nothing
+        # else, and send the finished again if the confirmation does not come.
+        fin_seq = Header(raw).seq
+        for _ in range(4):
+            self.send_raw(raw)
+            end = time.monotonic() + 0.5
+            while time.monotonic() < end:
+                r = self.recv_raw(end - time.monotonic())
+                if r is None:
+                    break
+                h = Header(r)
+                if h.type == ERROR and not h.flags & ENCRYPTED:
+                    m = Message(h, h.body)
+                    raise RudpError('finished refused: ERROR %d/%d %s' % (
+                        m.code >> 4, m.code & 15, ERROR_NAMES.get(m.code, '?')))
+                try:
+                    m = self.decode(r)
+                except Exception:
+                    continue
+                if m is not None and m.type == ACK and m.ack_id == fin_seq and m.flags & ENCRYPTED:
+                    return th
+        raise RudpError('no confirmation of our finished')
+
+    def exchange_reliably(self, messages, flags=RELIABLE | ENCRYPTED, rto=0.1, timeout=30.0):
+        """Sends every message RELIABLE, each datagram again every rto until the server ACKs it,
+        and collects the echoes. Returns (echoes as a list of bytes, datagrams sent again)."""
+        pending = {}  # sequence ID -> [datagram, last sent]
+        for body in messages:
+            for d in self.build(DEFAULT, body, flags | RELIABLE):
+                self.send_raw(d)
+                pending[Header(d).seq] = [d, time.monotonic()]
+        echoes, resent = [], 0
+        end = time.monotonic() + timeout
+        while (pending or len(echoes) < len(messages)) and time.monotonic() < end:
+            m = self.recv(rto / 2)
+            if m is not None and m.type == ACK:
+                pending.pop(m.ack_id, None)
+                for i in range(16):
+                    if m.ack_bits >> i & 1:
+                        pending.pop((m.ack_id - 1 - i) & 0xffff, None)
+            elif m is not None and m.type == DEFAULT:
+                echoes.append(m.data)
+            now = time.monotonic()
+            for seq, p in pending.items():
+                if now - p[1] >= rto:
+                    self.send_raw(p[0])
+                    p[1] = now
+                    resent += 1
+        return echoes, resent
 
     def ack_for(self, m, flags=ENCRYPTED):
         return self.build(ACK, struct.pack('>HH', m.seq, 0), flags)[0]

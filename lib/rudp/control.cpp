@@ -85,14 +85,19 @@ unsigned control_one(const config& cfg, table& tab, handshaker& hs, lcore_stats&
             return error_reply(st, pa, m, v, a.error, a.err_data, a.err_len, out);
         table::opening o{v.ip->src_addr, v.udp->src_port, m->port, v.eth->src_addr, &d.keys, d.client_top,
                          d.server_next};
-        const conn* c = tab.open(o, *lc->mb, now);
+        conn* c = tab.open(o, *lc->mb, now);
         OPENSSL_cleanse(&d, sizeof(d));
         if (!c)
             return error_reply(st, pa, m, v, err::no_space, nullptr, 0, out);
         st.count(rdp::opened);
-        st.count(rdp::consumed);
-        rte_pktmbuf_free(m);
-        return 0;
+        // The confirmation: an encrypted ACK of the client's finished. Until it comes the client
+        // sends nothing else (its packets could overtake the finished to a worker that does not
+        // know the connection yet), and sends its finished again if it does not come.
+        const unsigned len = confirm_in_place(*lc, *c, v.data, h.seq);
+        net::make_reply(m, v, static_cast<uint16_t>(len), pa.mac);
+        st.count(rdp::acks_sent);
+        out[0] = m;
+        return 1;
     }
     if (h.t == type::error) {  // CLIENT DISCONNECT, decrypted and checked by the worker
         if (tab.close(key))
@@ -106,6 +111,23 @@ unsigned control_one(const config& cfg, table& tab, handshaker& hs, lcore_stats&
     st.count(drop::rudp_malformed);
     rte_pktmbuf_free(m);
     return 0;
+}
+
+unsigned confirm_in_place(const lcore_ctx& lc, conn& c, uint8_t* d, uint16_t finished_seq)
+{
+    header h;
+    h.t = type::ack;
+    h.flags = flag::encrypted;
+    const uint64_t full = c.take_seq(1);
+    h.seq = static_cast<uint16_t>(full);
+    h.iv = static_cast<uint16_t>(full >> 16);
+    const unsigned hl = write_header(d, &h);
+    write_ack(d + hl, finished_seq, 0);
+    uint8_t nonce[crypto::gcm_iv_len];
+    make_nonce(c.tx_salt, message_counter(h), nonce);
+    const crypto::gcm_op op{d + hl, d + hl, ack_fields, nonce, d, hl, d + hl + ack_fields};
+    crypto::aes_gcm_encrypt_burst(*lc.mb, c.tx_key, &op, 1);
+    return hl + ack_fields + tag_len;
 }
 
 rte_mbuf* error_frame(const config& cfg, const table& tab, conn& c, uint8_t code, rte_mempool* pool,

@@ -13,6 +13,7 @@
     X(rudp_no_mbuf, "RUDP answer needing a second mbuf when the pool was empty")            \
     X(rudp_no_crypto, "RUDP packet on an lcore without crypto contexts")                    \
     X(rudp_closing, "RUDP packet for a connection being closed")                            \
+    X(rudp_other_lcore, "RUDP packet of a connection another worker owns (RSS moved it)") \
     X(rudp_counter_exhausted, "RUDP answer on a connection whose nonce counter is spent")
 
 // ERROR codes sent (major/minor) and the other outcomes. With RUDP the engine's identity reads:

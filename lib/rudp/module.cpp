@@ -15,7 +15,7 @@ void module::finish(const engine::burst_in& b, lcore_stats& st, uint64_t now, vo
 {
     (void)scratch;
     outcome oc[burst_size];
-    rte_mbuf* extra[burst_size];
+    rte_mbuf* extra[max_extra];
     unsigned n_extra = 0;
     handle_burst(cfg_, tab_, st, b.ports, b.rx_port, b.m, b.v, b.n, now, oc, extra, &n_extra);
     engine::emit(out, st, b.rx_port, index(), b.m, oc, b.n);

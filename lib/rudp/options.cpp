@@ -53,7 +53,7 @@ engine::option_section option_section(options& o)
                         &o.auth_global_rate),
         engine::integer("rudp-reassembly-mb", "MB", 1, 65536,
                         "memory for fragmented messages being reassembled, [1, 65536] MiB (default\n"
-                        "16: 66 messages of up to 251,940 bytes at once; 2 per connection at most)",
+                        "16: 66 messages of up to 251,940 bytes at once; 4 per connection at most)",
                         &o.reassembly_mb),
         engine::integer("rudp-reassembly-timeout", "S", 1, 600,
                         "a fragmented message not complete within S seconds is dropped (default 5)",

@@ -32,18 +32,12 @@ inline unsigned room(const rte_mbuf* m, const net::udp_view& v)
 }
 
 // The ACK bits for ack: bit i says whether ack - 1 - i was accepted, from the window.
-uint16_t ack_bits_of(const replay_window& w, uint64_t ack)
+uint16_t ack_bits_of(const seq_window& w, uint64_t ack)
 {
-    const uint64_t top = w.top(), bits = w.bits();
     uint16_t out = 0;
-    for (unsigned i = 0; i < rudp::ack_bits && ack >= 1 + i; ++i) {
-        const uint64_t s = ack - 1 - i;
-        if (s > top)
-            continue;
-        const uint64_t d = top - s;
-        if (d < replay_window::width && ((bits >> d) & 1))
+    for (unsigned i = 0; i < rudp::ack_bits && ack >= 1 + i; ++i)
+        if (w.has(ack - 1 - i))
             out = static_cast<uint16_t>(out | 1u << i);
-    }
     return out;
 }
 
@@ -195,6 +189,7 @@ bool burst::send_message(unsigned i, conn* c, uint8_t flags, const uint8_t* plai
         h.flags &= static_cast<uint8_t>(~flag::reliable);
     if (h.has(flag::checksum))
         h.crc = crypto::crc32(plain, len);
+    const uint32_t plain_len = len;
     uint8_t* buf = lc.big[1];
     const uint8_t* src = plain;
     if (h.has(flag::compressed)) {
@@ -208,7 +203,9 @@ bool burst::send_message(unsigned i, conn* c, uint8_t flags, const uint8_t* plai
     }
     const bool enc = h.has(flag::encrypted);
     const uint32_t total = len + (enc ? tag_len : 0);
-    const unsigned k = total <= max_body ? 1 : (total + max_body - 1) / max_body;
+    // One datagram holds at most 988 bytes of body and, inflated, of plaintext: a longer message
+    // is fragmented even when it compresses into one.
+    const unsigned k = total <= max_body && plain_len <= max_body ? 1 : std::max(2u, (total + max_body - 1) / max_body);
     if (PG_UNLIKELY(k > max_fragments || n_own + k > max_extra)) {
         st.count(rdp::send_failed);
         return false;
@@ -299,7 +296,7 @@ uint8_t burst::deliver_message(unsigned i, conn* c, const header& p, uint8_t* bu
 void burst::handle_fragment(unsigned i, conn* c, const header& p)
 {
     const bool enc = p.has(flag::encrypted);
-    const uint64_t top = c->rx.top();
+    const uint64_t top = c->rx.top;
     uint64_t full, base;
     if (enc) {
         base = message_counter(p);
@@ -480,6 +477,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
     burst b{cfg, *lc, st, ports[rx_port], rx_port, m, v, out, now, extra, n_extra};
     b.ok_reliable = cfg.sent_ring != nullptr;
     const uint32_t our_ip = ports[rx_port].ip_be;
+    const auto lcore = static_cast<uint16_t>(rte_lcore_id());
 
     uint64_t keys[burst_size];
     for (unsigned i = 0; i < n; ++i)
@@ -545,6 +543,10 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
             out[i] = {action::drop, 0, drop::rudp_closing};
             continue;
         }
+        if (PG_UNLIKELY(!c->owned_by(lcore))) {
+            out[i] = {action::drop, 0, drop::rudp_other_lcore};
+            continue;
+        }
         if (p.has(flag::frag)) {
             b.handle_fragment(i, c, p);
             continue;
@@ -563,7 +565,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
             op_of[n_ops++] = static_cast<uint8_t>(i);
         } else {
             plen[i] = blen;
-            full[i] = extend_seq(c->rx.top(), p.seq);
+            full[i] = extend_seq(c->rx.top, p.seq);
         }
         live[i] = true;
     }
@@ -603,7 +605,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
             b.error(i, c, err::checksum);
             continue;
         }
-        if (full[i] > c->rx.top() + max_ahead) {
+        if (full[i] > c->rx.top + max_ahead) {
             b.error(i, c, err::sequence_id);
             continue;
         }
@@ -618,9 +620,17 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
         const bool reliable = p.has(flag::reliable);
         if (r == replay::duplicate) {
             // Our ACK was lost: acknowledge again, deliver nothing.
+            ack_body a;
             if (p.t == type::data && reliable) {
                 st.count(rdp::reacked);
                 b.ack_in_place(i, c, keep, p.seq, full[i]);
+            } else if (p.t == type::ack && !p.has(flag::encrypted) && parse_ack(body, plen[i], &a) && a.ack_id == 0 &&
+                       a.data_len >= finished_len) {
+                // The client's finished again: our confirmation was lost.
+                const unsigned len = confirm_in_place(*lc, *c, v[i].data, p.seq);
+                net::make_reply(m[i], v[i], static_cast<uint16_t>(len), ports[rx_port].mac);
+                out[i] = {action::tx, rx_port, drop::count_};
+                st.count(rdp::acks_sent);
             } else {
                 out[i] = {action::drop, 0, drop::rudp_duplicate};
             }

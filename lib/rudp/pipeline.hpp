@@ -120,6 +120,10 @@ void apply_control(const config& cfg, table& tab, handshaker& hs, lcore_stats& s
     }
 }
 
+// Writes at d the server's confirmation of a finished handshake: an encrypted ACK of the client's
+// finished (sequence ID finished_seq). Returns its length (26 bytes, below the finished's 40).
+unsigned confirm_in_place(const lcore_ctx& lc, conn& c, uint8_t* d, uint16_t finished_seq);
+
 // An ERROR (encrypted with the connection's key) to connection c, built from pool on the control
 // lcore; nullptr if no mbuf or its counter is spent.
 rte_mbuf* error_frame(const config& cfg, const table& tab, conn& c, uint8_t code, rte_mempool* pool,

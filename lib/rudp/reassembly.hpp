@@ -25,7 +25,7 @@ class reassembly {
 public:
     struct params {
         uint32_t contexts = 64;      // messages in reassembly at once, all connections
-        uint32_t per_conn = 2;       // messages in reassembly at once, one connection
+        uint32_t per_conn = 4;       // messages in reassembly at once, one connection (several in flight on a lossy link)
         uint64_t timeout_tsc = 0;    // an unfinished message older than this is dropped
     };
     bool init(const params& p);

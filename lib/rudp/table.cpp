@@ -139,6 +139,7 @@ conn* table::open(const opening& o, crypto::mb_context& mb, uint64_t now)
     const uint32_t slot = pool_.pop();
     conn& c = pool_[slot];
     c.rx.reset(o.client_top);
+    c.owner = conn::no_owner;
     c.tx_seq = o.server_next;
     c.key = key;
     c.ip_be = o.ip_be;

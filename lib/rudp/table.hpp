@@ -18,10 +18,10 @@
 #include <rte_hash.h>
 
 #include "common/rcu.hpp"
-#include "common/replay_window.hpp"
 #include "common/slot_pool.hpp"
 #include "crypto/aes_gcm.hpp"
 #include "rudp/keys.hpp"
+#include "rudp/window.hpp"
 
 namespace peregrine::rudp {
 
@@ -35,7 +35,6 @@ static constexpr uint64_t max_counter = 1ull << 32;
 
 struct alignas(64) conn {
     // ---- the first cache line: what every packet reads ----
-    replay_window rx;       // the client's full sequence numbers (CAS, by any worker)
     uint64_t last_seen;     // TSC of the last accepted packet
     uint64_t tx_seq;        // the server's next full sequence number (fetch_add)
     uint64_t key;           // endpoint_key
@@ -45,11 +44,24 @@ struct alignas(64) conn {
     uint8_t rx_salt[salt_len];
     uint8_t tx_salt[salt_len];
     uint32_t number;        // connections opened before this one (telemetry)
+    uint16_t owner;         // lcore id of the worker that owns rx (no_owner until one claims it)
     uint8_t closing;        // set by a worker that handed its close to the control lcore
-    // ---- keys, read by workers that encrypt or decrypt ----
+    // ---- the owner's: the client's sequence numbers ----
+    seq_window rx;
     // IPsec-MB's AVX-512 key expansion stores with aligned moves: each key on its own lines.
     alignas(64) crypto::gcm_key rx_key;  // client to server
     alignas(64) crypto::gcm_key tx_key;  // server to client
+
+    static constexpr uint16_t no_owner = UINT16_MAX;
+    // Whether lcore may touch rx: the first worker to ask owns the connection for its life.
+    bool owned_by(uint16_t lcore)
+    {
+        std::atomic_ref<uint16_t> o(owner);
+        uint16_t cur = o.load(std::memory_order_acquire);
+        if (cur == lcore)
+            return true;
+        return cur == no_owner && o.compare_exchange_strong(cur, lcore, std::memory_order_acq_rel);
+    }
 
     uint64_t seen() const { return std::atomic_ref<const uint64_t>(last_seen).load(std::memory_order_relaxed); }
     void touch(uint64_t now) { std::atomic_ref<uint64_t>(last_seen).store(now, std::memory_order_relaxed); }
