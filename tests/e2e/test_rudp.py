@@ -91,6 +91,19 @@ class RudpHandshakeTest(RudpCase):
         self.assertEqual(self.rudp()['connections'], 0)
         self.assertEqual(self.rudp()['error_1_3'], 1)
 
+    def test_auth_flood_from_one_source_is_rate_limited(self):
+        # --rudp-auth-rate 20 (bursts of 40) per source: 100 AUTHs at once get about 40 answers.
+        c = self.client()
+        d0 = self.eng.drops()
+        for _ in range(100):
+            c.send_raw(c.auth_packet())
+        c.drain(0.5)
+        limited = self.drop_delta(d0, self.eng.drops()).get('rudp_rate_limited', 0)
+        self.assertGreaterEqual(limited, 55)
+        self.assertLessEqual(limited, 60)
+        # Another source is not held back by that one.
+        self.connected(self.eng.client_ips[1])
+
     def test_packets_without_a_connection(self):
         c = self.client()
         c.send_raw(R.pack_header(R.DEFAULT, 0, 1) + b'hello')
@@ -355,6 +368,130 @@ class Lossy:
                     return r
                 self.dropped += 1
         client.send_raw, client.recv_raw = lossy_send, lossy_recv
+
+
+def make_certs(d):
+    """A CA, a server and a client certificate it signs, and a self-signed client certificate
+    (ECDSA P-256), written as PEM files in d."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def cert(subject, key, issuer, issuer_key, ca=False):
+        now = datetime.datetime.utcnow()
+        b = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer))
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        return b.sign(issuer_key, hashes.SHA256())
+
+    def write(fn, data):
+        path = os.path.join(d, fn)
+        with open(path, 'wb') as f:
+            f.write(data)
+        return path
+
+    def pem_key(k):
+        return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption())
+
+    out = {}
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = cert('peregrine test CA', ca_key, 'peregrine test CA', ca_key, ca=True)
+    out['ca_obj'] = ca
+    out['ca'] = write('ca.pem', ca.public_bytes(serialization.Encoding.PEM))
+    for who, issuer, ikey in (('server', 'peregrine test CA', ca_key), ('client', 'peregrine test CA', ca_key),
+                              ('rogue', 'rogue', None)):
+        k = ec.generate_private_key(ec.SECP256R1())
+        c = cert(who, k, issuer, ikey or k)
+        out[who] = write(who + '.pem', c.public_bytes(serialization.Encoding.PEM))
+        out[who + '_key'] = write(who + '.key', pem_key(k))
+    return out
+
+
+class RudpCertificateTest(RudpCase):
+
+    def setUp(self):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix='pgcert-')
+        self.certs = make_certs(self.dir)
+        c = self.certs
+        self.ENGINE_ARGS = {'app': ['--rudp-max-connections', '1024', '--rudp-cert', c['server'], '--rudp-key',
+                                    c['server_key'], '--rudp-client-ca', c['ca']]}
+        super().setUp()
+
+    def tearDown(self):
+        super().tearDown()
+        import shutil
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def pem(self, name):
+        with open(self.certs[name], 'rb') as f:
+            return f.read()
+
+    def test_certificates_both_ways(self):
+        t = self.rudp()
+        self.assertEqual((t['certificate'], t['client_ca']), (1, 1))
+        # A client with a certificate the CA signed; it checks the server's against the same CA.
+        c = self.client(cert_pem=self.pem('client'), key_pem=self.pem('client_key'), server_ca=self.certs['ca_obj'])
+        c.connect()
+        self.assertEqual(c.server_cert.subject.rfc4514_string(), 'CN=server')
+        c.send(R.DEFAULT, b'authenticated', R.ENCRYPTED)
+        self.assertEqual([m.data for m in c.drain(0.3)], [b'authenticated'])
+        # No certificate: ERROR 1/2 at once.
+        with self.assertRaisesRegex(R.RudpError, 'ERROR 1/2'):
+            self.client().connect()
+        # A certificate the CA did not sign: ERROR 1/2 when its finished comes.
+        rogue = self.client(cert_pem=self.pem('rogue'), key_pem=self.pem('rogue_key'))
+        with self.assertRaisesRegex(R.RudpError, 'ERROR 1/2'):
+            rogue.connect()
+        # The CA's certificate with a key that is not its own: its signature fails, ERROR 1/2.
+        thief = self.client(cert_pem=self.pem('client'), key_pem=self.pem('rogue_key'))
+        with self.assertRaisesRegex(R.RudpError, 'ERROR 1/2'):
+            thief.connect()
+        t = self.rudp()
+        self.assertEqual((t['connections'], t['handshake_bad_cert'], t['error_1_2']), (1, 3, 3))
+
+
+class RudpAmplificationTest(RudpCase):
+
+    def test_unvalidated_sources_never_get_more_bytes_than_they_sent(self):
+        """A source that never finishes a handshake (spoofed, as far as the server can tell)
+        sends every kind of datagram; what comes back is summed against what went out."""
+        import random
+        rng = random.Random(5)
+        c = self.client()
+        sent = 0
+        def out(raw):
+            nonlocal sent
+            c.send_raw(raw)
+            sent += len(raw)
+        for pad in (40, 80, 150, 400, None):                  # AUTHs, short and padded
+            out(c.auth_packet(pad_to=pad))
+            out(c.auth_raw)                                     # and repeated
+        out(c.auth_packet(flags=R.RELIABLE | R.CHECKSUM))
+        out(R.pack_header(R.ACK, 0, 1) + struct.pack('>HH', 0, 0) + os.urandom(32))  # a finished for nothing
+        for _ in range(200):
+            out(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 60))))
+        for t in range(5):
+            out(R.pack_header(t, 0, 7) + b'x')
+        got = c.drain(0.5)
+        received = sum(len(m.body) + R.header_len(m.flags) for m in got)
+        self.assertGreater(len(got), 0)
+        self.assertLessEqual(received, sent, 'amplification %.2f' % (received / sent))
+        # Datagram by datagram too: no answer longer than the datagram it answers.
+        c2 = self.client()
+        for raw in [c2.auth_packet(pad_to=60), c2.auth_packet(pad_to=80), c2.auth_packet(),
+                    R.pack_header(R.DEFAULT, 0, 1) + b'1', R.pack_header(R.HEARTBEAT, 0, 2) + b'\0']:
+            c2.send_raw(raw)
+            back = sum(len(m.body) + R.header_len(m.flags) for m in c2.drain(0.3))
+            self.assertLessEqual(back, len(raw), 'answer to %r' % raw[:6])
+        self.assertGreaterEqual(self.rudp()['handshake_short_auth'], 3)
 
 
 class RudpShutdownTest(RudpCase):
