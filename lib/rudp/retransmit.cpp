@@ -92,12 +92,15 @@ void retransmitter::take_ack(const ack_event& e, uint64_t now, lcore_stats& st)
     pc.last_bits = e.bits;
     pc.last_ack_at = now;
     pc.has_ack = true;
+    bool sampled = false;  // one RTT sample per ACK: the frames it covers left together
     auto one = [&](uint16_t s) {
         auto it = pc.items.find(s);
         if (it == pc.items.end())
             return;
-        if (it->second.tries == 1)
+        if (it->second.tries == 1 && !sampled) {
             sample(pc, now - it->second.first);
+            sampled = true;
+        }
         st.count(rdp::acked);
         drop_item(pc, it);
     };
