@@ -89,7 +89,6 @@ unsigned control_one(const config& cfg, table& tab, handshaker& hs, lcore_stats&
         OPENSSL_cleanse(&d, sizeof(d));
         if (!c)
             return error_reply(st, pa, m, v, err::no_space, nullptr, 0, out);
-        st.count(rdp::opened);
         // The confirmation: an encrypted ACK of the client's finished. Until it comes the client
         // sends nothing else (its packets could overtake the finished to a worker that does not
         // know the connection yet), and sends its finished again if it does not come.

@@ -21,7 +21,6 @@
 #define PG_RUDP_COUNTERS(X)                                                                   \
     X(auth_rx, "AUTH handed to the control lcore")                                           \
     X(finished_rx, "client finished ACKs handed to the control lcore")                      \
-    X(opened, "handshakes finished: connections opened")                                     \
     X(delivered, "messages delivered to the application")                                   \
     X(echoed, "messages the echo application sent back")                                    \
     X(acks_sent, "ACKs of RELIABLE packets sent")                                             \

@@ -97,11 +97,11 @@ std::unique_ptr<engine::service> start(const options& o, const engine::env& e, s
             return nullptr;
         uint8_t th[32] = {}, sig[128];
         const size_t sl = sign_transcript(svc->id_, th, sig, 80);
-        if (!sl || answer_len(svc->id_.der.size(), 80) > max_datagram) {
+        if (!sl || answer_len(svc->id_.der.size(), 80) > base_header + max_body) {
             *err = "--rudp-cert: the certificate (" + std::to_string(svc->id_.der.size()) +
-                   " bytes DER) and its signatures must fit one 1000-byte datagram: use an ECDSA P-256 or "
+                   " bytes DER) and its signature must fit the answer to a padded AUTH: use an ECDSA P-256 or "
                    "Ed25519 key and a certificate under " +
-                   std::to_string(max_datagram - answer_len(0, 80)) + " bytes";
+                   std::to_string(base_header + max_body - answer_len(0, 80)) + " bytes";
             return nullptr;
         }
     }
