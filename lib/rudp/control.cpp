@@ -58,6 +58,11 @@ unsigned control_one(const config& cfg, table& tab, handshaker& hs, lcore_stats&
     handshaker::answers a;
     if (h.t == type::auth) {
         const handshaker::result r = hs.on_auth(key, v.data, v.len, h, now, &a);
+        if (r == handshaker::result::drop) {
+            st.count(drop::rudp_malformed);
+            rte_pktmbuf_free(m);
+            return 0;
+        }
         if (r == handshaker::result::error)
             return error_reply(st, pa, m, v, a.error, a.err_data, a.err_len, out);
         // The finished ACK in a frame of its own, from the request's headers (before they swap).
@@ -81,6 +86,11 @@ unsigned control_one(const config& cfg, table& tab, handshaker& hs, lcore_stats&
     if (h.t == type::ack) {
         handshake_done d;
         const handshaker::result r = hs.on_finished(key, v.data, v.len, h, now, &d, &a);
+        if (r == handshaker::result::drop) {
+            st.count(drop::rudp_malformed);
+            rte_pktmbuf_free(m);
+            return 0;
+        }
         if (r == handshaker::result::error)
             return error_reply(st, pa, m, v, a.error, a.err_data, a.err_len, out);
         table::opening o{v.ip->src_addr, v.udp->src_port, m->port, v.eth->src_addr, &d.keys, d.client_top,

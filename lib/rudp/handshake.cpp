@@ -29,8 +29,30 @@ size_t build(uint8_t* out, type t, uint8_t flags, uint16_t seq, const uint8_t* b
 }
 } // namespace
 
+handshaker::result handshaker::fits(result r, size_t n, const answers& a)
+{
+    // An ERROR is never longer than the datagram it answers (a 4-byte AUTH gets none).
+    if (r == result::error && base_header + 1 + a.err_len > n) {
+        ++c_.too_short;
+        return result::drop;
+    }
+    return r;
+}
+
 handshaker::result handshaker::on_auth(uint64_t ep, const uint8_t* d, size_t n, const header& h, uint64_t now,
                                        answers* out)
+{
+    return fits(auth(ep, d, n, h, now, out), n, *out);
+}
+
+handshaker::result handshaker::on_finished(uint64_t ep, const uint8_t* d, size_t n, const header& h, uint64_t now,
+                                           handshake_done* done, answers* out)
+{
+    return fits(finish(ep, d, n, h, now, done, out), n, *out);
+}
+
+handshaker::result handshaker::auth(uint64_t ep, const uint8_t* d, size_t n, const header& h, uint64_t now,
+                                    answers* out)
 {
     ++c_.auth_rx;
     expire(now);
@@ -157,8 +179,8 @@ handshaker::result handshaker::on_auth(uint64_t ep, const uint8_t* d, size_t n, 
     return result::answer;
 }
 
-handshaker::result handshaker::on_finished(uint64_t ep, const uint8_t* d, size_t n, const header& h, uint64_t now,
-                                           handshake_done* done, answers* out)
+handshaker::result handshaker::finish(uint64_t ep, const uint8_t* d, size_t n, const header& h, uint64_t now,
+                                      handshake_done* done, answers* out)
 {
     expire(now);
     auto it = open_.find(ep);

@@ -38,7 +38,7 @@ struct handshake_config {
 
 struct handshake_counters {
     uint64_t auth_rx, answered, repeated, short_auth, bad_auth, bad_key, bad_cert, half_open_full, finished,
-        bad_finished, no_handshake, expired;
+        bad_finished, no_handshake, expired, too_short;
 };
 
 // What a handshake produced for the connection table.
@@ -64,7 +64,7 @@ public:
     enum class result : uint8_t {
         answer,  // auth_out/ack_out hold the two answers
         error,   // *error is the ERROR code to send, err_data/err_len its data
-        drop,    // nothing to send (counted)
+        drop,    // nothing to send: the ERROR would be longer than the datagram (counted too_short)
     };
     struct answers {
         uint8_t auth[max_datagram];
@@ -101,6 +101,11 @@ private:
         std::string client_der;  // kept to verify its signature over the transcript
         std::string auth, ack;   // the answers, resent when the same AUTH comes again
     };
+
+    result auth(uint64_t ep, const uint8_t* d, size_t n, const header& h, uint64_t now, answers* out);
+    result finish(uint64_t ep, const uint8_t* d, size_t n, const header& h, uint64_t now, handshake_done* done,
+                  answers* out);
+    result fits(result r, size_t n, const answers& a);
 
     handshake_config cfg_;
     std::unordered_map<uint64_t, half> open_;
