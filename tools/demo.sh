@@ -3,7 +3,7 @@
 # (a net_tap device whose kernel end is moved into a network namespace), and plays every
 # protocol the engine serves from that namespace: the router (a few commands by hand, then a
 # traffic generator for $DEMO_SECONDS seconds while the engine prints its counters every
-# second), then a short act each for the load balancer, the session protocol and LEKT, with
+# second), then a short act each for the load balancer, the session protocol, RUDP and LEKT, with
 # the engine's live counters beside the client's view. Cleans up after itself, also on Ctrl-C
 # or failure.
 #
@@ -163,6 +163,9 @@ protocols --lb-expiry "$LB_EXPIRY" lb || acts_rc=1
 
 say "session protocol (UDP 7300): HELLO/ACCEPT, DATA_ACK answered by an ACK we check, a corrupted packet"
 protocols session || acts_rc=1
+
+say "RUDP (UDP 7400): X25519 handshake, an encrypted, compressed, reliable 21 KB message echoed, a tampered packet"
+protocols rudp || acts_rc=1
 
 say "LEKT (TCP 7500): two clients join and see each other in their heartbeat answers"
 lekt() { in_ns "$PYTHON" "$ROOT/tools/lekt_client.py" --server "$ENGINE_IP" "$@"; }

@@ -36,11 +36,12 @@ fi
 # ---- packages ----
 PACKAGES=(
     dpdk dpdk-dev libdpdk-dev              # DPDK 22.11: libraries, dpdk-telemetry.py, dpdk-dumpcap
-    libisal-dev libipsec-mb-dev libhyperscan-dev libssl-dev   # lib/crypto (ISA-L, IPsec-MB; OpenSSL in its tests); hyperscan probed
+    libisal-dev libipsec-mb-dev libhyperscan-dev libssl-dev   # lib/crypto (ISA-L, IPsec-MB), lib/rudp's handshake (OpenSSL); hyperscan probed
     libgtest-dev libbenchmark-dev          # unit tests, perf benchmark
     meson ninja-build pkg-config g++       # build
     clang libclang-rt-14-dev               # libFuzzer build (build-fuzz)
     python3 python3-pyelftools             # e2e suite and tools; dpdk-pmdinfo
+    python3-cryptography                   # tools/rudp_client.py (X25519, HKDF, AES-GCM, certificates)
     iproute2 iputils-ping                  # network namespaces in the e2e suite and the demo
     libpcap-dev zlib1g-dev                 # pcap: DPDK tools, peregrine-trafgen --pcap-out; zlib: lib/crypto tests
     python3-matplotlib ethtool             # perf/compare.py: PNG chart; veth checksum offload off
