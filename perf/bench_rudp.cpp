@@ -66,6 +66,7 @@ std::unique_ptr<uint8_t[]> g_big[2];
 rudp::config g_cfg;
 rudp::table* g_tab;
 uint32_t g_conns;
+std::vector<std::pair<uint32_t, rudp::table*>> g_tabs;  // one table per size, built once
 
 uint32_t client_ip(uint32_t i) { return RTE_IPV4(10, 0, 0, 0) + (i >> 2) + 1; }
 uint16_t client_port(uint32_t i) { return static_cast<uint16_t>(40000 + (i & 3)); }
@@ -83,6 +84,12 @@ rudp::session_keys keys_of(uint32_t i)
 
 bool make_table(uint32_t n)
 {
+    for (auto& [size, t] : g_tabs)
+        if (size == n) {
+            g_tab = t;
+            g_conns = n;
+            return true;
+        }
     rudp::table::params p;
     p.name = "bench";
     p.capacity = n;
@@ -99,6 +106,7 @@ bool make_table(uint32_t n)
             return false;
     }
     g_conns = n;
+    g_tabs.emplace_back(n, g_tab);
     return true;
 }
 
@@ -142,6 +150,7 @@ struct evp_gcm {
 };
 
 struct frame_set {
+    uint32_t conns = 0;
     uint16_t payload = 0;
     uint16_t len = 0;
     uint8_t* data = nullptr;
@@ -151,7 +160,7 @@ frame_set g_frames;
 
 const frame_set* frames_for(uint16_t payload)
 {
-    if (g_frames.data && g_frames.payload == payload)
+    if (g_frames.data && g_frames.payload == payload && g_frames.conns == g_conns)
         return &g_frames;
     rte_free(g_frames.data);
     g_frames = {};
@@ -189,6 +198,7 @@ const frame_set* frames_for(uint16_t payload)
         bench::seal_udp(out);
     }
     g_frames.payload = payload;
+    g_frames.conns = g_conns;
     g_frames.len = static_cast<uint16_t>(sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + body);
     g_frames.data = d;
     return &g_frames;
@@ -206,10 +216,12 @@ void restore(rte_mbuf** pk, const frame_set& fs, uint32_t f)
     }
 }
 
-// args: payload bytes
+// args: payload bytes, connections
 void BM_echo(benchmark::State& state)
 {
     const auto payload = static_cast<uint16_t>(state.range(0));
+    if (!make_table(static_cast<uint32_t>(state.range(1))))
+        return bench::fail(state, "table failed (1M connections need 2.3 GiB: --eal-mem=huge)");
     const frame_set* fs = frames_for(payload);
     if (!fs)
         return bench::fail(state, "setup failed");
@@ -256,6 +268,8 @@ void BM_echo(benchmark::State& state)
 void BM_one_at_a_time(benchmark::State& state)
 {
     const auto payload = static_cast<uint16_t>(state.range(0));
+    if (!make_table(1000))
+        return bench::fail(state, "table failed");
     const frame_set* fs = frames_for(payload);
     if (!fs)
         return bench::fail(state, "setup failed");
@@ -298,6 +312,8 @@ void BM_one_at_a_time(benchmark::State& state)
 
 void BM_restore_only(benchmark::State& state)
 {
+    if (!make_table(1000))
+        return bench::fail(state, "table failed");
     const frame_set* fs = frames_for(static_cast<uint16_t>(state.range(0)));
     if (!fs)
         return bench::fail(state, "setup failed");
@@ -411,7 +427,7 @@ void BM_x25519(benchmark::State& state)
 }
 
 BENCHMARK(BM_restore_only)->ArgName("payload")->Arg(64)->Arg(512)->Arg(972);
-BENCHMARK(BM_echo)->ArgName("payload")->Arg(64)->Arg(512)->Arg(972);
+BENCHMARK(BM_echo)->ArgNames({"payload", "connections"})->ArgsProduct({{64, 512, 972}, {1000, 1000000}});
 BENCHMARK(BM_one_at_a_time)->ArgName("payload")->Arg(64)->Arg(512)->Arg(972);
 BENCHMARK(BM_handshake_auth);
 BENCHMARK(BM_handshake_finished);
@@ -440,10 +456,6 @@ int main(int argc, char** argv)
     }
     rte_rcu_qsbr_thread_register(g_rcu, 0);
     rte_rcu_qsbr_thread_online(g_rcu, 0);
-    if (!make_table(1000)) {
-        std::fprintf(stderr, "bench_rudp: table failed: %s\n", rte_strerror(rte_errno));
-        return 1;
-    }
     benchmark::AddCustomContext("ipsec_mb_arch", crypto::mb_context::arch_name(g_mb->used_arch()));
     rudp::config& c = g_cfg;
     c.udp_port = rudp_port;

@@ -28,8 +28,9 @@ engine::option_section option_section(options& o)
                        "with the flags it came with) or discard",
                        &o.app),
         engine::integer("rudp-max-connections", "N", 1, 16'000'000,
-                        "connection table capacity, [1, 16000000] (default 65536; about 2.3 KiB\n"
-                        "of hugepage memory each: the two directions' expanded AES-GCM keys)",
+                        "connection table capacity, [1, 16000000] (default 16384; about 2.3 KiB\n"
+                        "of hugepage memory each, the two directions' expanded AES-GCM keys: a\n"
+                        "million take 2.3 GiB)",
                         &o.max_connections),
         engine::integer("rudp-timeout", "S", 1, 86400,
                         "a connection with no accepted packet for S seconds is closed, [1, 86400]\n"

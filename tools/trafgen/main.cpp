@@ -24,6 +24,7 @@
 #include "report.hpp"
 #include "lb_profile.hpp"
 #include "router_profile.hpp"
+#include "rudp_profile.hpp"
 #include "session_profile.hpp"
 
 namespace {
@@ -71,6 +72,15 @@ std::unique_ptr<profile> make_profile(const gen_options& o)
             die(err);
         return p;
     }
+    if (o.profile == "rudp") {
+        rudp_config c = o.rudp;
+        c.common = o.router;
+        std::string err;
+        auto p = rudp_profile::create(c, &err);
+        if (!p)
+            die(err);
+        return p;
+    }
     return std::make_unique<router_profile>(o.router);
 }
 
@@ -78,6 +88,8 @@ std::string mode_name(const gen_options& o)
 {
     if (o.profile == "lb")
         return o.lb.update_pct ? "request + " + std::to_string(o.lb.update_pct) + "% registration update" : "request";
+    if (o.profile == "rudp")
+        return "echo";
     if (o.profile == "session")
         return o.session.noack_pct ? "data_ack + " + std::to_string(o.session.noack_pct) + "% data_noack" : "data_ack";
     const router_config& r = o.router;

@@ -19,6 +19,7 @@ enum opt_id : int {
     o_reg_window, o_reg_timeout, o_reg_retries, o_seed, o_rate, o_duration, o_count, o_drain, o_interval,
     o_json, o_label, o_pcap_out, o_pcap_register, o_pcap_count,
     o_lb_port, o_lb_nodes, o_lb_node_port, o_lb_update_pct, o_session_port, o_session_noack_pct, o_session_key_file,
+    o_rudp_port, o_rudp_flags,
 };
 
 const option long_opts[] = {
@@ -60,6 +61,8 @@ const option long_opts[] = {
     {"session-port", required_argument, nullptr, o_session_port},
     {"session-noack-pct", required_argument, nullptr, o_session_noack_pct},
     {"session-key-file", required_argument, nullptr, o_session_key_file},
+    {"rudp-port", required_argument, nullptr, o_rudp_port},
+    {"rudp-flags", required_argument, nullptr, o_rudp_flags},
     {"help", no_argument, nullptr, 'h'},
     {nullptr, 0, nullptr, 0},
 };
@@ -137,8 +140,8 @@ bool parse_options(int argc, char** argv, gen_options* o, std::string* err)
         switch (c) {
         case o_profile:
             if (std::strcmp(optarg, "router") != 0 && std::strcmp(optarg, "lb") != 0 &&
-                std::strcmp(optarg, "session") != 0)
-                return bad("profile", "is not a profile (router, lb, session)");
+                std::strcmp(optarg, "session") != 0 && std::strcmp(optarg, "rudp") != 0)
+                return bad("profile", "is not a profile (router, lb, session, rudp)");
             o->profile = optarg;
             break;
         case o_lb_port:
@@ -147,6 +150,33 @@ bool parse_options(int argc, char** argv, gen_options* o, std::string* err)
                 return bad(c == o_lb_port ? "lb-port" : "session-port", "is not a UDP port in [1, 65535]");
             (c == o_lb_port ? o->lb.server_port : o->session.server_port) = static_cast<uint16_t>(v);
             break;
+        case o_rudp_port:
+            if (!parse_u64(optarg, 1, 65535, &v))
+                return bad("rudp-port", "is not a UDP port in [1, 65535]");
+            o->rudp.server_port = static_cast<uint16_t>(v);
+            break;
+        case o_rudp_flags: {
+            // A comma-separated list of checksum, compressed, encrypted (none: an empty string).
+            uint8_t f = 0;
+            std::string list = optarg, name;
+            for (size_t at = 0; at <= list.size(); ++at) {
+                if (at < list.size() && list[at] != ',') {
+                    name += list[at];
+                    continue;
+                }
+                if (name == "checksum")
+                    f |= 0x40;
+                else if (name == "compressed")
+                    f |= 0x20;
+                else if (name == "encrypted")
+                    f |= 0x10;
+                else if (!name.empty())
+                    return bad("rudp-flags", "lists a flag other than checksum, compressed, encrypted");
+                name.clear();
+            }
+            o->rudp.flags = f;
+            break;
+        }
         case o_lb_nodes:
             if (!parse_u64(optarg, 1, 65535, &v))
                 return bad("lb-nodes", "is not an integer in [1, 65535]");
@@ -353,6 +383,9 @@ bool parse_options(int argc, char** argv, gen_options* o, std::string* err)
     } else if (o->profile == "session") {
         o->session.common = o->router;
         why = check_session_config(o->session);
+    } else if (o->profile == "rudp") {
+        o->rudp.common = o->router;
+        why = check_rudp_config(o->rudp);
     } else {
         why = check_router_config(o->router);
     }
@@ -384,7 +417,7 @@ Target:
   --port N               DPDK port id to use (default 0)
 
 Profile:
-  --profile P            router (default), lb (load balancer) or session (docs/perf.md)
+  --profile P            router (default), lb (load balancer), session or rudp (docs/perf.md)
 
 Clients (every profile; the router's own options are marked router):
   --clients N            simulated clients, [1, 100000000] (default 1000)
@@ -420,6 +453,12 @@ Session (--profile session): setup opens one session per client (HELLO/ACCEPT), 
   --session-port N       the engine's session UDP port (default 7300)
   --session-noack-pct P  share of DATA_NOACK (default 0; needs --session-app echo on the engine)
   --session-key-file F   keyed mode: HMAC-SHA-256 with the engine's pre-shared key
+
+RUDP (--profile rudp): setup runs one handshake per client (X25519, HKDF, both finisheds, the
+confirmation), then DEFAULT messages answered by the engine's echo, decrypted and checked:
+  --rudp-port N          the engine's RUDP UDP port (default 7400)
+  --rudp-flags LIST      of checksum, compressed, encrypted (default checksum,encrypted);
+                         --payload within [16, 972] (988 without encrypted)
   --seed N               recipient choice and payload sizes (default 1)
 
 Run:

@@ -8,6 +8,7 @@
 
 #include "lb_profile.hpp"
 #include "router_profile.hpp"
+#include "rudp_profile.hpp"
 #include "session_profile.hpp"
 
 namespace peregrine::trafgen {
@@ -18,6 +19,7 @@ struct gen_options {
     router_config router;              // every profile's addressing, clients, payload, timing
     lb_config lb;                      // --profile lb: its own fields (common is copied from router)
     session_config session;            // --profile session: likewise
+    rudp_config rudp;                  // --profile rudp: likewise
     bool dst_mac_set = false;          // else resolved by ARP for the engine's address
     bool src_mac_set = false;          // else the port's MAC
     double rate = 0;                   // frames per second in the measure phase; 0: as fast as TX takes them

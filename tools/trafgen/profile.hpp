@@ -5,7 +5,8 @@
 // builds frames and accounts received ones, so it runs the same against an ethdev, into a pcap
 // file, or in a unit test. To add a protocol: implement this interface in <name>_profile.cpp,
 // add its options to options.cpp and a case to make_profile() (docs/perf.md, "Adding a profile").
-// Profiles: router (router_profile.hpp), lb (lb_profile.hpp), session (session_profile.hpp).
+// Profiles: router (router_profile.hpp), lb (lb_profile.hpp), session (session_profile.hpp),
+// rudp (rudp_profile.hpp).
 //
 // Phases, in order:
 //   setup    setup_burst() until it reports done (e.g. the router registers every client and

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The lb and session traffic profiles against the real engine, end to end and short.
+"""The lb, session and RUDP traffic profiles against the real engine, end to end and short.
 
 Starts peregrine as the net_memif server (no TAP, --no-huge) and peregrine-trafgen as the memif
 client, then checks each run's JSON report:
@@ -7,7 +7,9 @@ client, then checks each run's JSON report:
      Updates answered, every client kept its node (moved = 0), nothing wrong received;
   2. --profile session: 200 sessions opened, DATA_ACK answered by a matching ACK, 20 %
      DATA_NOACK answered by their echo, every digest right;
-  3. the same against a second engine in keyed mode (--session-key-file), with the key.
+  3. the same against a second engine in keyed mode (--session-key-file), with the key;
+  4. --profile rudp: 200 connections through the whole handshake, encrypted and checksummed
+     messages answered by their echo, every tag and CRC right.
 Exit 0 when all hold, 1 with the reasons otherwise.
 
   tools/trafgen/profiles_smoke.py BUILD_DIR
@@ -106,7 +108,8 @@ def main():
     with open(key, 'wb') as f:
         f.write(bytes(range(32)))
     # One engine per generator run: after a client left, net_memif's server may refuse the next
-    # one (seen under MALLOC_PERTURB_), so nothing here reuses a link.
+    # one (seen under MALLOC_PERTURB_), so nothing here reuses a link. The RUDP engine lifts its
+    # per-source AUTH limit: the generator's 200 clients share one address per 50,000.
     runs = [
         ('lb', [], ['--profile', 'lb', '--clients', '5000', '--lb-nodes', '8', '--lb-update-pct', '10'],
          {'nodes_registered': 8, 'moved': 0, 'no_node': 0}, 'update_acked'),
@@ -116,6 +119,9 @@ def main():
          ['--profile', 'session', '--clients', '200', '--payload', '16-300', '--session-noack-pct', '20',
           '--session-key-file', key],
          {'sessions_open': 200, 'bad_digest': 0, 'ack_mismatch': 0, 'rejected': 0, 'bad_ack': 0}, 'echo_answer'),
+        ('rudp', ['--rudp-max-connections', '4096', '--rudp-auth-rate', '0'],
+         ['--profile', 'rudp', '--clients', '200', '--payload', '16-900'],
+         {'connections_open': 200, 'bad_echo': 0, 'errors_rx': 0, 'bad_handshake': 0}, 'echo_rx'),
     ]
     for i, (name, engine_args, gen_args, want, nonzero) in enumerate(runs):
         sock = '/tmp/%s%d.sock' % (tag, i)
