@@ -215,6 +215,19 @@ class RudpDataTest(RudpCase):
             self.assertEqual(self.errors(c.drain(0.3)), [want], raw[:8].hex())
         self.assertTrue(all(m.flags & R.ENCRYPTED for m in []))
 
+    def test_the_clients_load_mode(self):
+        # tools/rudp_client.py load, as a user runs it in the namespace: 2 connections, 300
+        # encrypted and checksummed echoes a second for 2 s, a report per second, exit 0.
+        tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'rudp_client.py')
+        r = self.eng.ns_run([sys.executable, tool, '--server', self.eng.ip, 'load', '--clients', '2', '--rate', '300',
+                             '--duration', '2', '--size', '200'], timeout=60)
+        last = r.stdout.strip().splitlines()[-1]
+        sent, echoed = [int(x) for x in last.split()[2:5:2]]
+        self.assertGreater(sent, 500, r.stdout)
+        self.assertEqual(sent, echoed, r.stdout)
+        self.assertIn('rtt p50', r.stdout)
+        self.assertEqual(self.rudp()['connections'], 2)
+
     def test_client_disconnect_closes(self):
         c = self.connected()
         c.close()
