@@ -27,6 +27,31 @@ rte_rcu_qsbr* rcu_create(uint32_t max_readers, int socket_id)
     return v;
 }
 
+rte_hash* rcu_hash_create(const char* name, uint32_t entries, uint32_t key_len, rte_hash_function fn, int socket_id,
+                          rte_rcu_qsbr* v)
+{
+    rte_hash_parameters hp{};
+    hp.name = name;
+    hp.entries = entries;
+    hp.key_len = key_len;
+    hp.hash_func = fn;
+    hp.socket_id = socket_id;
+    hp.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+    rte_hash* h = rte_hash_create(&hp);
+    if (!h)
+        return nullptr;
+    rte_hash_rcu_config rc{};
+    rc.v = v;
+    rc.mode = RTE_HASH_QSBR_MODE_DQ;
+    if (rte_hash_rcu_qsbr_add(h, &rc) != 0) {
+        const int err = rte_errno;
+        rte_hash_free(h);
+        rte_errno = err;
+        return nullptr;
+    }
+    return h;
+}
+
 bool rcu_defer_queue::init(const params& p)
 {
     rte_rcu_qsbr_dq_parameters dp{};

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include <rte_hash.h>
 #include <rte_rcu_qsbr.h>
 
 namespace peregrine {
@@ -13,6 +14,13 @@ namespace peregrine {
 // A QSBR variable for reader thread ids 0..max_readers-1 in socket_id's memory (free it with
 // rte_free), or null with rte_errno set.
 rte_rcu_qsbr* rcu_create(uint32_t max_readers, int socket_id);
+
+// An rte_hash for one writer and lock-free readers (RW_CONCURRENCY_LF; EXT_TABLE, so no insert
+// fails on a crowded bucket) whose deleted keys' slots wait for a grace period on v before the
+// hash reuses them (RTE_HASH_QSBR_MODE_DQ). name must be unique in the process. nullptr with
+// rte_errno set. Free with rte_hash_free.
+rte_hash* rcu_hash_create(const char* name, uint32_t entries, uint32_t key_len, rte_hash_function fn, int socket_id,
+                          rte_rcu_qsbr* v);
 
 // A single-writer rte_rcu_qsbr_dq. Not thread-safe: the writer (control lcore) owns it.
 class rcu_defer_queue {

@@ -1,5 +1,7 @@
 #include "lb/state.hpp"
 
+#include "net/frame.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -8,6 +10,7 @@
 #include <rte_udp.h>
 
 #include "net/checksum.hpp"
+#include "net/frame.hpp"
 #include "net/rewrite.hpp"
 
 namespace peregrine::lb {
@@ -74,38 +77,15 @@ void state::reclaim()
 
 bool state::transmit(const peer& to, const uint8_t* payload, std::size_t len, lcore_stats& st)
 {
-    rte_mbuf* m = rte_pktmbuf_alloc(p_.pool);
-    const uint16_t frame = static_cast<uint16_t>(sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr) + len);
-    char* d = m ? rte_pktmbuf_append(m, frame) : nullptr;
-    if (!d) {
-        if (m)
-            rte_pktmbuf_free(m);
+    const net::udp_to dst{to.next_hop, to.sender.ip_be, rte_cpu_to_be_16(cfg_.udp_port), to.sender.port_be, to.port_id};
+    uint8_t* p = nullptr;
+    rte_mbuf* m = net::new_udp_frame(p_.pool, ports_[to.port_id], dst, static_cast<uint16_t>(len), &p);
+    if (!m) {
         st.count(lbc::alloc_failed);
         return false;
     }
-    const net::port_addr& pa = ports_[to.port_id];
-    auto* eth = reinterpret_cast<rte_ether_hdr*>(d);
-    eth->dst_addr = to.next_hop;
-    eth->src_addr = pa.mac;
-    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-    std::memset(ip, 0, sizeof(*ip));
-    ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(frame - sizeof(rte_ether_hdr)));
-    ip->fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG);
-    ip->time_to_live = net::default_ttl;
-    ip->next_proto_id = IPPROTO_UDP;
-    ip->src_addr = pa.ip_be;
-    ip->dst_addr = to.sender.ip_be;
-    ip->hdr_checksum = rte_ipv4_cksum(ip);
-    auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
-    udp->src_port = rte_cpu_to_be_16(cfg_.udp_port);
-    udp->dst_port = to.sender.port_be;
-    udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_udp_hdr) + len));
-    udp->dgram_cksum = 0;
-    std::memcpy(udp + 1, payload, len);
-    udp->dgram_cksum = net::udp_csum_fixup(rte_ipv4_udptcp_cksum(ip, udp));
-    m->port = to.port_id;
+    std::memcpy(p, payload, len);
+    net::finish_udp_frame(m);
     outbox_.push_back(m);
     st.count(lbc::originated);
     return true;

@@ -37,6 +37,14 @@ unsigned error_reply(lcore_stats& st, const net::port_addr& pa, rte_mbuf* m, net
     return 1;
 }
 
+// Frees m, counted as malformed (an ERROR for it would be longer than it).
+unsigned refuse(lcore_stats& st, rte_mbuf* m)
+{
+    st.count(drop::rudp_malformed);
+    rte_pktmbuf_free(m);
+    return 0;
+}
+
 } // namespace
 
 unsigned control_one(const config& cfg, table& tab, handshaker& hs, lcore_stats& st, const net::port_addr* ports,
@@ -58,11 +66,8 @@ unsigned control_one(const config& cfg, table& tab, handshaker& hs, lcore_stats&
     handshaker::answers a;
     if (h.t == type::auth) {
         const handshaker::result r = hs.on_auth(key, v.data, v.len, h, now, &a);
-        if (r == handshaker::result::drop) {
-            st.count(drop::rudp_malformed);
-            rte_pktmbuf_free(m);
-            return 0;
-        }
+        if (r == handshaker::result::drop)
+            return refuse(st, m);
         if (r == handshaker::result::error)
             return error_reply(st, pa, m, v, a.error, a.err_data, a.err_len, out);
         // The finished ACK in a frame of its own, from the request's headers (before they swap).
@@ -86,11 +91,8 @@ unsigned control_one(const config& cfg, table& tab, handshaker& hs, lcore_stats&
     if (h.t == type::ack) {
         handshake_done d;
         const handshaker::result r = hs.on_finished(key, v.data, v.len, h, now, &d, &a);
-        if (r == handshaker::result::drop) {
-            st.count(drop::rudp_malformed);
-            rte_pktmbuf_free(m);
-            return 0;
-        }
+        if (r == handshaker::result::drop)
+            return refuse(st, m);
         if (r == handshaker::result::error)
             return error_reply(st, pa, m, v, a.error, a.err_data, a.err_len, out);
         table::opening o{v.ip->src_addr, v.udp->src_port, m->port, v.eth->src_addr, &d.keys, d.client_top,

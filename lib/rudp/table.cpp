@@ -40,22 +40,8 @@ table* table::create(const params& p)
     {
         char name[RTE_HASH_NAMESIZE];
         std::snprintf(name, sizeof(name), "%.12s_%u", p.name, seq);
-        rte_hash_parameters hp{};
-        hp.name = name;
-        hp.entries = n_slots;
-        hp.key_len = sizeof(uint64_t);
-        hp.hash_func = hash_key;
-        hp.socket_id = p.socket_id;
-        hp.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-        t->hash_ = rte_hash_create(&hp);
+        t->hash_ = rcu_hash_create(name, n_slots, sizeof(uint64_t), hash_key, p.socket_id, p.rcu);
         if (!t->hash_) {
-            err = rte_errno;
-            goto fail;
-        }
-        rte_hash_rcu_config rc{};
-        rc.v = p.rcu;
-        rc.mode = RTE_HASH_QSBR_MODE_DQ;
-        if (rte_hash_rcu_qsbr_add(t->hash_, &rc) != 0) {
             err = rte_errno;
             goto fail;
         }

@@ -7,6 +7,7 @@
 #include <rte_prefetch.h>
 #include <rte_udp.h>
 
+#include "net/frame.hpp"
 #include "net/rewrite.hpp"
 #include "net/source.hpp"
 
@@ -344,35 +345,12 @@ rte_mbuf* build_reject(const config& cfg, const table& tab, const entry& e, rte_
     crypto::mb_context* mb = cfg.lcore_mb();
     if (!mb)
         return nullptr;
-    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    const net::port_addr& pa = ports[e.port_id];
+    const net::udp_to to{tab.next_hop(e), e.ip_be, rte_cpu_to_be_16(cfg.udp_port), e.udp_port_be, e.port_id};
+    uint8_t* s = nullptr;
+    rte_mbuf* m = net::new_udp_frame(pool, pa, to, header_len, &s);
     if (!m)
         return nullptr;
-    constexpr uint16_t ulen = sizeof(rte_udp_hdr) + header_len;
-    constexpr uint16_t frame = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + ulen;
-    auto* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, frame));
-    if (!d) {
-        rte_pktmbuf_free(m);
-        return nullptr;
-    }
-    const net::port_addr& pa = ports[e.port_id];
-    auto* eth = reinterpret_cast<rte_ether_hdr*>(d);
-    eth->dst_addr = tab.next_hop(e);
-    eth->src_addr = pa.mac;
-    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-    auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-    std::memset(ip, 0, sizeof(*ip));
-    ip->version_ihl = RTE_IPV4_VHL_DEF;
-    ip->total_length = rte_cpu_to_be_16(sizeof(rte_ipv4_hdr) + ulen);
-    ip->time_to_live = net::default_ttl;
-    ip->next_proto_id = IPPROTO_UDP;
-    ip->src_addr = pa.ip_be;
-    ip->dst_addr = e.ip_be;
-    auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
-    udp->src_port = rte_cpu_to_be_16(cfg.udp_port);
-    udp->dst_port = e.udp_port_be;
-    udp->dgram_len = rte_cpu_to_be_16(ulen);
-    udp->dgram_cksum = 0;
-    uint8_t* s = reinterpret_cast<uint8_t*>(udp + 1);
     // The server's own next order count: not an answer to any packet.
     write_header(s, e.client_id, type::reject, 0, 0, std::atomic_ref<const uint64_t>(e.tx_order).load());
     const uint8_t* p[1] = {s + off_client};
@@ -380,11 +358,7 @@ rte_mbuf* build_reject(const config& cfg, const table& tab, const entry& e, rte_
     digest_t dg[1];
     digest_burst(cfg, *mb, p, l, 1, dg);
     std::memcpy(s, dg[0], digest_len);
-    ip->hdr_checksum = rte_ipv4_cksum(ip);
-    udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
-    if (udp->dgram_cksum == 0)
-        udp->dgram_cksum = 0xffff;
-    m->port = e.port_id;
+    net::finish_udp_frame(m);
     return m;
 }
 
