@@ -64,6 +64,7 @@ std::unique_ptr<crypto::deflater> g_def;
 std::unique_ptr<crypto::inflater> g_inf;
 std::unique_ptr<uint8_t[]> g_big[2];
 rudp::config g_cfg;
+app::echo_app g_echo;
 rudp::table* g_tab;
 uint32_t g_conns;
 std::vector<std::pair<uint32_t, rudp::table*>> g_tabs;  // one table per size, built once
@@ -460,6 +461,7 @@ int main(int argc, char** argv)
     rudp::config& c = g_cfg;
     c.udp_port = rudp_port;
     c.timeout_tsc = UINT64_MAX / 4;
+    c.app = &g_echo;
     c.lc[rte_lcore_id()] = {g_mb.get(), g_def.get(), g_inf.get(), {g_big[0].get(), g_big[1].get()}};
 
     benchmark::RunSpecifiedBenchmarks();

@@ -22,7 +22,8 @@
     X(auth_rx, "AUTH handed to the control lcore")                                           \
     X(finished_rx, "client finished ACKs handed to the control lcore")                      \
     X(delivered, "messages delivered to the application")                                   \
-    X(echoed, "messages the echo application sent back")                                    \
+    X(echoed, "messages the application echoed")                                            \
+    X(app_sent, "other messages the application sent")                                      \
     X(acks_sent, "ACKs of RELIABLE packets sent")                                             \
     X(acks_rx, "ACKs from clients accepted")                                                  \
     X(reacked, "duplicates of RELIABLE packets acknowledged again (not delivered)")         \

@@ -7,6 +7,7 @@
 #include <rte_prefetch.h>
 #include <rte_udp.h>
 
+#include "common/app.hpp"
 #include "crypto/aes_gcm.hpp"
 #include "crypto/crc32.hpp"
 #include "net/rewrite.hpp"
@@ -178,6 +179,46 @@ struct burst {
     void encode();
 };
 
+// The application's answers on connection c (app::reply), for the message packet i delivered.
+class app_reply final : public app::reply {
+public:
+    app_reply(burst& b, unsigned i, conn* c, uint8_t flags, const uint8_t* delivered, uint32_t len, bool in_place_ok)
+        : b_(b), i_(i), c_(c), flags_(flags), delivered_(delivered), len_(len), in_place_ok_(in_place_ok)
+    {
+    }
+    bool send(const uint8_t* data, uint32_t len, bool reliable) override
+    {
+        const uint8_t f = static_cast<uint8_t>((flags_ & (flag::checksum | flag::compressed | flag::encrypted)) |
+                                               (reliable ? flag::reliable : 0));
+        const bool ok = b_.send_message(i_, c_, f, data, len);
+        if (ok)
+            b_.st.count(rdp::app_sent);
+        return ok;
+    }
+    // With the message's own flags; the message itself, unchanged, is echoed in its own mbuf.
+    bool echo(const uint8_t* data, uint32_t len) override
+    {
+        if (in_place_ok_ && !in_place && data == delivered_ && len == len_) {
+            in_place = true;
+        } else if (!b_.send_message(i_, c_, flags_, data, len)) {
+            return false;
+        }
+        b_.st.count(rdp::echoed);
+        return true;
+    }
+
+    bool in_place = false;  // the pipeline writes the echo over the message
+
+private:
+    burst& b_;
+    unsigned i_;
+    conn* c_;
+    uint8_t flags_;
+    const uint8_t* delivered_;
+    uint32_t len_;
+    bool in_place_ok_;
+};
+
 // A DEFAULT message of any length to connection c, as frames of our own beside packet i: CRC-32
 // of the plaintext, deflate (only if it saves bytes), AES-GCM over the whole, then fragments.
 // False (counted) if it does not fit in what is left of the burst.
@@ -289,8 +330,10 @@ uint8_t burst::deliver_message(unsigned i, conn* c, const header& p, uint8_t* bu
         return err::checksum;
     st.count(rdp::delivered);
     c->touch(now);
-    if (cfg.echo && send_message(i, c, p.flags, plain, len))
-        st.count(rdp::echoed);
+    if (cfg.app) {
+        app_reply rep(*this, i, c, p.flags, plain, len, false);
+        cfg.app->on_data({plain, len, p.has(flag::reliable), nullptr, 0, message_counter(p)}, rep);
+    }
     return 0;
 }
 
@@ -655,15 +698,15 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
         case type::data: {
             st.count(rdp::delivered);
             const bool enc = p.has(flag::encrypted);
-            // In place when the echo fits one datagram as it is and no RELIABLE copy is kept;
-            // otherwise through send_message.
-            const bool in_place = cfg.echo && !(reliable && b.ok_reliable) && plen[i] + (enc ? tag_len : 0) <= max_body;
-            if (cfg.echo && !in_place) {
-                // The plaintext moves out of the mbuf: its place may hold the ACK.
-                std::memcpy(lc->big[0], body, plen[i]);
-                if (b.send_message(i, c, p.flags, lc->big[0], plen[i]))
-                    st.count(rdp::echoed);
-            }
+            // The echo of the message unchanged is written in place when it fits one datagram as
+            // it is and no RELIABLE copy is kept; anything else the application sends goes
+            // through send_message (new frames, which copy the bytes before the ACK takes their
+            // place).
+            app_reply rep(b, i, c, p.flags, body, plen[i],
+                      !(reliable && b.ok_reliable) && plen[i] + (enc ? tag_len : 0) <= max_body);
+            if (cfg.app)
+                cfg.app->on_data({body, plen[i], reliable, nullptr, 0, full[i]}, rep);
+            const bool in_place = rep.in_place;
             if (in_place) {
                 if (reliable) {
                     net::udp_view* av;
@@ -679,7 +722,6 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
                 }
                 b.add(m[i], &v[i], c, int(i), type::data, p.flags & (keep | flag::compressed), plen[i]);
                 out[i] = {action::tx, rx_port, drop::count_};
-                st.count(rdp::echoed);
             } else if (reliable) {
                 b.ack_in_place(i, c, keep, p.seq, full[i]);
             } else {

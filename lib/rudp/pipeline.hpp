@@ -14,6 +14,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "common/app.hpp"
 #include "common/gcra.hpp"
 #include "common/stats.hpp"
 #include "crypto/deflate.hpp"
@@ -46,7 +47,7 @@ struct ack_event {
 struct config {
     uint16_t udp_port = 7400;     // host order
     uint64_t timeout_tsc = 0;     // a connection with no accepted packet for this long is over
-    bool echo = true;             // the application: echo (true) or discard
+    app::application* app = nullptr;  // where DEFAULT messages go (lib/common/app.hpp)
     source_limiter* auth_limit = nullptr;  // AUTH rates, per source and global (workers)
     reassembly* reasm = nullptr;
     // Reliability of the server's own packets: workers put a clone of every RELIABLE frame they

@@ -20,7 +20,7 @@ int cmd_rudp(const char*, const char*, rte_tel_data* d)
         return -ENODEV;
     const service& v = *g.svc;
     rte_tel_data_add_dict_u64(d, "udp_port", v.opt_.port);
-    rte_tel_data_add_dict_string(d, "app", v.cfg_.echo ? "echo" : "discard");
+    rte_tel_data_add_dict_string(d, "app", std::string(v.app_->name()).c_str());
     const handshake_counters h = v.hs_->counters();
     const table_counters c = v.tab_->counters();
     engine::add_u64s(d, {{"connections", v.tab_->size()},
@@ -70,7 +70,7 @@ service::~service()
 
 std::string service::describe() const
 {
-    return "RUDP on UDP " + std::to_string(opt_.port) + ": app " + (cfg_.echo ? "echo" : "discard") +
+    return "RUDP on UDP " + std::to_string(opt_.port) + ": app " + std::string(app_->name()) +
            ", X25519 + AES-128-GCM" + (id_.der.empty() ? ", no certificate" : ", certificate") +
            (client_ca_ ? ", client certificates required" : "") + ", timeout " + std::to_string(opt_.timeout_s) +
            " s, up to " + std::to_string(opt_.max_connections) + " connections";
@@ -179,7 +179,8 @@ std::unique_ptr<engine::service> start(const options& o, const engine::env& e, s
     }
     c.udp_port = o.port;
     c.timeout_tsc = uint64_t(o.timeout_s) * hz;
-    c.echo = o.app == 0;
+    svc->app_ = app::make_app(o.app == 0 ? "echo" : "discard");
+    c.app = svc->app_.get();
     c.auth_limit = &svc->limit_;
     svc->mod_ = std::make_unique<rudp::module>(c, *svc->tab_, *svc->hs_, svc->rt_.get(), e.pool);
     engine::module& mod = *svc->mod_;

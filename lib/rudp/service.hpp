@@ -35,6 +35,7 @@ public:
     identity id_;
     store_ptr client_ca_;
     std::vector<std::unique_ptr<uint8_t[]>> big_;
+    std::unique_ptr<app::application> app_;
     std::unique_ptr<handshaker> hs_;
     reassembly reasm_;
     rte_ring* sent_ring_ = nullptr;

@@ -7,7 +7,7 @@
 
 namespace peregrine::session {
 
-bool sender::send(const uint8_t* data, uint16_t len, bool ack)
+bool sender::send(const uint8_t* data, uint32_t len, bool ack)
 {
     const uint8_t* base = rte_pktmbuf_mtod(src, const uint8_t*);
     const auto hdr = static_cast<uint32_t>(src_v->data - base);  // Ethernet + IPv4 + UDP
@@ -29,7 +29,7 @@ bool sender::send(const uint8_t* data, uint16_t len, bool ack)
     uint8_t* d = rte_pktmbuf_mtod(m, uint8_t*);
     // The received headers, swapped into an answer by net::make_reply once the packet is signed.
     std::memcpy(d, base, hdr);
-    write_header(d + hdr, session->client_id, ack ? type::data_ack : type::data_noack, len, 0,
+    write_header(d + hdr, session->client_id, ack ? type::data_ack : type::data_noack, static_cast<uint16_t>(len), 0,
                  session->next_tx_order());
     if (len)
         std::memcpy(d + hdr + header_len, data, len);
@@ -47,15 +47,6 @@ bool sender::send(const uint8_t* data, uint16_t len, bool ack)
     s.v.dst_port = src_v->dst_port;
     st->count(ses::app_sent);
     return true;
-}
-
-std::unique_ptr<application> make_app(std::string_view name)
-{
-    if (name == "echo")
-        return std::make_unique<echo_app>();
-    if (name == "discard")
-        return std::make_unique<discard_app>();
-    return nullptr;
 }
 
 } // namespace peregrine::session

@@ -1,16 +1,14 @@
 #pragma once
 
-// The application interface: what the session protocol delivers its DATA payloads to, and how
-// an application answers on a session. Applications run on the worker lcore that received the
-// packet, inside the burst, so on_data must not allocate, lock, make a syscall or log; send()
-// takes an mbuf from the received packet's mempool (per-lcore cache), never the heap.
+// How an application answers on a session: the session protocol's side of the application
+// interface (lib/common/app.hpp). send() takes an mbuf from the received packet's mempool
+// (per-lcore cache), never the heap.
 
 #include <cstdint>
-#include <memory>
-#include <string_view>
 
 #include <rte_mbuf.h>
 
+#include "common/app.hpp"
 #include "common/stats.hpp"
 #include "net/classify.hpp"
 
@@ -18,25 +16,23 @@ namespace peregrine::session {
 
 struct entry;
 
-// One verified, replay-checked DATA packet.
-struct delivery {
-    const uint8_t* client_id;  // 16 bytes
-    const uint8_t* data;       // payload; valid during on_data only
-    uint16_t len;
-    uint16_t custom;           // the packet's custom ID
-    uint64_t order;            // its order count
-    bool ack;                  // DATA_ACK (the engine sends the ACK itself) or DATA_NOACK
-};
+// The applications (lib/common/app.hpp): the interface RUDP delivers to as well.
+using app::application;
+using app::discard_app;
+using app::echo_app;
+using app::make_app;
 
 // Sends on the session whose packet is being delivered, during on_data only. Packets leave in
 // the same burst, towards the endpoint the packet came from, and are signed like every answer.
-class sender {
+class sender final : public app::reply {
 public:
-    // Queues len bytes as a server DATA_NOACK (ack = false) or DATA_ACK (the client answers with
-    // ACK; the engine counts it and does not retransmit). Returns false, counted as
+    // Queues len bytes as a server DATA_NOACK (reliable = false) or DATA_ACK (the client answers
+    // with ACK; the engine counts it and does not retransmit). Returns false, counted as
     // app_send_failed, when the payload is too long for one mbuf, no mbuf is free, or this
     // burst's output is full.
-    bool send(const uint8_t* data, uint16_t len, bool ack = false);
+    bool send(const uint8_t* data, uint32_t len, bool reliable) override;
+    // The session protocol's echo: a DATA_NOACK.
+    bool echo(const uint8_t* data, uint32_t len) override { return send(data, len, false); }
 
     // ---- set by the pipeline ----
     struct slot {
@@ -51,29 +47,5 @@ public:
     unsigned max_out = 0;
     lcore_stats* st = nullptr;
 };
-
-class application {
-public:
-    virtual ~application() = default;
-    virtual std::string_view name() const = 0;
-    virtual void on_data(const delivery& d, sender& out) = 0;
-};
-
-// Sends every payload back on its session as a DATA_NOACK (the default application).
-class echo_app final : public application {
-public:
-    std::string_view name() const override { return "echo"; }
-    void on_data(const delivery& d, sender& out) override { out.send(d.data, d.len, false); }
-};
-
-// Accepts and forgets (counted as delivered).
-class discard_app final : public application {
-public:
-    std::string_view name() const override { return "discard"; }
-    void on_data(const delivery&, sender&) override {}
-};
-
-// "echo" or "discard"; nullptr for any other name.
-std::unique_ptr<application> make_app(std::string_view name);
 
 } // namespace peregrine::session

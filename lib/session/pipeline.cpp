@@ -243,7 +243,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
                 snd.src = m[i];
                 snd.src_v = &v[i];
                 snd.session = e;
-                cfg.app->on_data({p.client_id, v[i].data + header_len, p.length, p.custom, p.order, want_ack}, snd);
+                cfg.app->on_data({v[i].data + header_len, p.length, want_ack, p.client_id, p.custom, p.order}, snd);
             }
             st.count(ses::delivered);
             if (want_ack) {
