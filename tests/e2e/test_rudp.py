@@ -509,6 +509,20 @@ class RudpAmplificationTest(RudpCase):
         self.assertGreaterEqual(self.rudp()['handshake_short_auth'], 3)
 
 
+class RudpDiscardTest(RudpCase):
+    ENGINE_ARGS = {'app': ['--rudp-max-connections', '1024', '--rudp-app', 'discard']}
+
+    def test_discard_delivers_and_acknowledges_only(self):
+        c = self.connected()
+        sent = c.send(R.DEFAULT, b'kept to itself', R.RELIABLE | R.ENCRYPTED)
+        got = c.drain(0.3)
+        self.assertEqual([(m.type, m.ack_id) for m in got], [(R.ACK, R.Header(sent[0]).seq)])
+        c.send(R.DEFAULT, os.urandom(3000), R.ENCRYPTED)  # fragmented, unreliable: nothing back
+        self.assertEqual(c.drain(0.3), [])
+        t = self.rudp()
+        self.assertEqual((t['app'], t['delivered'], t['echoed']), ('discard', 2, 0))
+
+
 class RudpShutdownTest(RudpCase):
     CHECK_LEAK = False
 
