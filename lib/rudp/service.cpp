@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+
+#include <arpa/inet.h>
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -52,6 +55,38 @@ int cmd_rudp(const char*, const char*, rte_tel_data* d)
     engine::add_named(d, rdp_name, s.rudp);
     return 0;
 }
+// /peregrine/rudp/conn,A.B.C.D:PORT: one connection by its client's endpoint.
+int cmd_conn(const char*, const char* params, rte_tel_data* d)
+{
+    if (!params)
+        return -EINVAL;
+    const std::string p = params;
+    const size_t colon = p.rfind(':');
+    in_addr a{};
+    char* end = nullptr;
+    const unsigned long port = colon == std::string::npos ? 0 : std::strtoul(p.c_str() + colon + 1, &end, 10);
+    if (colon == std::string::npos || inet_pton(AF_INET, p.substr(0, colon).c_str(), &a) != 1 || !end || *end ||
+        port == 0 || port > 65535)
+        return -EINVAL;
+    rte_tel_data_start_dict(d);
+    std::lock_guard<std::mutex> lk(*g.tel->mu);
+    if (!g.svc)
+        return -ENODEV;
+    const engine::rcu_reader rd(*g.tel);
+    const conn* c = g.svc->tab_->find(endpoint_key(a.s_addr, rte_cpu_to_be_16(uint16_t(port))));
+    const uint64_t now = rte_rdtsc();
+    rte_tel_data_add_dict_string(d, "endpoint", params);
+    rte_tel_data_add_dict_u64(d, "open", c != nullptr && !c->expired(now, g.svc->cfg_.timeout_tsc));
+    if (c) {
+        engine::add_endpoint(d, c->ip_be, c->port_be, c->port_id);
+        engine::add_u64s(d, {{"number", c->number},
+                             {"client_highest_seq", c->rx.top},
+                             {"server_next_seq", std::atomic_ref<const uint64_t>(c->tx_seq).load()},
+                             {"owner_lcore", c->owner},
+                             {"idle_ms", engine::ms_since(now, c->seen())}});
+    }
+    return 0;
+}
 } // namespace
 
 service::~service()
@@ -80,6 +115,7 @@ void register_telemetry(const engine::telemetry_env* t)
 {
     g.tel = t;
     rte_telemetry_register_cmd("/peregrine/rudp", cmd_rudp, "RUDP counters, handshakes and connections. No parameters");
+    rte_telemetry_register_cmd("/peregrine/rudp/conn", cmd_conn, "One RUDP connection. Parameters: A.B.C.D:PORT of its client");
 }
 
 std::unique_ptr<engine::service> start(const options& o, const engine::env& e, std::string* err, std::string* note)

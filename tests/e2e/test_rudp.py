@@ -51,6 +51,10 @@ class RudpHandshakeTest(RudpCase):
         self.assertIsNotNone(m, 'no PONG')
         self.assertEqual((m.type, m.beat, m.data), (R.HEARTBEAT, R.PONG, b'beat'))
         self.assertTrue(m.flags & R.ENCRYPTED)
+        ip, port = c.sock.getsockname()
+        conn = self.eng.query('/peregrine/rudp/conn,%s:%d' % (ip, port))
+        self.assertEqual((conn['open'], conn['udp_port'], conn['client_highest_seq']), (1, port, 2))
+        self.assertEqual(self.eng.query('/peregrine/rudp/conn,%s:%d' % (ip, port + 1))['open'], 0)
 
     def test_short_auth_is_refused_with_the_size_it_needs(self):
         c = self.client()
