@@ -30,7 +30,16 @@ void module::control(rte_mbuf** m, unsigned n, uint64_t now, lcore_stats& st, en
 
 void module::tick(uint64_t now, unsigned ticks, lcore_stats& st, engine::control_io& io)
 {
-    tab_.expire(now, cfg_.timeout_tsc, sweep_budget_ * ticks);
+    tab_.expire(now, cfg_.timeout_tsc, sweep_budget_ * ticks, [&](conn& c) {
+        // Its nonce counter is spent: ERROR 2/0 with one of the reserved numbers, and the client
+        // opens a new connection (new keys).
+        if (rte_mbuf* m = error_frame(cfg_, tab_, c, err::disconnect, pool_, io.ports)) {
+            st.count(rdp::error_2_0);
+            io.send(m);
+        }
+        if (cfg_.reasm)
+            cfg_.reasm->forget(c.key);
+    });
     tab_.reclaim();
     hs_.expire(now);
     if (cfg_.reasm)

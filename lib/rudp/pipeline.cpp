@@ -256,8 +256,8 @@ bool burst::send_message(unsigned i, conn* c, uint8_t flags, const uint8_t* plai
         h.flags |= flag::frag;
         h.frag_count = static_cast<uint8_t>(k);
     }
-    const uint64_t base = c->take_seq(k);
-    if (PG_UNLIKELY(enc && base + k > max_counter)) {
+    uint64_t base;
+    if (enc ? PG_UNLIKELY(!c->take_encrypted(k, &base)) : (base = c->take_seq(k), false)) {
         st.count(drop::rudp_counter_exhausted);
         return false;
     }
@@ -456,8 +456,9 @@ void burst::encode()
         uint8_t* body = x.v->data + hl;
         uint64_t full = 0;
         if (x.c) {
-            full = x.c->take_seq(1);
-            if (PG_UNLIKELY(h.has(flag::encrypted) && full >= max_counter)) {
+            if (!h.has(flag::encrypted)) {
+                full = x.c->take_seq(1);
+            } else if (PG_UNLIKELY(!x.c->take_encrypted(1, &full))) {
                 refuse(x, drop::rudp_counter_exhausted);
                 continue;
             }
@@ -596,7 +597,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
             }
             continue;
         }
-        if (PG_UNLIKELY(std::atomic_ref<uint8_t>(c->closing).load(std::memory_order_relaxed))) {
+        if (PG_UNLIKELY(c->closing_state() != 0)) {
             out[i] = {action::drop, 0, drop::rudp_closing};
             continue;
         }
@@ -760,7 +761,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
                 continue;
             }
             if (body[0] == err::client_disconnect) {
-                std::atomic_ref<uint8_t>(c->closing).store(1, std::memory_order_relaxed);
+                c->mark_closing(conn::closing_disconnect);
                 out[i] = {action::control, 0, drop::count_};
             } else {
                 st.count(rdp::errors_rx);

@@ -178,14 +178,6 @@ bool table::close(uint64_t key)
     return true;
 }
 
-unsigned table::expire(uint64_t now, uint64_t max_age, unsigned budget)
-{
-    const unsigned removed = pool_.sweep(
-        budget, [&](const conn& c) { return c.expired(now, max_age); }, [&](uint32_t slot) { remove(slot); });
-    c_.expired += removed;
-    return removed;
-}
-
 void table::reclaim() { dq_.reclaim(); }
 
 table_counters table::counters() const

@@ -18,6 +18,7 @@
 #include <rte_hash.h>
 
 #include "common/rcu.hpp"
+#include "common/compiler.hpp"
 #include "common/slot_pool.hpp"
 #include "crypto/aes_gcm.hpp"
 #include "rudp/keys.hpp"
@@ -32,6 +33,8 @@ inline uint64_t endpoint_key(uint32_t ip_be, uint16_t port_be) { return uint64_t
 // reused; a connection whose counter would wrap is closed (ERROR 2/0) and the client opens a new
 // one with new keys.
 static constexpr uint64_t max_counter = 1ull << 32;
+// Counters kept back from data for the connection's last words: the ERROR 2/0 that closes it.
+static constexpr uint64_t close_reserve = 16;
 
 struct alignas(64) conn {
     // ---- the first cache line: what every packet reads ----
@@ -45,7 +48,7 @@ struct alignas(64) conn {
     uint8_t tx_salt[salt_len];
     uint32_t number;        // connections opened before this one (telemetry)
     uint16_t owner;         // lcore id of the worker that owns rx (no_owner until one claims it)
-    uint8_t closing;        // set by a worker that handed its close to the control lcore
+    uint8_t closing;        // closing_* below: set by a worker, acted on by the control lcore
     // ---- the owner's: the client's sequence numbers ----
     seq_window rx;
     // IPsec-MB's AVX-512 key expansion stores with aligned moves: each key on its own lines.
@@ -53,6 +56,21 @@ struct alignas(64) conn {
     alignas(64) crypto::gcm_key tx_key;  // server to client
 
     static constexpr uint16_t no_owner = UINT16_MAX;
+    // closing: a CLIENT DISCONNECT is on its way to the control lcore; the counter is spent (the
+    // expiry sweep closes the connection with ERROR 2/0).
+    static constexpr uint8_t closing_disconnect = 1, closing_spent = 2;
+    uint8_t closing_state() const { return std::atomic_ref<const uint8_t>(closing).load(std::memory_order_relaxed); }
+    void mark_closing(uint8_t why) { std::atomic_ref<uint8_t>(closing).store(why, std::memory_order_relaxed); }
+    // Takes n numbers for encrypted frames: false (and the connection marked spent) when they
+    // would reach into the close reserve.
+    bool take_encrypted(unsigned n, uint64_t* first)
+    {
+        *first = take_seq(n);
+        if (PG_LIKELY(*first + n <= max_counter - close_reserve))
+            return true;
+        mark_closing(closing_spent);
+        return false;
+    }
     // Whether lcore may touch rx: the first worker to ask owns the connection for its life.
     bool owned_by(uint16_t lcore)
     {
@@ -113,7 +131,31 @@ public:
     // multi-buffer managers (they share one arch).
     conn* open(const opening& o, crypto::mb_context& mb, uint64_t now);
     bool close(uint64_t key);
-    unsigned expire(uint64_t now, uint64_t max_age, unsigned budget);
+    // Removes, from the next `budget` slots, the connections older than max_age and those whose
+    // counter is spent (last_words(conn) first: the ERROR 2/0).
+    template <typename LastWords>
+    unsigned expire(uint64_t now, uint64_t max_age, unsigned budget, LastWords&& last_words)
+    {
+        unsigned spent = 0;
+        const unsigned removed = pool_.sweep(
+            budget,
+            [&](const conn& c) { return c.expired(now, max_age) || c.closing_state() == conn::closing_spent; },
+            [&](uint32_t slot) {
+                conn& c = pool_[slot];
+                if (c.closing_state() == conn::closing_spent) {
+                    last_words(c);
+                    ++spent;
+                }
+                remove(slot);
+            });
+        c_.expired += removed - spent;
+        c_.closed += spent;
+        return removed;
+    }
+    unsigned expire(uint64_t now, uint64_t max_age, unsigned budget)
+    {
+        return expire(now, max_age, budget, [](conn&) {});
+    }
     void reclaim();
     template <typename Fn>
     void for_each(Fn&& fn) const

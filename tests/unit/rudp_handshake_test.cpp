@@ -12,12 +12,14 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
 #include "net/frame.hpp"
 #include "rudp/handshake.hpp"
 #include "rudp/retransmit.hpp"
+#include "common/rcu.hpp"
 #include "rudp/table.hpp"
 
 namespace peregrine::rudp {
@@ -382,6 +384,47 @@ TEST_F(RudpRetransmit, ANewConnectionFromTheEndpointDropsTheOldFrames)
     EXPECT_TRUE(out.empty());
     EXPECT_EQ(rt.pending(), 0u);
     EXPECT_TRUE(gave_up.empty());
+}
+
+} // namespace
+} // namespace peregrine::rudp
+
+// ---- the nonce counter's end ----
+namespace peregrine::rudp {
+namespace {
+
+TEST(RudpTable, SpentCounterClosesWithLastWords)
+{
+    rte_rcu_qsbr* v = rcu_create(1, SOCKET_ID_ANY);
+    ASSERT_NE(v, nullptr);
+    table::params p;
+    p.name = "rt_spent";
+    p.capacity = 4;
+    p.rcu = v;
+    p.socket_id = SOCKET_ID_ANY;
+    std::unique_ptr<table> t(table::create(p));
+    ASSERT_TRUE(t);
+    auto mb = crypto::mb_context::create();
+    session_keys k{};
+    // Two numbers left before the reserve.
+    const table::opening o{1, 2, 0, rte_ether_addr{}, &k, 1, max_counter - close_reserve - 2};
+    conn* c = t->open(o, *mb, 0);
+    ASSERT_NE(c, nullptr);
+    uint64_t first = 0;
+    EXPECT_TRUE(c->take_encrypted(2, &first));
+    EXPECT_EQ(first, max_counter - close_reserve - 2);
+    EXPECT_EQ(c->closing_state(), 0);
+    EXPECT_FALSE(c->take_encrypted(1, &first)) << "a number from the reserve";
+    EXPECT_EQ(c->closing_state(), conn::closing_spent);
+    // The sweep closes it (not an expiry: it was seen just now) after its last words.
+    std::vector<uint64_t> told;
+    t->expire(0, UINT64_MAX / 4, t->slots(), [&](conn& x) { told.push_back(x.key); });
+    EXPECT_EQ(told, std::vector<uint64_t>{endpoint_key(1, 2)});
+    EXPECT_EQ(t->find(endpoint_key(1, 2)), nullptr);
+    EXPECT_EQ(t->counters().closed, 1u);
+    EXPECT_EQ(t->counters().expired, 0u);
+    t.reset();
+    rte_free(v);
 }
 
 } // namespace
