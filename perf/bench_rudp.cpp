@@ -376,8 +376,6 @@ void BM_handshake_finished(benchmark::State& state)
     c.max_half_open = 1u << 20;
     c.half_open_tsc = UINT64_MAX / 4;
     rudp::handshaker hs(c);
-    const auto auths = client_auths(64);
-    std::vector<rudp::keypair> unused;
     uint64_t ok = 0, n = 0;
     for (auto _ : state) {
         state.PauseTiming();

@@ -399,7 +399,6 @@ class RudpClient:
         raw = pack_header(ACK, 0, self.take()) + body
         if tamper:
             raw = tamper('finished', raw)
-        self.finished_raw = raw
         # The server confirms with an encrypted ACK of our finished; until then we send nothing
         # else, and send the finished again if the confirmation does not come.
         fin_seq = Header(raw).seq
@@ -449,9 +448,6 @@ class RudpClient:
                     p[1] = now
                     resent += 1
         return echoes, resent
-
-    def ack_for(self, m, flags=ENCRYPTED):
-        return self.build(ACK, struct.pack('>HH', m.seq, 0), flags)[0]
 
     def close(self, flags=ENCRYPTED):
         self.send(ERROR, bytes([0x22]), flags)

@@ -19,6 +19,16 @@ rte_rcu_qsbr* rcu_create(uint32_t max_readers, int socket_id);
 // fails on a crowded bucket) whose deleted keys' slots wait for a grace period on v before the
 // hash reuses them (RTE_HASH_QSBR_MODE_DQ). name must be unique in the process. nullptr with
 // rte_errno set. Free with rte_hash_free.
+// rte_hash_lookup_bulk_data (n <= RTE_HASH_LOOKUP_BULK_MAX) with every miss's data set to nullptr:
+// rte_hash leaves it untouched.
+inline void hash_lookup_bulk(const rte_hash* h, const void** keys, unsigned n, void** out)
+{
+    uint64_t hits = 0;
+    rte_hash_lookup_bulk_data(h, keys, n, &hits, out);
+    for (uint64_t miss = ~hits & ((n == 64) ? ~0ull : ((1ull << n) - 1)); miss; miss &= miss - 1)
+        out[__builtin_ctzll(miss)] = nullptr;
+}
+
 rte_hash* rcu_hash_create(const char* name, uint32_t entries, uint32_t key_len, rte_hash_function fn, int socket_id,
                           rte_rcu_qsbr* v);
 

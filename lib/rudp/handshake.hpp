@@ -84,7 +84,7 @@ public:
     result on_finished(uint64_t ep, const uint8_t* d, size_t n, const header& h, uint64_t now,
                        handshake_done* done, answers* out);
 
-    // Forgets half-open entries older than the limit.
+    // Forgets half-open entries older than the limit (the module's tick, every millisecond).
     void expire(uint64_t now);
 
     size_t half_open() const { return open_.size(); }

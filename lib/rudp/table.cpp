@@ -92,10 +92,7 @@ void table::lookup(const uint64_t* keys, unsigned n, conn** out) const
     const void* kp[RTE_HASH_LOOKUP_BULK_MAX];
     for (unsigned i = 0; i < n; ++i)
         kp[i] = &keys[i];
-    uint64_t hits = 0;
-    rte_hash_lookup_bulk_data(hash_, kp, n, &hits, reinterpret_cast<void**>(out));
-    for (uint64_t miss = ~hits & ((n == 64) ? ~0ull : ((1ull << n) - 1)); miss; miss &= miss - 1)
-        out[__builtin_ctzll(miss)] = nullptr;
+    hash_lookup_bulk(hash_, kp, n, reinterpret_cast<void**>(out));
 }
 
 conn* table::find(uint64_t key) const

@@ -152,10 +152,6 @@ public:
         c_.closed += spent;
         return removed;
     }
-    unsigned expire(uint64_t now, uint64_t max_age, unsigned budget)
-    {
-        return expire(now, max_age, budget, [](conn&) {});
-    }
     void reclaim();
     template <typename Fn>
     void for_each(Fn&& fn) const

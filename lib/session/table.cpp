@@ -98,11 +98,7 @@ void table::lookup(const uint8_t* const* ids, unsigned n, entry** out) const
         std::memcpy(k[i].b, ids[i], client_id_len);
         kp[i] = &k[i];
     }
-    uint64_t hits = 0;
-    rte_hash_lookup_bulk_data(hash_, kp, n, &hits, reinterpret_cast<void**>(out));
-    // rte_hash leaves the data of a miss untouched: make misses explicit.
-    for (uint64_t miss = ~hits & ((n == 64) ? ~0ull : ((1ull << n) - 1)); miss; miss &= miss - 1)
-        out[__builtin_ctzll(miss)] = nullptr;
+    hash_lookup_bulk(hash_, kp, n, reinterpret_cast<void**>(out));
 }
 
 entry* table::find(const uint8_t* id) const

@@ -114,14 +114,12 @@ unsigned rudp_profile::setup_burst(frame_buf* f, unsigned n, uint64_t now, setup
             ++c_.bad_handshake;
             continue;
         }
-        c.tx_seq = 0;
         c.auth.assign(rc::base_header + rc::max_body, 0);
         c.auth[0] = static_cast<uint8_t>(rc::type::auth);
         c.auth[1] = rc::flag::reliable;
         c.auth[5] = rc::x25519_key_len;
         std::memcpy(c.auth.data() + 6, c.kp.pub, rc::x25519_key_len);
-        c.tx_seq = 1;
-        c.started = now;
+        c.tx_seq = 1;  // the AUTH is number 0
         c.state = st_auth_sent;
         frame(f[built++], k, c.auth.data(), static_cast<uint16_t>(c.auth.size()));
         ++in_flight_;
@@ -131,7 +129,7 @@ unsigned rudp_profile::setup_burst(frame_buf* f, unsigned n, uint64_t now, setup
     return built;
 }
 
-void rudp_profile::handshake_answer(uint32_t k, const uint8_t* d, uint16_t n, uint64_t now)
+void rudp_profile::handshake_answer(uint32_t k, const uint8_t* d, uint16_t n)
 {
     client& c = cl_[k];
     rc::header h;
@@ -190,7 +188,6 @@ void rudp_profile::handshake_answer(uint32_t k, const uint8_t* d, uint16_t n, ui
         ++c_.opened;
         if (in_flight_)
             --in_flight_;
-        (void)now;
     }
 }
 
@@ -271,7 +268,7 @@ void rudp_profile::receive(const uint8_t* fr, uint16_t flen, uint64_t now)
     }
     client& c = cl_[k];
     if (c.state != st_open) {
-        handshake_answer(k, u.payload, u.len, now);
+        handshake_answer(k, u.payload, u.len);
         return;
     }
     rc::header h;

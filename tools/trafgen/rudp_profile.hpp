@@ -63,7 +63,6 @@ private:
         uint8_t state = st_idle;
         uint64_t tx_seq = 0;         // our next full sequence number
         uint64_t rx_top = 0;         // the server's highest full number seen
-        uint64_t started = 0;        // TSC the AUTH went out
         rudp::keypair kp;
         std::vector<uint8_t> auth;   // our AUTH datagram, then the server's (for the transcript)
         uint8_t transcript[32];
@@ -77,7 +76,7 @@ private:
 
     rudp_profile(const rudp_config& c, std::unique_ptr<crypto::mb_context> mb);
     uint16_t frame(frame_buf& f, uint32_t k, const uint8_t* payload, uint16_t len);
-    void handshake_answer(uint32_t k, const uint8_t* d, uint16_t n, uint64_t now);
+    void handshake_answer(uint32_t k, const uint8_t* d, uint16_t n);
 
     rudp_config cfg_;
     client_space space_;
