@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "inspect/service.hpp"
 #include "lb/service.hpp"
 #include "lekt/service.hpp"
 #include "router/service.hpp"
@@ -34,10 +35,12 @@ entry module_entry(Opts options::*field, engine::option_section (*section)(Opts&
             telemetry};
 }
 
-// The list of modules, in dispatch order: one line each.
+// The list of modules, in dispatch order: one line each. Inspection first: the protocols after
+// it ask it for their points as they start.
 const std::vector<entry>& modules()
 {
     static const std::vector<entry> list = {
+        module_entry(&options::inspect, inspect::option_section, inspect::start, inspect::register_telemetry),
         module_entry(&options::router, router::option_section, router::start, router::register_telemetry),
         module_entry(&options::lb, lb::option_section, lb::start, lb::register_telemetry),
         module_entry(&options::session, session::option_section, session::start, session::register_telemetry),
@@ -69,6 +72,12 @@ bool start_modules(const options& o, const engine::env& e, std::vector<std::uniq
             return false;
         if (svc)
             out->push_back(std::move(svc));
+    }
+    if (e.ctx->inspect) {
+        for (const auto& name : e.ctx->inspect->unclaimed()) {
+            *err = "--inspect: no running module inspects '" + name + "' (router, session, rudp)";
+            return false;
+        }
     }
     return true;
 }

@@ -13,6 +13,7 @@
 
 #include "engine/options.hpp"
 #include "engine/plan.hpp"
+#include "inspect/options.hpp"
 #include "lb/options.hpp"
 #include "lekt/options.hpp"
 #include "router/options.hpp"
@@ -47,6 +48,7 @@ struct options {
     session::options session;
     rudp::options rudp;
     lekt::options lekt;
+    inspect::options inspect;
     bool operator==(const options&) const = default;
 };
 

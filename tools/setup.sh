@@ -36,7 +36,7 @@ fi
 # ---- packages ----
 PACKAGES=(
     dpdk dpdk-dev libdpdk-dev              # DPDK 22.11: libraries, dpdk-telemetry.py, dpdk-dumpcap
-    libisal-dev libipsec-mb-dev libhyperscan-dev libssl-dev   # lib/crypto (ISA-L, IPsec-MB), lib/rudp's handshake (OpenSSL); hyperscan probed
+    libisal-dev libipsec-mb-dev libhyperscan-dev libssl-dev   # lib/crypto (ISA-L, IPsec-MB), lib/rudp's handshake (OpenSSL), lib/inspect (Hyperscan)
     libgtest-dev libbenchmark-dev          # unit tests, perf benchmark
     meson ninja-build pkg-config g++       # build
     clang libclang-rt-14-dev               # libFuzzer build (build-fuzz)
@@ -46,6 +46,7 @@ PACKAGES=(
     libpcap-dev zlib1g-dev                 # pcap: DPDK tools, peregrine-trafgen --pcap-out; zlib: lib/crypto tests
     python3-matplotlib ethtool             # perf/compare.py: PNG chart; veth checksum offload off
     lua5.4                                 # perf/pktgen: tests the search script without pktgen
+    libpcre2-dev libre2-dev                # perf/bench_inspect: the peers Hyperscan is measured against
 )
 
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then

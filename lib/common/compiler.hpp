@@ -25,5 +25,7 @@ static constexpr unsigned max_workers = 64;
 #define PG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 // For per-packet helpers the compiler might otherwise leave out of line.
 #define PG_ALWAYS_INLINE inline __attribute__((always_inline))
+// Off the hot path: kept out of its caller so that the common case stays compact.
+#define PG_NOINLINE __attribute__((noinline))
 
 } // namespace peregrine

@@ -12,6 +12,7 @@
 
 #include "common/compiler.hpp"
 #include "engine/module.hpp"
+#include "engine/inspection.hpp"
 #include "net/classify.hpp"
 
 namespace peregrine::engine {
@@ -25,6 +26,9 @@ struct context {
     // structure of every module defers its frees on it, and each worker reports once a loop.
     rte_rcu_qsbr* rcu = nullptr;
     module* modules[max_modules] = {};
+    // Payload inspection (lib/inspect), set before the modules start when it is configured:
+    // each module that inspects asks it for its point.
+    inspection* inspect = nullptr;
     bool staged[max_modules] = {};  // modules[i]->has_stage(), read without a virtual call
     unsigned n_modules = 0;
     // Module index by UDP destination port (host order), or no_module: that port's datagrams

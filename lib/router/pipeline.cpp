@@ -39,6 +39,28 @@ PG_ALWAYS_INLINE bool answer_heartbeat(rte_mbuf* m, net::udp_view& v, stamp* see
     out->port = rx_port;
     return true;
 }
+// Scans the payloads of the messages that have a recipient (id_hit[k] set); drop[k] for each k.
+PG_NOINLINE void inspect_messages(const engine::inspection_point& pt, const net::udp_view* v, const uint8_t* id_pkt,
+                                  entry* const* id_hit, unsigned n_ids, bool* drop)
+{
+    const uint8_t* data[burst_size];
+    uint32_t len[burst_size];
+    uint8_t which[burst_size];
+    bool verdict[burst_size];
+    unsigned n = 0;
+    for (unsigned k = 0; k < n_ids; ++k) {
+        drop[k] = false;
+        if (!id_hit[k])
+            continue;
+        const net::udp_view& x = v[id_pkt[k]];
+        data[n] = x.data + message_header_len;
+        len[n] = static_cast<uint32_t>(x.len - message_header_len);
+        which[n++] = static_cast<uint8_t>(k);
+    }
+    if (n && pt.scan(data, len, n, verdict))
+        for (unsigned j = 0; j < n; ++j)
+            drop[which[j]] = verdict[j];
+}
 } // namespace
 
 void begin_burst(const registry& reg, lcore_stats& st, const net::port_addr* ports, uint16_t rx_port,
@@ -181,10 +203,18 @@ void end_burst(const config& cfg, const registry& reg, lcore_stats& st, const ne
         n_again = left;
     }
 
-    // Pass 4: Individual Messages.
+    // Pass 4: Individual Messages. Those about to be forwarded go through inspection first,
+    // their payloads scanned back to back; a drop rule's match is dropped and counted.
+    bool inspect_drop[burst_size];
+    if (cfg.inspect && n_ids)
+        inspect_messages(*cfg.inspect, v, id_pkt, id_hit, n_ids, inspect_drop);
     for (unsigned k = 0; k < n_ids; ++k) {
         const unsigned i = id_pkt[k];
         const entry* e = id_hit[k];
+        if (PG_UNLIKELY(cfg.inspect != nullptr) && e && inspect_drop[k]) {
+            out[i] = {action::drop, 0, drop::router_inspect_drop};
+            continue;
+        }
         if (PG_LIKELY(e != nullptr)) {
             // Forwarded unchanged (type byte and ID included), as the origin router does.
             const net::port_addr& o = ports[e->port_id];

@@ -11,6 +11,7 @@
 
 #include "common/compiler.hpp"
 #include "common/stats.hpp"
+#include "engine/inspection.hpp"
 #include "engine/module.hpp"
 #include "net/classify.hpp"
 #include "router/registry.hpp"
@@ -20,6 +21,8 @@ namespace peregrine::router {
 struct config {
     uint16_t udp_port = 7100;           // host order
     uint64_t heartbeat_timeout_tsc = 0; // registrations unrefreshed this long expire
+    // Payload inspection of the Individual Messages about to be forwarded, or nullptr.
+    const engine::inspection_point* inspect = nullptr;
 };
 
 using engine::action;

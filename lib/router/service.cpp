@@ -113,6 +113,8 @@ std::unique_ptr<engine::service> start(const options& o, const engine::env& e, s
         return nullptr;
     }
     auto svc = std::make_unique<service>(o, reg, rte_get_tsc_hz());
+    if (e.ctx->inspect)
+        svc->set_inspection(e.ctx->inspect->point("router"));
     engine::module& mod = svc->mod();
     return engine::plug(std::move(svc), mod, e, g, err);
 }

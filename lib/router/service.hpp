@@ -22,6 +22,8 @@ public:
     registry& reg() const { return *reg_; }
     router::module& mod() { return mod_; }
     const options& opts() const { return opt_; }
+    // Before the module is plugged in: the inspection point its workers use.
+    void set_inspection(const engine::inspection_point* p) { cfg_.inspect = p; }
 
 private:
     options opt_;

@@ -14,7 +14,8 @@
     X(rudp_no_crypto, "RUDP packet on an lcore without crypto contexts")                    \
     X(rudp_closing, "RUDP packet for a connection being closed")                            \
     X(rudp_other_lcore, "RUDP packet of a connection another worker owns (RSS moved it)") \
-    X(rudp_counter_exhausted, "RUDP answer on a connection whose nonce counter is spent")
+    X(rudp_counter_exhausted, "RUDP answer on a connection whose nonce counter is spent")   \
+    X(rudp_inspect_drop, "RUDP message a drop rule matched (docs/inspection.md)")
 
 // ERROR codes sent (major/minor) and the other outcomes. With RUDP the engine's identity reads:
 // rx_packets + kernel_out + rudp extra + shutdown_error == tx_packets + kernel_in + drops + consumed.

@@ -174,7 +174,9 @@ struct burst {
     }
 
     void handle_fragment(unsigned i, conn* c, const header& p);
-    uint8_t deliver_message(unsigned i, conn* c, const header& p, uint8_t* buf, uint32_t len);
+    uint8_t open_message(conn* c, const header& p, uint8_t* buf, uint32_t len, const uint8_t** plain,
+                         uint32_t* plain_len);
+    void deliver(unsigned i, conn* c, const header& p, const uint8_t* plain, uint32_t len);
     bool send_message(unsigned i, conn* c, uint8_t flags, const uint8_t* plain, uint32_t len);
     void encode();
 };
@@ -301,9 +303,10 @@ bool burst::send_message(unsigned i, conn* c, uint8_t flags, const uint8_t* plai
     return true;
 }
 
-// A reassembled (or single) message in buf: decrypt, inflate, check, deliver. Returns 0, or the
-// ERROR code to answer with.
-uint8_t burst::deliver_message(unsigned i, conn* c, const header& p, uint8_t* buf, uint32_t len)
+// A reassembled message in buf: decrypt, inflate, check. Returns 0 with the plaintext in
+// *plain, *plain_len, or the ERROR code to answer with.
+uint8_t burst::open_message(conn* c, const header& p, uint8_t* buf, uint32_t len, const uint8_t** plain_out,
+                            uint32_t* plain_len)
 {
     if (p.has(flag::encrypted)) {
         if (len < tag_len)
@@ -328,13 +331,20 @@ uint8_t burst::deliver_message(unsigned i, conn* c, const header& p, uint8_t* bu
     }
     if (p.has(flag::checksum) && crypto::crc32(plain, len) != p.crc)
         return err::checksum;
+    *plain_out = plain;
+    *plain_len = len;
+    return 0;
+}
+
+// An opened message, to the application.
+void burst::deliver(unsigned i, conn* c, const header& p, const uint8_t* plain, uint32_t len)
+{
     st.count(rdp::delivered);
     c->touch(now);
     if (cfg.app) {
         app_reply rep(*this, i, c, p.flags, plain, len, false);
         cfg.app->on_data({plain, len, p.has(flag::reliable), nullptr, 0, message_counter(p)}, rep);
     }
-    return 0;
 }
 
 void burst::handle_fragment(unsigned i, conn* c, const header& p)
@@ -400,18 +410,34 @@ void burst::handle_fragment(unsigned i, conn* c, const header& p)
         break;
     }
     st.count(rdp::fragments_rx);
-    // Every fragment's number into the window now; any already there makes the message a replay.
+    // Any fragment's number already in the window makes the message a replay.
     bool fresh = true;
     for (unsigned f = 0; f < p.frag_count; ++f)
-        fresh &= c->rx.check_and_set(base + f) == replay::fresh;
-    uint8_t code = 0;
-    if (fresh)
-        code = deliver_message(i, c, p, cfg.reasm->data(slot), cfg.reasm->length(slot));
-    cfg.reasm->release(slot);
+        fresh &= c->rx.peek(base + f) == replay::fresh;
     if (!fresh) {
+        cfg.reasm->release(slot);
         out[i] = {action::drop, 0, drop::rudp_duplicate};
         return;
     }
+    const uint8_t* plain = nullptr;
+    uint32_t plain_len = 0;
+    uint8_t code = open_message(c, p, cfg.reasm->data(slot), cfg.reasm->length(slot), &plain, &plain_len);
+    if (!code && cfg.inspect) {
+        // One message, scanned whole: a drop takes none of its numbers and gets no ACK.
+        bool refuse = false;
+        cfg.inspect->scan(&plain, &plain_len, 1, &refuse);
+        if (refuse) {
+            cfg.reasm->release(slot);
+            out[i] = {action::drop, 0, drop::rudp_inspect_drop};
+            return;
+        }
+    }
+    // Every fragment's number into the window now.
+    for (unsigned f = 0; f < p.frag_count; ++f)
+        c->rx.check_and_set(base + f);
+    if (!code)
+        deliver(i, c, p, plain, plain_len);
+    cfg.reasm->release(slot);
     st.count(rdp::reassembled);
     if (code && !reliable) {
         error(i, c, code);
@@ -504,6 +530,29 @@ void burst::encode()
             st.count(rdp::extra);
         }
     }
+}
+
+// Scans the DEFAULT messages of pass 3 that the window has not seen (duplicates are only ACKed
+// again); refused[i] for each a drop rule matched.
+PG_NOINLINE void inspect_messages(const engine::inspection_point& pt, const header* h, conn* const* cs,
+                                  const uint64_t* full, const net::udp_view* v, const uint32_t* plen,
+                                  const bool* live, unsigned n, bool* refused)
+{
+    const uint8_t* data[burst_size];
+    uint32_t len[burst_size];
+    uint8_t which[burst_size];
+    bool verdict[burst_size];
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; ++i) {
+        if (!live[i] || h[i].t != type::data || cs[i]->rx.peek(full[i]) != replay::fresh)
+            continue;
+        data[k] = v[i].data + h[i].len;
+        len[k] = plen[i];
+        which[k++] = static_cast<uint8_t>(i);
+    }
+    if (k && pt.scan(data, len, k, verdict))
+        for (unsigned j = 0; j < k; ++j)
+            refused[which[j]] = verdict[j];
 }
 
 } // namespace
@@ -643,7 +692,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
             b.error(op_of[k], cs[op_of[k]], err::init_vector);
         }
 
-    // Pass 3: inflate, CRC-32, the replay window, then what the packet asks for.
+    // Pass 3: inflate, CRC-32, the sequence number's range.
     for (unsigned i = 0; i < n; ++i) {
         if (!live[i])
             continue;
@@ -654,6 +703,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
             const crypto::inflate_result r = lc->inf->decompress(body, plen[i], scratch, max_body);
             if (r.status != crypto::inflate_status::ok || !b.fits(i, p.len + r.out_len + tag_len)) {
                 b.error(i, c, err::compression);
+                live[i] = false;
                 continue;
             }
             std::memcpy(body, scratch, r.out_len);
@@ -661,12 +711,32 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
         }
         if (p.has(flag::checksum) && crypto::crc32(body, plen[i]) != p.crc) {
             b.error(i, c, err::checksum);
+            live[i] = false;
             continue;
         }
         if (full[i] > c->rx.top + max_ahead) {
             b.error(i, c, err::sequence_id);
+            live[i] = false;
+        }
+    }
+
+    // Pass 4: inspection of the messages about to be delivered, back to back. A message a drop
+    // rule matches takes no place in the window and gets no ACK (docs/inspection.md).
+    bool refused[burst_size] = {};
+    if (cfg.inspect)
+        inspect_messages(*cfg.inspect, h, cs, full, v, plen, live, n, refused);
+
+    // Pass 5: the replay window, then what the packet asks for.
+    for (unsigned i = 0; i < n; ++i) {
+        if (!live[i])
+            continue;
+        if (PG_UNLIKELY(refused[i])) {
+            out[i] = {action::drop, 0, drop::rudp_inspect_drop};
             continue;
         }
+        conn* c = cs[i];
+        const header& p = h[i];
+        uint8_t* body = v[i].data + p.len;
         const replay r = c->rx.check_and_set(full[i]);
         if (r == replay::too_old) {
             b.error(i, c, err::sequence_id);

@@ -19,6 +19,7 @@
 #include "common/stats.hpp"
 #include "crypto/deflate.hpp"
 #include "crypto/mb_context.hpp"
+#include "engine/inspection.hpp"
 #include "engine/module.hpp"
 #include "net/classify.hpp"
 #include "rudp/codec.hpp"
@@ -50,6 +51,8 @@ struct config {
     app::application* app = nullptr;  // where DEFAULT messages go (lib/common/app.hpp)
     source_limiter* auth_limit = nullptr;  // AUTH rates, per source and global (workers)
     reassembly* reasm = nullptr;
+    // Payload inspection of DEFAULT messages before the application sees them, or nullptr.
+    const engine::inspection_point* inspect = nullptr;
     // Reliability of the server's own packets: workers put a clone of every RELIABLE frame they
     // send on sent_ring and every client ACK on ack_ring (16-byte ack_event); the control lcore's
     // retransmitter matches them. Null: the server's answers are never RELIABLE.

@@ -157,6 +157,8 @@ std::unique_ptr<engine::service> start(const options& o, const engine::env& e, s
         return nullptr;
     }
     config& c = svc->cfg_;
+    if (e.ctx->inspect)
+        c.inspect = e.ctx->inspect->point("rudp");
     for (unsigned l : e.lcores) {
         auto mb = crypto::mb_context::create();
         auto def = crypto::deflater::create(1);

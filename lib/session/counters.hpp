@@ -16,7 +16,8 @@
     X(session_too_old, "session packet whose order count is behind the replay window")     \
     X(session_hello_replayed, "HELLO older than its session's, or the same from elsewhere") \
     X(session_no_crypto, "session packet on an lcore without a crypto context")           \
-    X(session_no_room, "session answer longer than the request does not fit its mbuf")
+    X(session_no_room, "session answer longer than the request does not fit its mbuf")     \
+    X(session_inspect_drop, "session DATA a drop rule matched (docs/inspection.md)")
 
 // Outcomes that are not drops. `consumed` packets end their life in the engine without being
 // sent (DATA_NOACK and client ACKs, once delivered); `app_sent` and `shutdown_reject` ones

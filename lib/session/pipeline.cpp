@@ -147,20 +147,53 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
     snd.st = &st;
     const uint64_t now_ms = cfg.wall_ms(now);
 
+    // Writes the answer's header over the request's (Client ID stays where it is).
+    auto answer_to = [&](unsigned i, type t, uint16_t plen) {
+        const header& p = h[i];
+        if (plen > p.length && room(m[i], v[i]) < unsigned(plen - p.length)) {
+            out[i] = {action::drop, 0, drop::session_no_room};
+            return false;
+        }
+        write_header(v[i].data, v[i].data + off_client, t, plen, p.custom, p.order);
+        ans.add(m[i], &v[i], static_cast<uint16_t>(header_len + plen), rx_port);
+        out[i] = {action::tx, rx_port, drop::count_};
+        return true;
+    };
+    // A DATA packet that passed every check (and inspection): to the application, and ACKed
+    // when it asks for it.
+    auto deliver = [&](unsigned k, entry* e) {
+        const unsigned i = idx[k];
+        const header& p = h[i];
+        const bool want_ack = p.t == type::data_ack;
+        if (cfg.app) {
+            snd.src = m[i];
+            snd.src_v = &v[i];
+            snd.session = e;
+            cfg.app->on_data({v[i].data + header_len, p.length, want_ack, p.client_id, p.custom, p.order}, snd);
+        }
+        st.count(ses::delivered);
+        if (want_ack) {
+            // The digest of the acknowledged packet, as it arrived (verified equal to its field).
+            if (answer_to(i, type::ack, digest_len)) {
+                std::memcpy(v[i].data + header_len, dg[k], digest_len);
+                st.count(ses::ack);
+            }
+        } else {
+            out[i] = {action::consume, 0, drop::count_};
+            st.count(ses::consumed);
+            st.count(ses::data_noack);
+        }
+    };
+    // With inspection, DATA waits until the state machine has seen the whole burst, and the
+    // payloads are scanned back to back.
+    uint8_t data_k[burst_size];
+    entry* data_e[burst_size];
+    unsigned n_data = 0;
+
     for (unsigned k = 0; k < n_ok; ++k) {
         const unsigned i = idx[k];
         const header& p = h[i];
-        // Writes the answer's header over the request's (Client ID stays where it is).
-        auto answer = [&](type t, uint16_t plen) {
-            if (plen > p.length && room(m[i], v[i]) < unsigned(plen - p.length)) {
-                out[i] = {action::drop, 0, drop::session_no_room};
-                return false;
-            }
-            write_header(v[i].data, v[i].data + off_client, t, plen, p.custom, p.order);
-            ans.add(m[i], &v[i], static_cast<uint16_t>(header_len + plen), rx_port);
-            out[i] = {action::tx, rx_port, drop::count_};
-            return true;
-        };
+        auto answer = [&](type t, uint16_t plen) { return answer_to(i, t, plen); };
         auto reject = [&](ses why) {
             if (answer(type::reject, 0))
                 st.count(why);
@@ -237,28 +270,14 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
                 st.count(ses::pong);
             break;
         case type::data_ack:
-        case type::data_noack: {
-            const bool want_ack = p.t == type::data_ack;
-            if (cfg.app) {
-                snd.src = m[i];
-                snd.src_v = &v[i];
-                snd.session = e;
-                cfg.app->on_data({v[i].data + header_len, p.length, want_ack, p.client_id, p.custom, p.order}, snd);
-            }
-            st.count(ses::delivered);
-            if (want_ack) {
-                // The digest of the acknowledged packet, as it arrived (verified equal to its field).
-                if (answer(type::ack, digest_len)) {
-                    std::memcpy(v[i].data + header_len, dg[k], digest_len);
-                    st.count(ses::ack);
-                }
+        case type::data_noack:
+            if (PG_UNLIKELY(cfg.inspect != nullptr)) {
+                data_k[n_data] = static_cast<uint8_t>(k);
+                data_e[n_data++] = e;
             } else {
-                out[i] = {action::consume, 0, drop::count_};
-                st.count(ses::consumed);
-                st.count(ses::data_noack);
+                deliver(k, e);
             }
             break;
-        }
         case type::ack:
             out[i] = {action::consume, 0, drop::count_};
             st.count(ses::consumed);
@@ -267,6 +286,25 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
         default:  // disconnect: the control lcore closes the session and answers
             out[i] = {action::control, 0, drop::count_};
             break;
+        }
+    }
+
+    if (n_data) {
+        // A DATA packet a drop rule matches is neither delivered nor ACKed (docs/inspection.md).
+        const uint8_t* dp[burst_size];
+        uint32_t dl[burst_size];
+        bool drop_it[burst_size];
+        for (unsigned j = 0; j < n_data; ++j) {
+            const unsigned i = idx[data_k[j]];
+            dp[j] = v[i].data + header_len;
+            dl[j] = h[i].length;
+        }
+        const bool any = cfg.inspect->scan(dp, dl, n_data, drop_it) != 0;
+        for (unsigned j = 0; j < n_data; ++j) {
+            if (any && drop_it[j])
+                out[idx[data_k[j]]] = {action::drop, 0, drop::session_inspect_drop};
+            else
+                deliver(data_k[j], data_e[j]);
         }
     }
 

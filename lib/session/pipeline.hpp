@@ -15,6 +15,7 @@
 
 #include "common/compiler.hpp"
 #include "common/stats.hpp"
+#include "engine/inspection.hpp"
 #include "engine/module.hpp"
 #include "crypto/sha256.hpp"
 #include "net/classify.hpp"
@@ -34,6 +35,8 @@ struct config {
     uint64_t tsc_per_ms = 1;
     const crypto::hmac_key* key = nullptr;  // keyed mode (HMAC-SHA-256) when set
     application* app = nullptr;
+    // Payload inspection of DATA before the application sees it, or nullptr.
+    const engine::inspection_point* inspect = nullptr;
     // One multi-buffer manager per lcore, made before the lcores start; by rte_lcore_id().
     crypto::mb_context* mb[RTE_MAX_LCORE] = {};
 

@@ -160,6 +160,8 @@ std::unique_ptr<engine::service> start(const options& o, const engine::env& e, s
         return nullptr;
     }
     c.app = svc->app_.get();
+    if (e.ctx->inspect)
+        c.inspect = e.ctx->inspect->point("session");
     if (!o.key_file.empty()) {
         std::vector<uint8_t> key;
         if (!read_key_file(o.key_file, &key, err))
