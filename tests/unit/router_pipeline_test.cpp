@@ -12,6 +12,7 @@
 
 #include "engine/control.hpp"
 #include "engine/dispatch.hpp"
+#include "inspect/inspector.hpp"
 #include "router/codec.hpp"
 #include "router/module.hpp"
 #include "test_env.hpp"
@@ -761,6 +762,47 @@ TEST_F(RouterPipeline, ControlAppliesRegistrationsAndAnswersThroughTheWorker)
     expect_reply(contents(reply), carol, {0x01});
     EXPECT_EQ(rte_ring_count(tx_r.get()), 0u);
     EXPECT_EQ(cst.drops[unsigned(drop::exception_no_tap)], 1u);
+}
+
+TEST_F(RouterPipeline, InspectionDropsWhatADropRuleMatchesAndForwardsTheRest)
+{
+    inspect::inspector::config ic;
+    ic.lcores = {rte_lcore_id()};
+    inspect::inspector insp(ic);
+    std::vector<inspect::rule> rules;
+    std::string err;
+    ASSERT_TRUE(inspect::parse_rules("1:/evil/ drop\n2:/note/i count\n", &rules, &err)) << err;
+    ASSERT_TRUE(insp.publish(rules, &err)) << err;
+    cfg.inspect = insp.point("router");
+    ASSERT_NE(cfg.inspect, nullptr);
+    register_client(bob_id, bob);
+
+    auto text = [](const char* s) { return bytes(s, s + std::strlen(s)); };
+    // The recipient ID is not payload: a rule on the payload never matches the header.
+    auto b = run(0, {from(alice, message_payload(bob_id, text("fine"))),
+                     from(alice, message_payload(bob_id, text("an evil plan"))),
+                     from(alice, message_payload(bob_id, text("a NOTE, and evil"))),
+                     from(alice, message_payload(bob_id, text("NOTE only"))),
+                     from(alice, message_payload(0x6c697665, text("to nobody: evil")))});
+    EXPECT_EQ(b->find(0), where::tx);
+    EXPECT_EQ(b->find(1), where::drop);
+    EXPECT_EQ(b->find(2), where::drop);
+    EXPECT_EQ(b->find(3), where::tx);
+    EXPECT_EQ(b->find(4), where::tx) << "Unknown Recipient: nothing is forwarded, nothing inspected";
+    EXPECT_EQ(b->delta.drops[unsigned(drop::router_inspect_drop)], 2u);
+    EXPECT_EQ(b->delta.router[unsigned(rtr::message_forwarded)], 2u);
+    EXPECT_EQ(b->delta.router[unsigned(rtr::unknown_recipient)], 1u);
+
+    const auto* pt = static_cast<const inspect::point*>(cfg.inspect);
+    const inspect::point_counters c = pt->sum();
+    EXPECT_EQ(c.scanned, 4u);
+    EXPECT_EQ(c.matched, 3u);
+    EXPECT_EQ(c.dropped, 2u);
+    const auto m = insp.matches();
+    ASSERT_EQ(m.size(), 2u);
+    EXPECT_EQ(m[0].matches, 2u);  // rule 1
+    EXPECT_EQ(m[1].matches, 2u);  // rule 2
+    cfg.inspect = nullptr;
 }
 
 } // namespace
