@@ -38,6 +38,8 @@
 #include "bench_common.hpp"
 #include "common/rcu.hpp"
 #include "crypto/sha256.hpp"
+#include "inspect/inspector.hpp"
+#include "inspect_sets.hpp"
 #include "engine/context.hpp"
 #include "engine/dispatch.hpp"
 #include "session/codec.hpp"
@@ -99,6 +101,8 @@ struct built_table {
     session::table* tab;
 };
 std::vector<built_table> g_tabs;
+// The public rule set of BM_data_inspect (--crs=FILE).
+std::string g_crs = PEREGRINE_SOURCE_DIR "/tests/data/crs-inspect.rules";
 
 session::table* table_for(uint32_t n)
 {
@@ -153,6 +157,7 @@ const frame_set* frames_for(uint32_t sessions, uint16_t payload, bool keyed)
         return nullptr;
     std::vector<uint64_t> order(sessions, 0);
     rng r{0x5e55100ull + payload + sessions};
+    const auto text = bench_inspect::payloads(1024, payload);
     const uint16_t ulen = static_cast<uint16_t>(sizeof(rte_udp_hdr) + session::header_len + payload);
     const uint16_t len = static_cast<uint16_t>(sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + ulen);
     for (uint32_t f = 0; f < n_frames; ++f) {
@@ -163,8 +168,8 @@ const frame_set* frames_for(uint32_t sessions, uint16_t payload, bool keyed)
         uint8_t id[16];
         client_id(i, id);
         session::write_header(s, id, session::type::data_ack, payload, 0, ++order[i]);
-        for (unsigned b = 0; b < payload; ++b)
-            s[session::header_len + b] = static_cast<uint8_t>(f + b);
+        // Text (inspect_sets.hpp): what BM_data_inspect's rules scan, as bench_inspect's do.
+        std::memcpy(s + session::header_len, text[f % text.size()].data(), payload);
         const uint8_t* p[1] = {s + 32};
         const uint32_t l[1] = {uint32_t(session::header_len - 32 + payload)};
         uint8_t dg[1][32];
@@ -185,13 +190,10 @@ void reset_windows(session::table* tab)
 }
 
 // ---- the benchmark ------------------------------------------------------------------------
-// args: payload bytes, sessions, keyed, echo
-void BM_data_ack(benchmark::State& state)
+// DATA_ACKs of payload bytes on `sessions` sessions, through the session module with cfg's
+// inspection point (or none).
+void run_data(benchmark::State& state, uint16_t payload, uint32_t sessions, bool keyed, bool echo)
 {
-    const auto payload = static_cast<uint16_t>(state.range(0));
-    const auto sessions = static_cast<uint32_t>(state.range(1));
-    const bool keyed = state.range(2) != 0;
-    const bool echo = state.range(3) != 0;
     session::table* tab = table_for(sessions);
     const frame_set* fs = tab ? frames_for(sessions, payload, keyed) : nullptr;
     if (!tab || !fs)
@@ -247,6 +249,49 @@ void BM_data_ack(benchmark::State& state)
     bench::set_counters(state, burst);
 }
 
+// args: payload bytes, sessions, keyed, echo
+void BM_data_ack(benchmark::State& state)
+{
+    g_cfg.inspect = nullptr;
+    run_data(state, static_cast<uint16_t>(state.range(0)), static_cast<uint32_t>(state.range(1)), state.range(2) != 0,
+             state.range(3) != 0);
+}
+
+// What inspection adds to DATA (perf/inspect_sets.hpp, docs/performance.md "Inspection"): args
+// set (0 literal, 1 regex, 2 crs), rules (-1: not inspected), payload bytes; 1000 sessions,
+// plain SHA-256, the discard application.
+void BM_data_inspect(benchmark::State& state)
+{
+    inspect::inspector::config ic;
+    ic.lcores = {rte_lcore_id()};
+    inspect::inspector in(ic);
+    g_cfg.inspect = nullptr;
+    if (state.range(1) >= 0) {
+        std::string err;
+        auto rules = bench_inspect::rules_of(static_cast<bench_inspect::set_kind>(state.range(0)),
+                                             static_cast<unsigned>(state.range(1)), g_crs, &err);
+        if (!err.empty() || !in.publish(rules, &err))
+            return bench::fail(state, err.c_str());
+        g_cfg.inspect = in.point("session");
+    }
+    run_data(state, static_cast<uint16_t>(state.range(2)), 1000, false, false);
+    g_cfg.inspect = nullptr;
+    state.SetLabel(state.range(1) >= 0 ? bench_inspect::set_name(static_cast<bench_inspect::set_kind>(state.range(0)))
+                                       : "not inspected");
+}
+
+void inspect_cases(benchmark::internal::Benchmark* b)
+{
+    b->ArgNames({"set", "rules", "payload"});
+    for (int64_t p : {64, 512, 1400}) {
+        b->Args({0, -1, p});
+        for (int64_t set : {0, 1, 2})
+            for (int64_t rules : {0, 10, 100, 1000})
+                if (set == 0 || rules > 0)
+                    b->Args({set, rules, p});
+    }
+}
+
 // The harness alone: the restore copy of BM_data_ack for the same frames.
 void BM_restore_only(benchmark::State& state)
 {
@@ -284,13 +329,19 @@ void cases(benchmark::internal::Benchmark* b)
 
 BENCHMARK(BM_restore_only)->ArgNames({"payload"})->Arg(64)->Arg(512)->Arg(1400);
 BENCHMARK(BM_data_ack)->Apply(cases);
+BENCHMARK(BM_data_inspect)->Apply(inspect_cases);
 
 } // namespace
 
 int main(int argc, char** argv)
 {
     bench::eal_config eal{.prog = "bench_session", .prefix = "pgbenchs", .nohuge_mb = 1024};
-    if (!bench::parse_args(argc, argv, eal))
+    if (!bench::parse_args(argc, argv, eal, [](const std::string& a) {
+            if (a.rfind("--crs=", 0) != 0)
+                return false;
+            g_crs = a.substr(6);
+            return true;
+        }))
         return 2;
     if (!bench::start_eal(eal))
         return 1;
