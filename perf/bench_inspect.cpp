@@ -102,6 +102,7 @@ void BM_hyperscan(benchmark::State& state)
     }
     const inspect::point_counters s = static_cast<const inspect::point*>(pt)->sum();
     set_label(state, s.matched, s.scanned);
+    state.counters["db_kib"] = double(in.state().db_bytes) / 1024;
 }
 
 struct pcre2_rule {
