@@ -420,12 +420,7 @@ int main(int argc, char** argv)
     if (argc == 4 && std::strcmp(argv[1], "--filter-rules") == 0)
         return filter_rules(argv[2], argv[3]);
     bench::eal_config eal{.prog = "bench_inspect", .prefix = "pgbenchi", .nohuge_mb = 512};
-    if (!bench::parse_args(argc, argv, eal, [](const std::string& a) {
-            if (a.rfind("--crs=", 0) != 0)
-                return false;
-            g_crs = a.substr(6);
-            return true;
-        }))
+    if (!bench::parse_args(argc, argv, eal, [](const std::string& a) { return bench_inspect::crs_flag(a, &g_crs); }))
         return 2;
     if (!bench::start_eal(eal))
         return 1;

@@ -336,12 +336,7 @@ BENCHMARK(BM_data_inspect)->Apply(inspect_cases);
 int main(int argc, char** argv)
 {
     bench::eal_config eal{.prog = "bench_session", .prefix = "pgbenchs", .nohuge_mb = 1024};
-    if (!bench::parse_args(argc, argv, eal, [](const std::string& a) {
-            if (a.rfind("--crs=", 0) != 0)
-                return false;
-            g_crs = a.substr(6);
-            return true;
-        }))
+    if (!bench::parse_args(argc, argv, eal, [](const std::string& a) { return bench_inspect::crs_flag(a, &g_crs); }))
         return 2;
     if (!bench::start_eal(eal))
         return 1;

@@ -99,6 +99,15 @@ inline std::vector<peregrine::inspect::rule> rules_of(set_kind k, unsigned n, co
     return rules;
 }
 
+// The benchmarks' own flag --crs=FILE (bench_common.hpp's `own`): true if a is it.
+inline bool crs_flag(const std::string& a, std::string* path)
+{
+    if (a.rfind("--crs=", 0) != 0)
+        return false;
+    *path = a.substr(6);
+    return true;
+}
+
 // count payloads of len bytes each, random lowercase text with spaces.
 inline std::vector<std::string> payloads(unsigned count, unsigned len)
 {

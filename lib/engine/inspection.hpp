@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "common/compiler.hpp"
+
 namespace peregrine::engine {
 
 class inspection_point {
@@ -18,6 +20,31 @@ public:
     // whether a drop rule matched payload k. Returns how many are to be dropped. Worker-safe:
     // no allocation, lock, syscall or log.
     virtual unsigned scan(const uint8_t* const* data, const uint32_t* len, unsigned n, bool* drop) const = 0;
+};
+
+// A module's payloads of one burst, gathered for one scan() call, each with the index (its
+// packet, or its place in the module's list) that its verdict goes to.
+struct inspection_batch {
+    const uint8_t* data[burst_size];
+    uint32_t len[burst_size];
+    uint8_t which[burst_size];
+    unsigned n = 0;
+
+    void add(const uint8_t* d, uint32_t l, unsigned index)
+    {
+        data[n] = d;
+        len[n] = l;
+        which[n++] = static_cast<uint8_t>(index);
+    }
+    // Scans them on pt; drop[which[k]] = true for each payload k a drop rule matched (the other
+    // entries of drop are left as they are).
+    void scan(const inspection_point& pt, bool* drop) const
+    {
+        bool v[burst_size];
+        if (n && pt.scan(data, len, n, v))
+            for (unsigned k = 0; k < n; ++k)
+                drop[which[k]] |= v[k];
+    }
 };
 
 class inspection {

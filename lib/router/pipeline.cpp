@@ -43,23 +43,15 @@ PG_ALWAYS_INLINE bool answer_heartbeat(rte_mbuf* m, net::udp_view& v, stamp* see
 PG_NOINLINE void inspect_messages(const engine::inspection_point& pt, const net::udp_view* v, const uint8_t* id_pkt,
                                   entry* const* id_hit, unsigned n_ids, bool* drop)
 {
-    const uint8_t* data[burst_size];
-    uint32_t len[burst_size];
-    uint8_t which[burst_size];
-    bool verdict[burst_size];
-    unsigned n = 0;
+    engine::inspection_batch b;
     for (unsigned k = 0; k < n_ids; ++k) {
         drop[k] = false;
         if (!id_hit[k])
             continue;
         const net::udp_view& x = v[id_pkt[k]];
-        data[n] = x.data + message_header_len;
-        len[n] = static_cast<uint32_t>(x.len - message_header_len);
-        which[n++] = static_cast<uint8_t>(k);
+        b.add(x.data + message_header_len, static_cast<uint32_t>(x.len - message_header_len), k);
     }
-    if (n && pt.scan(data, len, n, verdict))
-        for (unsigned j = 0; j < n; ++j)
-            drop[which[j]] = verdict[j];
+    b.scan(pt, drop);
 }
 } // namespace
 

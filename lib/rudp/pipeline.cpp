@@ -538,21 +538,11 @@ PG_NOINLINE void inspect_messages(const engine::inspection_point& pt, const head
                                   const uint64_t* full, const net::udp_view* v, const uint32_t* plen,
                                   const bool* live, unsigned n, bool* refused)
 {
-    const uint8_t* data[burst_size];
-    uint32_t len[burst_size];
-    uint8_t which[burst_size];
-    bool verdict[burst_size];
-    unsigned k = 0;
-    for (unsigned i = 0; i < n; ++i) {
-        if (!live[i] || h[i].t != type::data || cs[i]->rx.peek(full[i]) != replay::fresh)
-            continue;
-        data[k] = v[i].data + h[i].len;
-        len[k] = plen[i];
-        which[k++] = static_cast<uint8_t>(i);
-    }
-    if (k && pt.scan(data, len, k, verdict))
-        for (unsigned j = 0; j < k; ++j)
-            refused[which[j]] = verdict[j];
+    engine::inspection_batch b;
+    for (unsigned i = 0; i < n; ++i)
+        if (live[i] && h[i].t == type::data && cs[i]->rx.peek(full[i]) == replay::fresh)
+            b.add(v[i].data + h[i].len, plen[i], i);
+    b.scan(pt, refused);
 }
 
 } // namespace

@@ -291,17 +291,15 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
 
     if (n_data) {
         // A DATA packet a drop rule matches is neither delivered nor ACKed (docs/inspection.md).
-        const uint8_t* dp[burst_size];
-        uint32_t dl[burst_size];
-        bool drop_it[burst_size];
+        engine::inspection_batch ib;
+        bool drop_it[burst_size] = {};
         for (unsigned j = 0; j < n_data; ++j) {
             const unsigned i = idx[data_k[j]];
-            dp[j] = v[i].data + header_len;
-            dl[j] = h[i].length;
+            ib.add(v[i].data + header_len, h[i].length, j);
         }
-        const bool any = cfg.inspect->scan(dp, dl, n_data, drop_it) != 0;
+        ib.scan(*cfg.inspect, drop_it);
         for (unsigned j = 0; j < n_data; ++j) {
-            if (any && drop_it[j])
+            if (drop_it[j])
                 out[idx[data_k[j]]] = {action::drop, 0, drop::session_inspect_drop};
             else
                 deliver(data_k[j], data_e[j]);
