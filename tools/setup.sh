@@ -47,6 +47,7 @@ PACKAGES=(
     python3-matplotlib ethtool             # perf/compare.py: PNG chart; veth checksum offload off
     lua5.4                                 # perf/pktgen: tests the search script without pktgen
     libpcre2-dev libre2-dev                # perf/bench_inspect: the peers Hyperscan is measured against
+    tshark tcpdump                         # tools/wireshark tested on captures (e2e-wireshark)
 )
 
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
