@@ -263,6 +263,8 @@ class WiresharkTest(CaptureCase):
         self.assertGreaterEqual(len(clear), 4, 'message and echo, in clear and compressed, CRC checked')
         self.assertTrue(any(one(x, 'pgrudp.data').replace(':', '') == b'checksummed in clear'.hex() for x in clear
                             if values(x, 'pgrudp.data')))
+        comp = [x for x in ru if values(x, 'pgrudp.flags.compressed') == ['1']]
+        self.assertEqual([one(x, 'pgrudp.crc.status') for x in comp], ['good', 'good'], 'inflated, then checked')
         # The fragmented message, reassembled in each direction, CRC-32 good.
         whole = [x for x in ru if values(x, 'pgrudp.message_len')]
         self.assertEqual(sorted(one(x, 'pgrudp.message_len') for x in whole), ['3072', '3072'])
