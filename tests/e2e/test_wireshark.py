@@ -35,7 +35,7 @@ PLUGIN = os.path.join(ROOT, 'tools', 'wireshark', 'peregrine.lua')
 def tshark(pcap, *extra):
     """Every frame of pcap as tshark's JSON (two passes, the plugin loaded)."""
     p = subprocess.run(['tshark', '-r', pcap, '-2', '-X', 'lua_script:' + PLUGIN, '-T', 'json', '--no-duplicate-keys']
-                       + list(extra), capture_output=True, text=True, timeout=120)
+                       + list(extra), capture_output=True, text=True, errors='replace', timeout=120)
     if p.returncode != 0:
         raise AssertionError('tshark failed (%d): %s' % (p.returncode, p.stderr))
     if 'Lua' in p.stderr and 'rror' in p.stderr:
@@ -392,6 +392,111 @@ class KeyedSessionCaptureTest(CaptureCase):
         got, _ = tshark(self.pcap, '-o', 'session.key:' + bytes(32).hex())
         st = [one(layers(f)['session'], 'session.digest.status') for f in got if 'session' in layers(f)]
         self.assertEqual(set(st), {'bad (HMAC-SHA-256)'}, 'the wrong key')
+
+
+def write_pcap(path, frames):
+    """frames: Ethernet frames (bytes), written as a pcap file one millisecond apart."""
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for i, fr in enumerate(frames):
+            f.write(struct.pack('<IIII', i // 1000, (i % 1000) * 1000, len(fr), len(fr)) + fr)
+
+
+def ip_frame(proto, sport, dport, l4):
+    ip = struct.pack('>BBHHHBBH4s4s', 0x45, 0, 20 + len(l4), 1, 0, 64, proto, 0, socket.inet_aton('198.18.1.2'),
+                     socket.inet_aton('198.18.1.1'))
+    if sport > dport:  # client to server: keep the addresses; server to client: swap them
+        pass
+    else:
+        ip = ip[:12] + ip[16:20] + ip[12:16]
+    return b'\x02' * 6 + b'\x04' * 6 + b'\x08\x00' + ip + l4
+
+
+def udp_frame(sport, dport, payload):
+    return ip_frame(17, sport, dport, struct.pack('>HHHH', sport, dport, 8 + len(payload), 0) + payload)
+
+
+def tcp_frame(sport, dport, seq, ack, flags, payload=b''):
+    return ip_frame(6, sport, dport, struct.pack('>HHIIBBHHH', sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0)
+                    + payload)
+
+
+@unittest.skipUnless(shutil.which('tshark'), 'tshark needed')
+class DissectorRobustnessTest(unittest.TestCase):
+    """Thousands of random and mutated datagrams and TCP segments at every dissector: none may
+    raise a Lua error, and every one is its protocol's."""
+
+    def test_random_and_mutated_input(self):
+        import random
+        rng = random.Random(7)
+        seeds = {
+            7100: [b'\x00\x2a\0\0\0', b'\x02\x07\0\0\0hello', b'\x04', b'\x03\x63\0\0\0'],
+            7200: [struct.pack('>BH4sH', 0, 1, b'\xc6\x12\0\1', 9000), struct.pack('>BH', 6, 2),
+                   struct.pack('>BH', 9, 3) + bytes(12), struct.pack('>BHHH', 2, 4, 5, 6)],
+            7300: [bytes(32) + b'\xab' * 16 + bytes([k]) + bytes(3) + struct.pack('>HHQ', 8, 0, 1) + bytes(8)
+                   for k in (1, 6, 8)],
+            7400: [bytes([0, 0xF8, 0, 1, 0, 3, 0, 0, 1, 2, 3, 4]) + bytes(20), bytes([1, 0x40, 0, 2, 0, 0, 0, 0, 0, 5, 0, 1]),
+                   bytes([2, 0x80, 0, 0, 0, 32]) + bytes(34), bytes([4, 0, 0, 3, 0x10, 0, 40])],
+        }
+        frames = []
+        for port, ss in seeds.items():
+            for i in range(1500):
+                d = bytearray(rng.choice(ss))
+                for _ in range(rng.randrange(1, 4)):
+                    op = rng.randrange(4)
+                    if op == 0 and d:
+                        d[rng.randrange(len(d))] = rng.randrange(256)
+                    elif op == 1:
+                        del d[rng.randrange(len(d) + 1):]
+                    elif op == 2:
+                        d += bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40)))
+                    elif d:
+                        d[rng.randrange(len(d))] ^= 1 << rng.randrange(8)
+                if i % 10 == 0:
+                    d = bytearray(rng.randrange(256) for _ in range(rng.randrange(0, 1200)))
+                frames.append(udp_frame(40000, port, bytes(d)) if i % 2 else udp_frame(port, 40000, bytes(d)))
+        # LEKT: streams of mutated packets cut at random points, both directions.
+        pk = [L.pkt_handshake([1, 2, 3]), L.pkt_heartbeat(5), L.pkt_response(1, L.info_udp('198.18.0.9', 9)),
+              b'LEKTA\x01\x00\x00', b'LEKTT\x01\x00\x00\x00\x00\x00\x02', b'LEKTR\x01\x00\x00no\x00',
+              b'LEKTH\x01\x00\x00' + bytes(8) + b'A\x00\x00\x01' + struct.pack('>II', 10, 0x0a000001)
+              + struct.pack('>I', 1) + bytes(6)]
+        for conn in range(60):
+            cport = 41000 + conn
+            seq = {True: 1000, False: 5000}
+            frames.append(tcp_frame(cport, 7500, 999, 0, 0x02))
+            frames.append(tcp_frame(7500, cport, 4999, 1000, 0x12))
+            data = {True: b'', False: b''}
+            for _ in range(12):
+                to_server = rng.random() < 0.5
+                d = bytearray(rng.choice(pk))
+                if rng.random() < 0.5 and d:
+                    d[rng.randrange(len(d))] = rng.randrange(256)
+                data[to_server] += bytes(d)
+            for to_server in (True, False):
+                b = data[to_server]
+                while b:
+                    n = rng.randrange(1, 40)
+                    src, dst = (cport, 7500) if to_server else (7500, cport)
+                    frames.append(tcp_frame(src, dst, seq[to_server], seq[not to_server], 0x18, b[:n]))
+                    seq[to_server] += len(b[:n])
+                    b = b[n:]
+        d = tempfile.mkdtemp(prefix='pgfuzz-')
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, 'fuzz.pcap')
+        write_pcap(path, frames)
+        got, raw = tshark(path)
+        self.assertEqual(len(got), len(frames))
+        self.assertNotIn('\ufffd', raw.replace('\\ufffd', ''), 'invalid UTF-8 in a label (raw packet bytes)')
+        self.assertFalse('Lua Error' in raw, 'a dissector raised a Lua error')
+        lekt = [layers(f)['lekt'] for f in got if 'lekt' in layers(f)]
+        self.assertGreater(len(lekt), 100, 'the TCP streams reach the LEKT dissector')
+        self.assertTrue(any(experts(x) for x in lekt), 'mutated LEKT packets are flagged')
+        names = {7100: 'router', 7200: 'lb', 7300: 'session', 7400: 'pgrudp'}
+        for f in got:
+            ly = layers(f)
+            if 'udp' in ly and int(ly['udp']['udp.length']) > 8:  # no payload: no subdissector
+                port = min(int(ly['udp']['udp.srcport']), int(ly['udp']['udp.dstport']))
+                self.assertIn(names[port], ly, 'frame %s' % ly['frame']['frame.number'])
 
 
 @unittest.skipUnless(shutil.which('tshark'), 'tshark needed')

@@ -138,6 +138,12 @@ function M.unhex(s)
     return (s:gsub("..", function(x) return string.char(tonumber(x, 16)) end))
 end
 
+-- Bytes from a packet made fit for a label: printable ASCII kept, every other byte '?' (a raw
+-- byte would make invalid UTF-8 in Wireshark's output).
+function M.printable(s)
+    return (s:gsub("[^\32-\126]", "?"))
+end
+
 -- The string of a TvbRange's bytes (empty for an empty range).
 function M.bytes(tvb, offset, len)
     if len <= 0 then

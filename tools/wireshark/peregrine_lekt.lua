@@ -62,7 +62,7 @@ end
 
 -- Bytes a packet needs (nil: cannot tell yet, need more; false: malformed, with why).
 local function client_pdu_len(tvb, off, avail, is_handshake)
-    local ty = tvb(off + 4, 1):string()
+    local ty = pg.printable(tvb:raw(off + 4, 1))
     if ty == "H" and is_handshake then
         if avail < 12 then
             return nil
@@ -88,7 +88,7 @@ local function client_pdu_len(tvb, off, avail, is_handshake)
 end
 
 local function server_pdu_len(tvb, off, avail)
-    local ty = tvb(off + 4, 1):string()
+    local ty = pg.printable(tvb:raw(off + 4, 1))
     if ty == "A" then
         return 8
     elseif ty == "T" then
@@ -107,7 +107,7 @@ local function server_pdu_len(tvb, off, avail)
         if avail < 20 then
             return nil
         end
-        local kind, n = tvb(off + 16, 1):string(), tvb(off + 17, 3):uint()
+        local kind, n = pg.printable(tvb:raw(off + 16, 1)), tvb(off + 17, 3):uint()
         if kind == "R" then
             return 20 + 4 * n
         elseif kind ~= "A" then
@@ -153,7 +153,7 @@ end
 local function dissect_pdu(pkt, pinfo, tree, from_client, is_handshake)
     local t = tree:add(p, pkt)
     t:add(f.magic, pkt(0, 4))
-    local ty = pkt(4, 1):string()
+    local ty = pg.printable(pkt:raw(4, 1))
     t:add(f.type, pkt(4, 1))
     local major = pkt(5, 1):uint()
     local vt = t:add(f.version, pkt(5, 3), string.format("%d.%d.%d", major, pkt(6, 1):uint(), pkt(7, 1):uint()))
@@ -194,12 +194,12 @@ local function dissect_pdu(pkt, pinfo, tree, from_client, is_handshake)
             local k = pkt(8, 4):uint()
             name = k == 0 and "Request 0 (setup done)" or ("Request for method " .. (methods[k] or tostring(k)))
         elseif ty == "R" then
-            local r = pkt(8, pkt:len() - 9):string()
+            local r = pg.printable(pkt:raw(8, pkt:len() - 9))
             t:add(f.reason, pkt(8, pkt:len() - 8), r):add_proto_expert_info(e.reject, "Rejected: " .. r)
             name = "Reject: " .. r
         else
             t:add(f.time, pkt(8, 8))
-            local kind, n = pkt(16, 1):string(), pkt(17, 3):uint()
+            local kind, n = pg.printable(pkt:raw(16, 1)), pkt(17, 3):uint()
             t:add(f.update_kind, pkt(16, 1), kind == "A" and "A (members added)" or "R (members removed)")
             t:add(f.count, pkt(17, 3))
             local deltas = {}
@@ -259,7 +259,7 @@ function p.dissector(tvb, pinfo, tree)
             pinfo.desegment_len = DESEGMENT_ONE_MORE_SEGMENT
             break
         end
-        if tvb(off, 4):string() ~= "LEKT" then
+        if tvb:raw(off, 4) ~= "LEKT" then
             local t = tree:add(p, tvb(off))
             t:add_proto_expert_info(e.malformed, "No 'LEKT' magic: not the start of a packet")
             infos[#infos + 1] = "[malformed]"
