@@ -152,7 +152,7 @@ class Runner:
         cmd = ([self.peregrine, '-l', '0-1', '--main-lcore', '0', '--no-pci', '--file-prefix=' + prefix,
                 '--vdev=net_memif0,role=server,socket=%s,mac=%s' % (self.sock, ENGINE_MAC)] + self.mem_args(mb) +
                ['--', '--addr', '0:%s/16' % ENGINE_IP, '--no-tap', '--max-clients', str(max(clients, 1024)),
-                '--config', '(0,0,1)'])
+                '--config', '(0,0,1)'] + self.a.engine_arg)
         with open(logp, 'w') as lf:
             p = subprocess.Popen(cmd, stdout=lf, stderr=subprocess.STDOUT)
         try:
@@ -388,6 +388,8 @@ def main():
     p.add_argument('--max-loss', type=float, default=None, help='fail when a run loses more (fraction)')
     p.add_argument('--kernel-busy-poll', type=int, default=0, help='SO_BUSY_POLL microseconds for the kernel server (default 0: off)')
     p.add_argument('--no-kernel', action='store_true', help='skip the kernel-socket server')
+    p.add_argument('--engine-arg', action='append', default=[],
+                   help='an extra peregrine option, e.g. --engine-arg=--control-sleep=0 (repeatable)')
     p.add_argument('--no-huge', action='store_true', help='run every DPDK process with --no-huge')
     p.add_argument('--testpmd', default='', help='dpdk-testpmd binary (default: on PATH)')
     p.add_argument('--gen-lcore', default='0', help="trafgen's lcore (default 0, shared with peregrine's control lcore)")

@@ -371,7 +371,8 @@ void run(app& a, engine::control& ctl)
             link_up[i] = l.link_status;
         }
     };
-    engine::run_control(ctl, a.stats[a.n_stats - 1], a.opt.idle_sleep_us, [] { return got_signal != 0; }, periodic);
+    engine::run_control(ctl, a.stats[a.n_stats - 1], std::max(a.opt.idle_sleep_us, a.opt.control_sleep_us),
+                        [] { return got_signal != 0; }, periodic);
 }
 
 void shutdown(app& a, const std::vector<engine::control::worker_rings>& rings)

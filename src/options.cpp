@@ -78,9 +78,15 @@ std::vector<engine::option_section> option_sections(options* o)
         engine::integer("idle-sleep", "US", 0, 100'000,
                         "on shared cores (VMs, test hosts): an lcore that finds nothing to do for\n"
                         "a while sleeps, 1 us then doubling up to US microseconds, [0, 100000]\n"
-                        "(default 0: busy-poll, for dedicated cores). Costs up to US of extra\n"
+                        "(default 0: workers busy-poll, for dedicated cores). Costs up to US of extra\n"
                         "latency after a quiet spell; /peregrine/stats idle_sleep_us shows it",
                         &o->idle_sleep_us),
+        engine::integer("control-sleep", "US", 0, 100'000,
+                        "the control lcore's own ceiling for the same sleep, [0, 100000] (default\n"
+                        "100: it carries only the slow path, and busy-polling it would take a\n"
+                        "core from the workers on a host with fewer cores than pollers; 0:\n"
+                        "busy-poll). The larger of it and --idle-sleep applies",
+                        &o->control_sleep_us),
     };
 
     option_section obs;

@@ -2,6 +2,7 @@
 """Router protocol end to end: register, heartbeat, forwarding, Unknown Recipient, moves, telemetry."""
 
 import os
+import time
 
 from peregrine_e2e import (EngineTestCase, MAX_PAYLOAD, PKT_HEARTBEAT, main, pkt_message, pkt_register,
                            pkt_unknown, wait_for)
@@ -197,10 +198,29 @@ class IdleSleepTest(EngineTestCase):
                         'every lcore (worker and control) sleeps when idle: %r' % lcores)
 
 
+class DefaultSleepTest(EngineTestCase):
+    def test_workers_busy_poll_and_the_control_lcore_sleeps(self):
+        eng = self.eng
+        c = eng.client()
+        self.register(c, 0x1D1F)
+        slept = wait_for(lambda: (lambda l: l if any(v['role'] == 'control' and v['idle_sleep_us'] > 100000
+                                                     for v in l.values()) else None)(eng.query('/peregrine/lcores')),
+                         5.0)
+        self.assertIsNotNone(slept, 'the control lcore did not sleep when idle (--control-sleep 100 by default)')
+        self.assertTrue(all(v['idle_sleep_us'] == 0 for v in slept.values() if v['role'] == 'worker'),
+                        'a worker slept without --idle-sleep: %r' % slept)
+        # The slow path still answers at once after the idle spell: a registration and a ping.
+        self.register(eng.client(), 0x1D20)
+        self.heartbeat_ok(c)
+
+
 class BusyPollTest(EngineTestCase):
-    def test_default_never_sleeps(self):
-        self.register(self.eng.client(), 0x1D1F)
-        self.assertEqual(self.eng.stats()['idle_sleep_us'], 0, 'slept without --idle-sleep')
+    ENGINE_ARGS = {'app': ['--control-sleep', '0']}
+
+    def test_control_sleep_0_never_sleeps(self):
+        self.register(self.eng.client(), 0x1D21)
+        time.sleep(0.5)
+        self.assertEqual(self.eng.stats()['idle_sleep_us'], 0, 'slept with --control-sleep 0 and no --idle-sleep')
 
 
 if __name__ == '__main__':

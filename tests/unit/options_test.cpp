@@ -115,6 +115,8 @@ TEST(Options, RangeEdgesAreAccepted)
     EXPECT_TRUE(parse({"--stats-interval", "0"}).ok);
     EXPECT_EQ(parse({}).o.idle_sleep_us, 0u) << "busy-poll unless asked";
     EXPECT_EQ(parse({"--idle-sleep", "100000"}).o.idle_sleep_us, 100000u);
+    EXPECT_EQ(parse({}).o.control_sleep_us, 100u) << "the control lcore sleeps when idle unless asked";
+    EXPECT_EQ(parse({"--control-sleep", "0"}).o.control_sleep_us, 0u);
     EXPECT_FALSE(parse({}).o.tap_rx_signal) << "TAPs are polled unless asked";
     EXPECT_TRUE(parse({"--tap-rx-signal"}).o.tap_rx_signal);
     EXPECT_TRUE(parse({"--mbufs", "1024"}).ok);
@@ -139,6 +141,7 @@ TEST(Options, OtherNumbers)
     expect_refused({"--stats-interval", "3601"}, "--stats-interval");
     expect_refused({"--idle-sleep", "100001"}, "--idle-sleep");
     expect_refused({"--idle-sleep", "-1"}, "--idle-sleep");
+    expect_refused({"--control-sleep", "100001"}, "--control-sleep");
     expect_refused({"--mbufs", "1023"}, "--mbufs");
     expect_refused({"--mbufs", "1k"}, "--mbufs");
     expect_refused({"-p", "0"}, "-p");
