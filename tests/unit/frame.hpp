@@ -67,6 +67,8 @@ inline uint8_t* payload(bytes& f) { return reinterpret_cast<uint8_t*>(udp(f) + 1
 
 inline void fix_ip_cksum(bytes& f)
 {
+    if (f.size() < l2_len + ihl(f))  // a header longer than the frame: nothing to sum
+        return;
     ipv4(f)->hdr_checksum = 0;
     ipv4(f)->hdr_checksum = rte_ipv4_cksum(ipv4(f));
 }
