@@ -337,22 +337,10 @@ void matchers(benchmark::internal::Benchmark* b)
                     b->Args({set, rules, p});
 }
 
-void forwards(benchmark::internal::Benchmark* b)
-{
-    b->ArgNames({"set", "rules", "payload"});
-    for (int64_t p : {64, 512, 1400}) {
-        b->Args({0, -1, p});
-        for (int64_t set : {0, 1, 2})
-            for (int64_t rules : {0, 10, 100, 1000})
-                if (set == 0 || rules > 0)
-                    b->Args({set, rules, p});
-    }
-}
-
 BENCHMARK(BM_hyperscan)->Apply(matchers);
 BENCHMARK(BM_re2_set)->Apply(matchers);
 BENCHMARK(BM_pcre2)->Apply(matchers);
-BENCHMARK(BM_router_forward)->Apply(forwards);
+BENCHMARK(BM_router_forward)->Apply(bench_inspect::module_cases);
 
 // ---- --filter-rules ---------------------------------------------------------------------------
 

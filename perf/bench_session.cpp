@@ -280,18 +280,6 @@ void BM_data_inspect(benchmark::State& state)
                                        : "not inspected");
 }
 
-void inspect_cases(benchmark::internal::Benchmark* b)
-{
-    b->ArgNames({"set", "rules", "payload"});
-    for (int64_t p : {64, 512, 1400}) {
-        b->Args({0, -1, p});
-        for (int64_t set : {0, 1, 2})
-            for (int64_t rules : {0, 10, 100, 1000})
-                if (set == 0 || rules > 0)
-                    b->Args({set, rules, p});
-    }
-}
-
 // The harness alone: the restore copy of BM_data_ack for the same frames.
 void BM_restore_only(benchmark::State& state)
 {
@@ -329,7 +317,7 @@ void cases(benchmark::internal::Benchmark* b)
 
 BENCHMARK(BM_restore_only)->ArgNames({"payload"})->Arg(64)->Arg(512)->Arg(1400);
 BENCHMARK(BM_data_ack)->Apply(cases);
-BENCHMARK(BM_data_inspect)->Apply(inspect_cases);
+BENCHMARK(BM_data_inspect)->Apply(bench_inspect::module_cases);
 
 } // namespace
 

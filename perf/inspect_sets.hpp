@@ -12,6 +12,8 @@
 
 #include <cstdint>
 #include <fstream>
+
+#include <benchmark/benchmark.h>
 #include <string>
 #include <vector>
 
@@ -106,6 +108,21 @@ inline bool crs_flag(const std::string& a, std::string* path)
         return false;
     *path = a.substr(6);
     return true;
+}
+
+// The arguments {set, rules, payload} of a module benchmark with and without inspection: for
+// each payload size, rules -1 (not inspected), then every set at 0 (literal only), 10, 100 and
+// 1,000 rules.
+inline void module_cases(benchmark::internal::Benchmark* b)
+{
+    b->ArgNames({"set", "rules", "payload"});
+    for (int64_t p : {64, 512, 1400}) {
+        b->Args({0, -1, p});
+        for (int64_t set : {0, 1, 2})
+            for (int64_t rules : {0, 10, 100, 1000})
+                if (set == 0 || rules > 0)
+                    b->Args({set, rules, p});
+    }
 }
 
 // count payloads of len bytes each, random lowercase text with spaces.

@@ -20,7 +20,7 @@ module::module(const config& cfg, registry& reg) : cfg_(cfg), reg_(reg)
 void module::stage(const engine::burst_in& b, lcore_stats& st, void* scratch) const
 {
     auto* s = static_cast<staged*>(scratch);
-    begin_burst(reg_, st, b.ports, b.rx_port, b.m, b.v, b.n, s->oc, &s->p);
+    begin_burst(cfg_, reg_, st, b.ports, b.rx_port, b.m, b.v, b.n, s->oc, &s->p);
 }
 
 void module::finish(const engine::burst_in& b, lcore_stats& st, uint64_t now, void* scratch,

@@ -1,5 +1,6 @@
 #include "router/pipeline.hpp"
 
+#include <rte_cycles.h>
 #include <rte_prefetch.h>
 
 #include "net/rewrite.hpp"
@@ -55,7 +56,7 @@ PG_NOINLINE void inspect_messages(const engine::inspection_point& pt, const net:
 }
 } // namespace
 
-void begin_burst(const registry& reg, lcore_stats& st, const net::port_addr* ports, uint16_t rx_port,
+void begin_burst(const config& cfg, const registry& reg, lcore_stats& st, const net::port_addr* ports, uint16_t rx_port,
                  rte_mbuf* const* m, const net::udp_view* v, unsigned n, outcome* out, pending* pend)
 {
     // Parse, gather the keys of the two kinds that need the registry, and start their lookups
@@ -68,6 +69,7 @@ void begin_burst(const registry& reg, lcore_stats& st, const net::port_addr* por
     uint8_t* ep_pkt = pend->ep_pkt;
     unsigned n_ids = 0, n_eps = 0;
     const uint32_t our_ip = ports[rx_port].ip_be;
+    uint64_t now = 0;  // read only when a Register Client needs it
 
     for (unsigned i = 0; i < n; ++i) {
         packet p;
@@ -102,6 +104,15 @@ void begin_burst(const registry& reg, lcore_stats& st, const net::port_addr* por
             if (PG_UNLIKELY(!net::udp_cksum_ok(m[i], v[i]))) {
                 out[i] = {action::drop, 0, drop::udp_bad_cksum};
                 break;
+            }
+            // A flood from a few sources must not fill the control ring for everyone else.
+            if (cfg.register_limit) {
+                if (!now)
+                    now = rte_rdtsc();
+                if (cfg.register_limit->allow(v[i].ip->src_addr, now) != source_limiter::verdict::ok) {
+                    out[i] = {action::drop, 0, drop::router_rate_limited};
+                    break;
+                }
             }
             st.count(rtr::register_rx);
             out[i] = {action::control, 0, drop::count_};

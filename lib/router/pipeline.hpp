@@ -11,6 +11,7 @@
 
 #include "common/compiler.hpp"
 #include "common/stats.hpp"
+#include "common/gcra.hpp"
 #include "engine/inspection.hpp"
 #include "engine/module.hpp"
 #include "net/classify.hpp"
@@ -23,6 +24,8 @@ struct config {
     uint64_t heartbeat_timeout_tsc = 0; // registrations unrefreshed this long expire
     // Payload inspection of the Individual Messages about to be forwarded, or nullptr.
     const engine::inspection_point* inspect = nullptr;
+    // Register Client rates per source and in all (workers share it, lock-free), or nullptr.
+    source_limiter* register_limit = nullptr;
 };
 
 using engine::action;
@@ -46,7 +49,7 @@ struct pending {
 // net::classify, received on rx_port; ports[] is indexed by ethdev port id), sets out[i] for the
 // ones it settles (drops, Register Client to the control lcore), and starts the registry
 // lookups of the others: hashes their keys and prefetches the bucket lines into *p.
-void begin_burst(const registry& reg, lcore_stats& st, const net::port_addr* ports, uint16_t rx_port,
+void begin_burst(const config& cfg, const registry& reg, lcore_stats& st, const net::port_addr* ports, uint16_t rx_port,
                  rte_mbuf* const* m, const net::udp_view* v, unsigned n, outcome* out, pending* p);
 
 // Second half, on the same m, v, out and p (consumed: its probes advance): compares the keys

@@ -68,6 +68,11 @@ int cmd_client(const char*, const char* params, rte_tel_data* d)
 service::service(const options& o, registry* reg, uint64_t tsc_hz)
     : opt_(o), reg_(reg), cfg_{o.port, uint64_t(o.heartbeat_timeout_s) * tsc_hz}, mod_(cfg_, *reg_)
 {
+    if (o.register_rate || o.register_global_rate) {
+        register_limit_.init(o.register_rate, 2 * uint64_t(o.register_rate), o.register_global_rate,
+                             2 * uint64_t(o.register_global_rate), tsc_hz);
+        cfg_.register_limit = &register_limit_;
+    }
 }
 
 service::~service()
@@ -78,7 +83,9 @@ service::~service()
 std::string service::describe() const
 {
     return "router on UDP " + std::to_string(opt_.port) + ", heartbeat timeout " +
-           std::to_string(opt_.heartbeat_timeout_s) + " s, up to " + std::to_string(opt_.max_clients) + " clients";
+           std::to_string(opt_.heartbeat_timeout_s) + " s, up to " + std::to_string(opt_.max_clients) +
+           " clients, " + (opt_.register_rate ? std::to_string(opt_.register_rate) : std::string("unlimited")) +
+           " Register Client/s per source";
 }
 
 std::string service::status(const lcore_stats& s) const

@@ -29,6 +29,7 @@ private:
     options opt_;
     std::unique_ptr<registry> reg_;
     config cfg_;
+    source_limiter register_limit_;
     router::module mod_;
 };
 

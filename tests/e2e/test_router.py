@@ -4,8 +4,8 @@
 import os
 import time
 
-from peregrine_e2e import (EngineTestCase, MAX_PAYLOAD, PKT_HEARTBEAT, main, pkt_message, pkt_register,
-                           pkt_unknown, wait_for)
+from peregrine_e2e import (EngineTestCase, MAX_PAYLOAD, PKT_HEARTBEAT, PKT_REGISTER_RESPONSE, main, pkt_message,
+                           pkt_register, pkt_unknown, wait_for)
 
 
 class RouterTest(EngineTestCase):
@@ -196,6 +196,29 @@ class IdleSleepTest(EngineTestCase):
         lcores = eng.query('/peregrine/lcores')
         self.assertTrue(all(v['idle_sleep_us'] > 0 for v in lcores.values()),
                         'every lcore (worker and control) sleeps when idle: %r' % lcores)
+
+
+class RegisterRateTest(EngineTestCase):
+    """--register-rate: one source's flood of Register Clients is cut on the worker, counted, and
+    another source still registers at once."""
+    ENGINE_ARGS = {'app': ['--register-rate', '20']}
+
+    def test_a_flooding_source_is_limited_and_others_register(self):
+        eng = self.eng
+        flood = eng.client()
+        for i in range(400):
+            flood.send(pkt_register(0x50000 + i))
+        answered = len([d for d in flood.drain(0.5) if d == PKT_REGISTER_RESPONSE])
+        # 40 at once (the burst), then 20 a second: far from 400.
+        self.assertLess(answered, 80, 'the flooding source got %d answers' % answered)
+        self.assertGreaterEqual(answered, 20)
+        drops = eng.drops()['router_rate_limited']
+        self.assertEqual(drops + answered, 400, 'every Register Client answered or counted')
+        other = eng.client(eng.client_ips[1])
+        self.register(other, 0x60000)
+        self.assertEqual(eng.client_info(0x60000)['registered'], 1)
+        time.sleep(1.1)  # the flooding source's bucket refills
+        self.register(flood, 0x50000 + 1000)
 
 
 class DefaultSleepTest(EngineTestCase):

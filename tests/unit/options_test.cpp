@@ -112,6 +112,10 @@ TEST(Options, RangeEdgesAreAccepted)
     for (const char* p : {"1", "65535"})
         EXPECT_TRUE(parse({"--router-port", p}).ok) << p;
     EXPECT_TRUE(parse({"--heartbeat-timeout", "86400"}).ok);
+    EXPECT_EQ(parse({}).o.router.register_rate, 10000u) << "Register Clients limited per source by default";
+    EXPECT_EQ(parse({}).o.router.register_global_rate, 0u);
+    EXPECT_EQ(parse({"--register-rate", "0"}).o.router.register_rate, 0u);
+    EXPECT_EQ(parse({"--register-global-rate", "50000"}).o.router.register_global_rate, 50000u);
     EXPECT_TRUE(parse({"--stats-interval", "0"}).ok);
     EXPECT_EQ(parse({}).o.idle_sleep_us, 0u) << "busy-poll unless asked";
     EXPECT_EQ(parse({"--idle-sleep", "100000"}).o.idle_sleep_us, 100000u);
@@ -136,6 +140,7 @@ TEST(Options, OtherNumbers)
 {
     expect_refused({"--heartbeat-timeout", "0"}, "--heartbeat-timeout");
     expect_refused({"--heartbeat-timeout", "86401"}, "--heartbeat-timeout");
+    expect_refused({"--register-rate", "10000001"}, "--register-rate");
     expect_refused({"--max-clients", "0"}, "--max-clients");
     expect_refused({"--max-clients", "100000001"}, "--max-clients");
     expect_refused({"--stats-interval", "3601"}, "--stats-interval");

@@ -138,6 +138,15 @@ function M.unhex(s)
     return (s:gsub("..", function(x) return string.char(tonumber(x, 16)) end))
 end
 
+-- The values of a table of ProtoFields, for Proto.fields.
+function M.field_list(fields)
+    local out = {}
+    for _, v in pairs(fields) do
+        out[#out + 1] = v
+    end
+    return out
+end
+
 -- Bytes from a packet made fit for a label: printable ASCII kept, every other byte '?' (a raw
 -- byte would make invalid UTF-8 in Wireshark's output).
 function M.printable(s)

@@ -38,11 +38,7 @@ local f = {
     removed = ProtoField.ipv4("lekt.removed", "Members removed at"),
     reset = ProtoField.bool("lekt.update.reset", "Forget everything"),
 }
-local fl = {}
-for _, v in pairs(f) do
-    fl[#fl + 1] = v
-end
-p.fields = fl
+p.fields = pg.field_list(f)
 local e = {
     malformed = ProtoExpert.new("lekt.malformed", "Malformed LEKT packet", expert.group.MALFORMED,
         expert.severity.ERROR),

@@ -64,11 +64,7 @@ local f = {
     fragment = ProtoField.framenum("pgrudp.fragment", "Fragment in frame", base.NONE),
     message_len = ProtoField.uint32("pgrudp.message_len", "Reassembled message length", base.DEC),
 }
-local fl = {}
-for _, v in pairs(f) do
-    fl[#fl + 1] = v
-end
-p.fields = fl
+p.fields = pg.field_list(f)
 local e = {
     malformed = ProtoExpert.new("pgrudp.malformed", "Malformed RUDP datagram", expert.group.MALFORMED,
         expert.severity.ERROR),
