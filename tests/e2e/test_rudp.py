@@ -344,6 +344,30 @@ class RudpReliabilityTest(RudpCase):
         self.assertEqual((t['retransmitted'], t['acked'], t['unacked']), (0, 2, 0))
 
 
+class RudpHeartbeatTimeoutTest(RudpCase):
+    ENGINE_ARGS = {'app': ['--rudp-max-connections', '1024', '--rudp-timeout', '1']}
+
+    def test_a_connection_that_misses_its_heartbeats_is_closed(self):
+        beating = self.connected(self.eng.client_ips[0])
+        silent = self.connected(self.eng.client_ips[1])
+        self.assertTrue(wait_for(lambda: self.rudp()['connections'] == 2, 2.0))
+        # PINGs every 0.25 s keep one open for three timeouts; the other says nothing.
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:
+            beating.send(R.HEARTBEAT, bytes([R.PING]), R.ENCRYPTED)
+            m = beating.recv(0.25)
+            self.assertIsNotNone(m, 'no PONG')
+            self.assertEqual((m.type, m.beat), (R.HEARTBEAT, R.PONG))
+            time.sleep(0.2)
+        t = self.rudp()
+        self.assertEqual((t['connections'], t['expired']), (1, 1))
+        ip, port = silent.sock.getsockname()
+        self.assertEqual(self.eng.query('/peregrine/rudp/conn,%s:%d' % (ip, port))['open'], 0)
+        # The expired connection is gone: its next datagram gets ERROR 1/0 (no connection).
+        silent.send(R.DEFAULT, b'late', R.ENCRYPTED)
+        self.assertEqual(self.errors(silent.drain(0.3)), [(1, 0)])
+
+
 class RudpLossyLinkTest(RudpCase):
     # Ten tries: once an RTT is measured on this link the RTO falls to its 10 ms floor, and four
     # tries (150 ms in all) are less than a busy CI host can deschedule the Python client for.
