@@ -146,7 +146,8 @@ struct frame_set {
 };
 frame_set g_frames;
 
-const frame_set* frames_for(uint32_t sessions, uint16_t payload, bool keyed)
+// Each frame echoes its session's token, as a client does after ACCEPT.
+const frame_set* frames_for(const session::table& tab, uint32_t sessions, uint16_t payload, bool keyed)
 {
     if (g_frames.data && g_frames.sessions == sessions && g_frames.payload == payload && g_frames.keyed == keyed)
         return &g_frames;
@@ -167,7 +168,8 @@ const frame_set* frames_for(uint32_t sessions, uint16_t payload, bool keyed)
         uint8_t* s = bench::write_udp_headers(out, a, static_cast<uint16_t>(ulen - sizeof(rte_udp_hdr)));
         uint8_t id[16];
         client_id(i, id);
-        session::write_header(s, id, session::type::data_ack, payload, 0, ++order[i]);
+        const session::entry* e = tab.find(id);
+        session::write_header(s, id, session::type::data_ack, payload, 0, ++order[i], e ? tab.token(*e) : 0);
         // Text (inspect_sets.hpp): what BM_data_inspect's rules scan, as bench_inspect's do.
         std::memcpy(s + session::header_len, text[f % text.size()].data(), payload);
         const uint8_t* p[1] = {s + 32};
@@ -195,7 +197,7 @@ void reset_windows(session::table* tab)
 void run_data(benchmark::State& state, uint16_t payload, uint32_t sessions, bool keyed, bool echo)
 {
     session::table* tab = table_for(sessions);
-    const frame_set* fs = tab ? frames_for(sessions, payload, keyed) : nullptr;
+    const frame_set* fs = tab ? frames_for(*tab, sessions, payload, keyed) : nullptr;
     if (!tab || !fs)
         return bench::fail(state, "setup failed");
     reset_windows(tab);
@@ -284,7 +286,8 @@ void BM_data_inspect(benchmark::State& state)
 void BM_restore_only(benchmark::State& state)
 {
     const auto payload = static_cast<uint16_t>(state.range(0));
-    const frame_set* fs = frames_for(1000, payload, false);
+    session::table* tab = table_for(1000);
+    const frame_set* fs = tab ? frames_for(*tab, 1000, payload, false) : nullptr;
     if (!fs)
         return bench::fail(state, "setup failed");
     unsigned b = 0;

@@ -159,10 +159,11 @@ class SessionClient:
         self.server = (args.server, SESSION_PORT)
         self.cid = os.urandom(16)
         self.order = 0
+        self.token = b'\0\0\0'  # ACCEPT's, echoed in every later packet (return routability)
 
     def packet(self, t, payload=b''):
         self.order += 1
-        rest = HDR.pack(self.cid, t, b'\0\0\0', len(payload), 0, self.order) + payload
+        rest = HDR.pack(self.cid, t, self.token, len(payload), 0, self.order) + payload
         return hashlib.sha256(rest).digest() + rest
 
     def exchange(self, raw, timeout=1.0):
@@ -173,8 +174,11 @@ class SessionClient:
         try:
             while True:
                 d = self.s.recv(65535)
-                _, t, _, _, _, _ = HDR.unpack_from(d, 32)
-                out.append((t, d[64:], d[:32] == hashlib.sha256(d[32:]).digest()))
+                _, t, tok, _, _, _ = HDR.unpack_from(d, 32)
+                good = d[:32] == hashlib.sha256(d[32:]).digest()
+                if t == ACCEPT and good:
+                    self.token = tok
+                out.append((t, d[64:], good))
                 self.s.settimeout(0.3)
         except socket.timeout:
             return out

@@ -34,15 +34,19 @@ bool parse(const uint8_t* d, std::size_t len, header* h, drop* why)
     h->length = plen;
     h->custom = load_be16(d + off_custom);
     h->order = load_be64(d + off_order);
+    h->token = uint32_t(d[off_token]) << 16 | uint32_t(d[off_token + 1]) << 8 | d[off_token + 2];
     return true;
 }
 
-void write_header(uint8_t* out, const uint8_t* client_id, type t, uint16_t length, uint16_t custom, uint64_t order)
+void write_header(uint8_t* out, const uint8_t* client_id, type t, uint16_t length, uint16_t custom, uint64_t order,
+                  uint32_t token)
 {
     if (out + off_client != client_id)
         std::memmove(out + off_client, client_id, client_id_len);
     out[off_type] = static_cast<uint8_t>(t);
-    out[off_reserved] = out[off_reserved + 1] = out[off_reserved + 2] = 0;
+    out[off_token] = static_cast<uint8_t>(token >> 16);
+    out[off_token + 1] = static_cast<uint8_t>(token >> 8);
+    out[off_token + 2] = static_cast<uint8_t>(token);
     store_be16(out + off_length, length);
     store_be16(out + off_custom, custom);
     store_be64(out + off_order, order);

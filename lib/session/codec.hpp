@@ -6,7 +6,8 @@
 //   [0, 32)   SHA-256 (or, keyed mode, HMAC-SHA-256) of bytes [32, end): "the rest of the packet"
 //   [32, 48)  Client ID, 16 opaque bytes
 //   [48]      packet ID (type)
-//   [49, 52)  reserved: sent as zero, ignored on receipt (covered by the digest)
+//   [49, 52)  token: ACCEPT's return-routability token, echoed by the client in every later
+//             packet (docs/protocols/session.md, "Amplification"); zero in the server's others
 //   [52, 54)  length: payload bytes after the header; must equal datagram length - 64
 //   [54, 56)  custom ID: the client's, echoed in the server's answer
 //   [56, 64)  packet order count
@@ -44,7 +45,7 @@ static constexpr std::size_t timestamp_len = 8;     // HELLO and ACCEPT: Unix ti
 static constexpr std::size_t off_digest = 0;
 static constexpr std::size_t off_client = 32;
 static constexpr std::size_t off_type = 48;
-static constexpr std::size_t off_reserved = 49;
+static constexpr std::size_t off_token = 49;  // 3 bytes, big-endian
 static constexpr std::size_t off_length = 52;
 static constexpr std::size_t off_custom = 54;
 static constexpr std::size_t off_order = 56;
@@ -55,6 +56,7 @@ struct header {
     uint16_t length;   // payload length
     uint16_t custom;   // host order
     uint64_t order;    // host order
+    uint32_t token;    // 24 bits
 };
 
 inline uint16_t load_be16(const uint8_t* p)
@@ -103,6 +105,6 @@ bool parse(const uint8_t* d, std::size_t len, header* h, drop* why);
 
 // Writes a complete header except the digest; the payload (length bytes) follows at out + 64.
 void write_header(uint8_t* out, const uint8_t* client_id, type t, uint16_t length, uint16_t custom,
-                  uint64_t order);
+                  uint64_t order, uint32_t token = 0);
 
 } // namespace peregrine::session

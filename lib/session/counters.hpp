@@ -17,6 +17,7 @@
     X(session_hello_replayed, "HELLO older than its session's, or the same from elsewhere") \
     X(session_no_crypto, "session packet on an lcore without a crypto context")           \
     X(session_no_room, "session answer longer than the request does not fit its mbuf")     \
+    X(session_unproven, "session packet without its ACCEPT's token, on a session not yet proven") \
     X(session_inspect_drop, "session DATA a drop rule matched (docs/inspection.md)")
 
 // Outcomes that are not drops. `consumed` packets end their life in the engine without being
@@ -32,6 +33,7 @@
     X(rejected_no_session, "REJECT: packet for a Client ID with no session")              \
     X(rejected_timed_out, "REJECT: packet for a session that missed its pings")           \
     X(rejected_disconnect, "REJECT: answer to a DISCONNECT (session closed)")             \
+    X(proven, "sessions whose endpoint echoed its ACCEPT's token (return routability)")   \
     X(pong, "PING answered with PONG")                                                   \
     X(ack, "DATA_ACK answered with ACK")                                                 \
     X(bad_ack, "DATA_ACK failing verification answered with BAD_ACK")                   \

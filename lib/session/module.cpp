@@ -41,11 +41,13 @@ void module::stop(const net::port_addr* ports, lcore_stats& st, const engine::sh
 {
     // "Server communication termination" to every live session while the ports are up.
     uint64_t sent = 0;
-    const unsigned built = reject_all(cfg_, tab_, pool_, ports, [&](uint16_t port, rte_mbuf** m, unsigned n) {
+    unsigned unproven = 0;
+    const unsigned built = reject_all(cfg_, tab_, pool_, ports, &unproven, [&](uint16_t port, rte_mbuf** m, unsigned n) {
         sent += tx(port, m, n);
     });
     st.count(ses::shutdown_reject, built);
-    RTE_LOG(INFO, USER1, "peregrine: sent REJECT to %lu of %u session(s)\n", sent, built);
+    RTE_LOG(INFO, USER1, "peregrine: sent REJECT to %lu of %u session(s); %u unproven, not told\n", sent, built,
+            unproven);
 }
 
 } // namespace peregrine::session

@@ -229,8 +229,9 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
         if (PG_UNLIKELY(!good)) {
             // BAD_ACK only towards a live session's own endpoint: a corrupt packet's Client ID
             // and source cannot be trusted otherwise.
+            // BAD_ACK (96 bytes) may be longer than what arrived: a proven endpoint's only.
             if (p.t == type::data_ack && e && e->from(v[i].ip->src_addr, v[i].udp->src_port) &&
-                !e->expired(now, cfg.timeout_tsc)) {
+                !e->expired(now, cfg.timeout_tsc) && e->is_proven()) {
                 if (answer(type::bad_ack, digest_len)) {
                     std::memcpy(v[i].data + header_len, dg[k], digest_len);
                     st.count(ses::bad_ack);
@@ -251,6 +252,16 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
         if (PG_UNLIKELY(!e->from(v[i].ip->src_addr, v[i].udp->src_port))) {
             out[i] = {action::drop, 0, drop::session_wrong_endpoint};
             continue;
+        }
+        // Before the window: a wrong token must not take an order count from the client.
+        if (PG_UNLIKELY(!e->is_proven())) {
+            const proof pr = tab.prove(*e, p.token);
+            if (pr == proof::now) {
+                st.count(ses::proven);
+            } else if (pr != proof::proven) {
+                out[i] = {action::drop, 0, drop::session_unproven};
+                continue;
+            }
         }
         const replay r = e->win.check_and_set(p.order);
         if (PG_UNLIKELY(r != replay::fresh)) {
@@ -366,7 +377,9 @@ unsigned apply_control(const config& cfg, table& tab, lcore_stats& st, const net
             t = type::reject;
             st.count(ses::rejected_disconnect);
         }
-        write_header(w.data, w.data + off_client, t, plen, h.custom, h.order);
+        // ACCEPT hands the client the session's token (its own session: open just filled it).
+        const entry* opened = t == type::accept ? tab.find(h.client_id) : nullptr;
+        write_header(w.data, w.data + off_client, t, plen, h.custom, h.order, opened ? tab.token(*opened) : 0);
         ans.add(x, &w, static_cast<uint16_t>(header_len + plen), x->port);
         m[n_keep++] = x;
     }

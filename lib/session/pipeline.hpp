@@ -74,23 +74,32 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
 unsigned apply_control(const config& cfg, table& tab, lcore_stats& st, const net::port_addr* ports,
                        rte_mbuf** m, unsigned n, uint64_t now);
 
-// Shutdown, with the workers stopped: builds a REJECT for every live session into frames from
+// Shutdown, with the workers stopped: builds a REJECT for every live proven session into frames from
 // pool and passes them to send(port, mbufs, n) in bursts. Returns how many were built.
+// *unproven: the sessions left out (their endpoints never echoed the token).
 template <typename Send>
-unsigned reject_all(const config& cfg, const table& tab, rte_mempool* pool, const net::port_addr* ports, Send&& send);
+unsigned reject_all(const config& cfg, const table& tab, rte_mempool* pool, const net::port_addr* ports,
+                    unsigned* unproven, Send&& send);
 
 // One REJECT frame for a session, from scratch (shutdown). nullptr if no mbuf or no crypto.
 rte_mbuf* build_reject(const config& cfg, const table& tab, const entry& e, rte_mempool* pool,
                        const net::port_addr* ports);
 
 template <typename Send>
-unsigned reject_all(const config& cfg, const table& tab, rte_mempool* pool, const net::port_addr* ports, Send&& send)
+unsigned reject_all(const config& cfg, const table& tab, rte_mempool* pool, const net::port_addr* ports,
+                    unsigned* unproven, Send&& send)
 {
     unsigned built = 0;
+    *unproven = 0;
     rte_mbuf* batch[burst_size];
     unsigned nb = 0;
     uint16_t port = 0;
     tab.for_each([&](const entry& e) {
+        // An unproven endpoint has not shown it receives our packets: nothing unasked goes there.
+        if (!e.is_proven()) {
+            ++*unproven;
+            return;
+        }
         if (nb && (nb == burst_size || e.port_id != port)) {
             send(port, batch, nb);
             nb = 0;

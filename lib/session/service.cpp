@@ -73,6 +73,7 @@ int cmd_session_id(const char*, const char* params, rte_tel_data* d)
         engine::add_u64s(d, {{"hello_ts_ms", e->hello_ts},
                      {"highest_order", e->win.top()},
                      {"server_order", std::atomic_ref<const uint64_t>(e->tx_order).load()},
+                     {"proven", e->is_proven()},
                      {"idle_ms", engine::ms_since(now, e->seen())}});
     }
     return 0;

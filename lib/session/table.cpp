@@ -6,6 +6,9 @@
 #include <rte_errno.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
+#include <rte_random.h>
+
+#include <openssl/rand.h>
 
 namespace peregrine::session {
 
@@ -38,7 +41,9 @@ table* table::create(const params& p)
 
     t->hops_ = static_cast<rte_ether_addr*>(
         rte_zmalloc_socket("pg_sess_hops", sizeof(rte_ether_addr) * size_t(n_slots), 0, p.socket_id));
-    if (!t->pool_.init("pg_sess_slots", n_slots, p.socket_id) || !t->hops_)
+    t->tokens_ = static_cast<uint32_t*>(
+        rte_zmalloc_socket("pg_sess_tokens", sizeof(uint32_t) * size_t(n_slots), 0, p.socket_id));
+    if (!t->pool_.init("pg_sess_slots", n_slots, p.socket_id) || !t->hops_ || !t->tokens_)
         goto fail;
 
     {
@@ -80,6 +85,7 @@ table::~table()
     dq_.destroy();
     rte_hash_free(hash_);
     rte_free(hops_);
+    rte_free(tokens_);
 }
 
 void table::free_slots(void* p, void* elems, unsigned n)
@@ -107,6 +113,35 @@ entry* table::find(const uint8_t* id) const
     void* d = nullptr;
     return rte_hash_lookup_data(hash_, &k, &d) >= 0 ? static_cast<entry*>(d) : nullptr;
 }
+
+proof table::prove(entry& e, uint32_t echoed) const
+{
+    if (e.is_proven())
+        return proof::proven;
+    std::atomic_ref<uint32_t> t(tokens_[pool_.index(&e)]);
+    const uint32_t v = t.load(std::memory_order_relaxed);
+    if ((v >> 24) >= max_token_misses)
+        return proof::locked;
+    if ((v & token_mask) == (echoed & token_mask)) {
+        std::atomic_ref<uint8_t>(e.proven).store(1, std::memory_order_relaxed);
+        return proof::now;
+    }
+    t.fetch_add(1u << 24, std::memory_order_relaxed);
+    return proof::wrong;
+}
+
+namespace {
+// A token nobody off the path can predict (rte_rand is not: its state follows from its
+// outputs). Never 0, so a client that echoes nothing never matches.
+uint32_t fresh_token()
+{
+    uint32_t v = 0;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof(v)) != 1)
+        v = static_cast<uint32_t>(rte_rand());
+    v &= token_mask;
+    return v ? v : 1;
+}
+} // namespace
 
 bool table::alloc_slot(uint32_t* slot)
 {
@@ -153,9 +188,11 @@ open_result table::open(const uint8_t* id, const endpoint& ep, uint64_t hello_ts
     e.hello_ts = hello_ts;
     e.ip_be = ep.ip_be;
     e.udp_port_be = ep.udp_port_be;
-    e.port_id = ep.port_id;
+    e.port_id = static_cast<uint8_t>(ep.port_id);
+    e.proven = 0;
     e.tx_order = 0;
     hops_[slot] = ep.next_hop;
+    tokens_[slot] = fresh_token();
     e.touch(now);
     pool_.set_live(slot, true);
     // Publish (release store of the data pointer: a reader that finds the key sees the filled

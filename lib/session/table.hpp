@@ -41,15 +41,18 @@ struct alignas(64) entry {
     uint64_t tx_order;                // order count of the server's own packets (fetch_add)
     uint32_t ip_be;
     uint16_t udp_port_be;
-    uint16_t port_id;
-    // The next-hop MAC lives outside the entry (table::next_hop): only shutdown needs it, and
-    // the entry stays one cache line.
+    uint8_t port_id;
+    uint8_t proven;                   // the endpoint echoed its ACCEPT's token; workers store 1 once
+    // The next-hop MAC and the token live outside the entry (table::next_hop, table::prove):
+    // only shutdown needs the one and an unproven session the other, and the entry stays one
+    // cache line.
 
     uint64_t next_tx_order() { return std::atomic_ref<uint64_t>(tx_order).fetch_add(1, std::memory_order_relaxed); }
 
     uint64_t seen() const { return std::atomic_ref<const uint64_t>(last_seen).load(std::memory_order_relaxed); }
     void touch(uint64_t now) { std::atomic_ref<uint64_t>(last_seen).store(now, std::memory_order_relaxed); }
     bool from(uint32_t ip, uint16_t port) const { return ip_be == ip && udp_port_be == port; }
+    bool is_proven() const { return std::atomic_ref<const uint8_t>(proven).load(std::memory_order_relaxed) != 0; }
     // Signed: another core may have stamped a TSC slightly ahead of ours.
     bool expired(uint64_t now, uint64_t max_age) const
     {
@@ -57,6 +60,22 @@ struct alignas(64) entry {
     }
 };
 static_assert(sizeof(entry) == 64, "one cache line per session");
+static_assert(RTE_MAX_ETHPORTS <= 256, "entry::port_id is one byte");
+
+// Return routability (docs/protocols/session.md, "Amplification"): ACCEPT carries a random
+// 24-bit token in the reserved field and the client echoes it in every later packet. Until one
+// does, nothing larger than its request goes to the session's endpoint.
+static constexpr uint32_t token_mask = 0xffffff;
+// Wrong tokens an unproven session takes before it refuses every token: a blind spoofer gets
+// this many guesses in 2^24 per HELLO; the client's way back is a newer HELLO (a fresh token).
+static constexpr uint32_t max_token_misses = 8;
+
+enum class proof : uint8_t {
+    proven,     // already proven
+    now,        // this packet's token proved it
+    wrong,      // wrong token: the packet is dropped (session_unproven)
+    locked,     // max_token_misses reached: every token is refused until a new HELLO
+};
 
 enum class open_result : uint8_t {
     opened,     // new session
@@ -89,6 +108,13 @@ public:
     // n <= RTE_HASH_LOOKUP_BULK_MAX; out[i] is nullptr on a miss.
     void lookup(const uint8_t* const* ids, unsigned n, entry** out) const;
     entry* find(const uint8_t* id) const;
+    // The packet's echoed token (24 bits) against the session's; stores e.proven when it matches.
+    proof prove(entry& e, uint32_t echoed) const;
+    // The token an ACCEPT of this session carries (any thread).
+    uint32_t token(const entry& e) const
+    {
+        return std::atomic_ref<const uint32_t>(tokens_[pool_.index(&e)]).load(std::memory_order_relaxed) & token_mask;
+    }
 
     // ---- the writer (control lcore) ----
     // A session unrefreshed for max_age is treated as gone. order: the HELLO's order count.
@@ -123,6 +149,7 @@ private:
     rcu_defer_queue dq_;
     slot_pool<entry> pool_;           // the sessions; the hash holds pointers into it
     rte_ether_addr* hops_ = nullptr;  // by slot
+    uint32_t* tokens_ = nullptr;      // by slot: the token (low 24 bits) and the misses (high 8)
     uint32_t capacity_ = 0;
     uint32_t size_ = 0;
     table_counters c_{};

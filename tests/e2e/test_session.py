@@ -26,7 +26,8 @@ class Reply:
     def __init__(self, raw, key):
         self.raw = raw
         self.digest = raw[:32]
-        self.cid, self.type, _, self.length, self.custom, self.order = HDR.unpack_from(raw, 32)
+        self.cid, self.type, tok, self.length, self.custom, self.order = HDR.unpack_from(raw, 32)
+        self.token = tok
         self.payload = raw[64:]
         self.digest_ok = self.digest == sign(raw[32:], key)
 
@@ -41,12 +42,14 @@ class SessionClient:
     def __init__(self, sock, server, cid, key=None):
         self.sock, self.server, self.cid, self.key = sock, server, cid, key
         self.order = 0
+        self.token = b'\0\0\0'  # ACCEPT's, echoed in every later packet (return routability)
 
-    def packet(self, ptype, payload=b'', order=None, custom=0, length=None, key=None):
+    def packet(self, ptype, payload=b'', order=None, custom=0, length=None, key=None, token=None):
         if order is None:
             self.order += 1
             order = self.order
-        rest = HDR.pack(self.cid, ptype, b'\0\0\0', len(payload) if length is None else length, custom, order) + payload
+        tok = self.token if token is None else token
+        rest = HDR.pack(self.cid, ptype, tok, len(payload) if length is None else length, custom, order) + payload
         return sign(rest, self.key if key is None else key) + rest
 
     def hello(self, ts=None, order=None, custom=0):
@@ -61,7 +64,10 @@ class SessionClient:
             while True:
                 data, src = self.sock.recvfrom(65535)
                 if src == self.server:
-                    return Reply(data, self.key)
+                    r = Reply(data, self.key)
+                    if r.type == ACCEPT and r.digest_ok:
+                        self.token = r.token
+                    return r
         except socket.timeout:
             return None
 
@@ -99,6 +105,11 @@ class SessionCase(EngineTestCase):
         (ts,) = struct.unpack('>Q', r.payload)
         self.assertLess(abs(ts - now_ms()), 5000, 'ACCEPT timestamp is the server clock')
         return r
+
+    def prove(self, c):
+        """The session's first packet with ACCEPT's token proves the endpoint (a PING: its PONG
+        is no larger)."""
+        self.expect(c, c.packet(PING, b'proof'), PONG, 'the PING that proves the session')
 
     def expect(self, c, raw, ptype, what):
         r = c.request(raw)
@@ -169,6 +180,7 @@ class SessionLifecycleTest(SessionCase):
     def test_corruption_replays_and_malformed(self):
         c = self.client(2)
         self.open(c)
+        self.prove(c)
         d0 = self.eng.drops()
 
         # A corrupted DATA_ACK gets BAD_ACK with the SHA-256 of what arrived.
@@ -243,6 +255,51 @@ class SessionTimeoutTest(SessionCase):
         self.expect(c, c.packet(PING), PONG, 'PING after reopening')
 
 
+class SessionAmplificationTest(SessionCase):
+
+    def exchange(self, c, raws, wait=0.4):
+        """Sends raws from c's source; returns (bytes sent, bytes received), UDP payloads."""
+        for raw in raws:
+            c.send(raw)
+        return sum(map(len, raws)), sum(len(r.raw) for r in c.drain(wait))
+
+    def every_kind(self, c):
+        """One of each packet a client may send, some malformed, for c's session."""
+        corrupt = bytearray(c.packet(DATA_ACK, b'x' * 10))
+        corrupt[70] ^= 1
+        return [c.packet(DATA_ACK), c.packet(DATA_ACK, b'0123456789'), c.packet(DATA_NOACK, b'n' * 200),
+                c.packet(PING, b'p'), c.packet(ACK, bytes(32)), bytes(corrupt), c.packet(DATA_ACK, b'\0' * 31),
+                c.hello(ts=now_ms() - 10**6), c.packet(HELLO, b'short')]
+
+    def test_unproven_endpoints_never_get_more_bytes_than_they_sent(self):
+        """Sources that open a session and never echo ACCEPT's token (a spoofer cannot: it never
+        sees the ACCEPT) send every kind of packet; bytes back are summed per source."""
+        for n, ip in enumerate(self.eng.client_ips):
+            c = self.client(30 + n, ip)
+            sent, got = self.exchange(c, [c.hello()])
+            self.assertEqual(got, sent, 'ACCEPT is the size of HELLO')
+            wrong = c.token
+            c.token = bytes([wrong[0] ^ (n + 1)]) + wrong[1:]  # a blind guess
+            # Datagram by datagram: no answer longer than what it answers...
+            for raw in self.every_kind(c):
+                more_sent, more_got = self.exchange(c, [raw], 0.2)
+                self.assertLessEqual(more_got, more_sent, '%s: answer to type %d' % (ip, raw[48]))
+                sent, got = sent + more_sent, got + more_got
+            # ...and in all, the session closed last.
+            more_sent, more_got = self.exchange(c, self.every_kind(c) * 2 + [c.packet(DISCONNECT)])
+            sent, got = sent + more_sent, got + more_got
+            self.assertLessEqual(got, sent, '%s: amplification %.2f' % (ip, got / sent))
+        self.assertGreaterEqual(self.eng.drops()['session_unproven'], 3 * 3 * 6)
+        self.assertEqual(self.session()['delivered'], 0)
+        # A client that echoes its token gets its ACKs and echoes: the same traffic is then
+        # answered with more than it sent, which is what the token guards.
+        c = self.client(40)
+        self.open(c)
+        sent, got = self.exchange(c, [c.packet(DATA_ACK) for _ in range(5)])
+        self.assertGreater(got, 2 * sent, 'a proven session is answered in full')
+        self.assertEqual(self.session()['proven'], 1)
+
+
 class SessionShutdownTest(SessionCase):
     CHECK_LEAK = False
 
@@ -250,6 +307,10 @@ class SessionShutdownTest(SessionCase):
         clients = [self.client(10 + i, self.eng.client_ips[i % 2]) for i in range(3)]
         for c in clients:
             self.open(c)
+            self.prove(c)
+        # A session whose endpoint never echoed its token is not sent anything it did not ask for.
+        unproven = self.client(20)
+        self.open(unproven)
         self.eng.tel.close()
         self.assertEqual(self.eng.stop(signal.SIGTERM), 0)
         for c in clients:
@@ -258,7 +319,8 @@ class SessionShutdownTest(SessionCase):
             self.assertEqual(r.type, REJECT)
             self.assertTrue(r.digest_ok)
             self.assertEqual(r.cid, c.cid)
-        self.assertIn('sent REJECT to 3 of 3 session(s)', self.eng.stderr())
+        self.assertIsNone(unproven.recv(0.3), 'REJECT to an unproven endpoint')
+        self.assertIn('sent REJECT to 3 of 3 session(s); 1 unproven, not told', self.eng.stderr())
 
     def assert_clean_exit(self, eng):
         if eng.rc is None:

@@ -217,6 +217,9 @@ class WiresharkTest(CaptureCase):
         ack = [x for x in good if one(x, 'session.packet_id') == '0x08'][0]
         data = [x for x in good if one(x, 'session.packet_id') == '0x06'][0]
         self.assertEqual(one(ack, 'session.acked_frame'), self.frame_of(fr, data), 'ACK names the frame it acknowledges')
+        accept = [x for x in good if one(x, 'session.packet_id') == '0x02'][0]
+        self.assertNotEqual(int(one(accept, 'session.token'), 16), 0, 'ACCEPT hands out a token')
+        self.assertEqual(one(data, 'session.token'), one(accept, 'session.token'), 'the client echoes it')
         corrupt = [x for x in ses if values(x, 'session.digest.status') == ['bad']]
         self.assertEqual(len(corrupt), 1)
         self.assertTrue(experts(corrupt[0]))

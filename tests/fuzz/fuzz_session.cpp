@@ -4,8 +4,8 @@
 // Outside each frame's bytes (and the 32 an answer may grow by) the mbuf's buffer is
 // ASan-poisoned. Every input mbuf must come out
 // exactly once and be counted once, every frame sent must be a well-formed answer from the
-// session port with a valid digest (checked with OpenSSL) and never amplify by more than an
-// ACK's 32 bytes, and the mempool must get every mbuf back. The table is emptied after each
+// session port with a valid digest (checked with OpenSSL), never amplify by more than an
+// ACK's 32 bytes nor send anything longer than a request to an unproven endpoint, and the mempool must get every mbuf back. The table is emptied after each
 // input, so outcomes never depend on earlier inputs. A failed check aborts.
 
 #include "fuzz_session.hpp"
@@ -71,6 +71,17 @@ uint8_t* session_part(bytes& f, std::size_t* len)
 void prepare(bytes& f, uint8_t flags, bool keyed_mode)
 {
     std::size_t n = 0;
+    if (flags & echo_token) {
+        // As a client that got the ACCEPT: the token is random, no mutation would find it.
+        uint8_t* p = session_part(f, &n);
+        const session::entry* e = p && n >= session::header_len ? S->tab->find(p + session::off_client) : nullptr;
+        if (e) {
+            const uint32_t t = S->tab->token(*e);
+            p[session::off_token] = static_cast<uint8_t>(t >> 16);
+            p[session::off_token + 1] = static_cast<uint8_t>(t >> 8);
+            p[session::off_token + 2] = static_cast<uint8_t>(t);
+        }
+    }
     if (flags & sign) {
         if (uint8_t* p = session_part(f, &n); p && n >= session::header_len) {
             const bytes d = pgtest::ref_digest(p + 32, n - 32, keyed_mode ? key : bytes{});
@@ -105,7 +116,13 @@ void check_tx(rte_mbuf* m, bool keyed_mode, std::size_t max_len)
     const bytes pk(p, p + n);
     FUZZ_CHECK(pgtest::digest_ok(pk, keyed_mode ? key : bytes{}));
     FUZZ_CHECK(session::load_be16(p + session::off_length) == n - session::header_len);
-    switch (static_cast<session::type>(p[session::off_type])) {
+    // Answers that may be longer than what they answer go to proven endpoints only.
+    const auto t = static_cast<session::type>(p[session::off_type]);
+    if (t == session::type::ack || t == session::type::bad_ack || t == session::type::data_noack) {
+        const session::entry* e = S->tab->find(p + session::off_client);
+        FUZZ_CHECK(e && e->is_proven());
+    }
+    switch (t) {
     case session::type::accept: ++S->c.accepted; FUZZ_CHECK(n == 72); break;
     case session::type::reject: ++S->c.reject; FUZZ_CHECK(n == 64); break;
     case session::type::pong: ++S->c.pong; break;
@@ -264,11 +281,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
         bytes f(data + at, data + at + len);
         at += len;
         ++records;
-        prepare(f, flags, keyed_mode);
         if (!burst.empty() && (!(flags & same_burst) || burst.size() == burst_size || (flags & late))) {
             run_burst(burst, now, keyed_mode);
             burst.clear();
         }
+        // After the previous burst: the token of a session it opened is known.
+        prepare(f, flags, keyed_mode);
         if (flags & late)
             now += timeout_tsc + 1;
         now += tsc_per_ms;
@@ -303,7 +321,7 @@ bytes frame_of(const bytes& pkt, uint16_t src_port = 40001)
 
 struct seq {
     std::vector<uint8_t> b;
-    seq& add(const bytes& frame, uint8_t flags = fix_cksum | sign)
+    seq& add(const bytes& frame, uint8_t flags = fix_cksum | sign | echo_token)
     {
         b.push_back(flags);
         b.push_back(static_cast<uint8_t>(frame.size() >> 8));
@@ -342,8 +360,8 @@ std::vector<std::pair<std::string, std::vector<uint8_t>>> seeds()
     }
     s.emplace_back("hello-disconnect-twice", seq().add(h).add(p(type::disconnect, 1)).add(p(type::disconnect, 1)).b);
     s.emplace_back("hello-replay", seq().add(h).add(p(type::ping, 5)).add(p(type::ping, 5)).add(p(type::ping, 200)).add(p(type::ping, 100)).b);
-    s.emplace_back("hello-burst-dup", seq().add(h).add(p(type::ping, 1)).add(p(type::ping, 1), fix_cksum | sign | same_burst).b);
-    s.emplace_back("hello-timeout", seq().add(h).add(p(type::ping, 1), fix_cksum | sign | late).b);
+    s.emplace_back("hello-burst-dup", seq().add(h).add(p(type::ping, 1)).add(p(type::ping, 1), fix_cksum | sign | same_burst | echo_token).b);
+    s.emplace_back("hello-timeout", seq().add(h).add(p(type::ping, 1), fix_cksum | sign | late | echo_token).b);
     s.emplace_back("hello-repeat-reopen", seq().add(h).add(h).add(hello(id, base_ms + 1500)).b);
     s.emplace_back("hello-wrong-endpoint", seq().add(h).add(frame_of(pgtest::session_pkt(id, type::ping, 1), 40999)).b);
     s.emplace_back("table-full", [&] {
@@ -364,6 +382,7 @@ std::vector<std::pair<std::string, std::vector<uint8_t>>> seeds()
     s.emplace_back("keyed-hello-ping", seq().add(h, fix_cksum | sign | keyed).add(p(type::ping, 1)).add(p(type::data_ack, 2, {5})).b);
     s.emplace_back("keyed-unsigned", seq().add(frame_of(pgtest::session_pkt(id, type::hello, 0, pgtest::be64(base_ms + 1000))), fix_cksum | keyed).b);
     s.emplace_back("large-data", seq().add(h).add(p(type::data_ack, 1, bytes(1400, 0x33))).b);
+    s.emplace_back("unproven-data", seq().add(h).add(p(type::data_ack, 1, {1}), fix_cksum | sign).b);
     return s;
 }
 

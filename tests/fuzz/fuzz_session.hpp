@@ -9,7 +9,8 @@
 //   0x04  same burst as the previous record (up to 32); otherwise a burst of its own
 //   0x08  advance the clock past the session timeout before this record's burst
 //   0x10  (first record only) keyed mode for the whole input
-// so mutations reach every state (a random digest would never verify).
+//   0x20  echo the token of the session the packet's Client ID has (if any) before signing
+// so mutations reach every state (a random digest or token would never verify).
 
 #include <cstddef>
 #include <cstdint>
@@ -27,7 +28,7 @@ struct counts {
 };
 const counts& outcome_counts();
 
-enum flag : uint8_t { fix_cksum = 0x01, sign = 0x02, same_burst = 0x04, late = 0x08, keyed = 0x10 };
+enum flag : uint8_t { fix_cksum = 0x01, sign = 0x02, same_burst = 0x04, late = 0x08, keyed = 0x10, echo_token = 0x20 };
 
 // Named seed inputs (record sequences).
 std::vector<std::pair<std::string, std::vector<uint8_t>>> seeds();

@@ -49,13 +49,17 @@ inline bytes ref_digest(const uint8_t* p, std::size_t n, const bytes& key = {})
 }
 
 // A session packet (the UDP payload): header, payload, digest over bytes 32..end.
+// token: the session's ACCEPT's, which a client echoes in every later packet.
 inline bytes session_pkt(const session_id& id, peregrine::session::type t, uint64_t order, const bytes& payload = {},
-                         uint16_t custom = 0, const bytes& key = {})
+                         uint16_t custom = 0, const bytes& key = {}, uint32_t token = 0)
 {
     using namespace peregrine::session;
     bytes p(header_len + payload.size(), 0);
     std::memcpy(p.data() + off_client, id.data(), id.size());
     p[off_type] = static_cast<uint8_t>(t);
+    p[off_token] = static_cast<uint8_t>(token >> 16);
+    p[off_token + 1] = static_cast<uint8_t>(token >> 8);
+    p[off_token + 2] = static_cast<uint8_t>(token);
     p[off_length] = static_cast<uint8_t>(payload.size() >> 8);
     p[off_length + 1] = static_cast<uint8_t>(payload.size());
     p[off_custom] = static_cast<uint8_t>(custom >> 8);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -55,6 +56,7 @@ struct reply {
     uint16_t length;
     uint16_t custom;
     uint64_t order;
+    uint32_t token;
     bytes payload;
 };
 
@@ -127,9 +129,11 @@ protected:
         return build(f);
     }
 
+    // As a client: with the token of the last ACCEPT open() saw for id.
     bytes pkt(const session_id& id, type t, uint64_t order, const bytes& payload = {}, uint16_t custom = 0)
     {
-        return session_pkt(id, t, order, payload, custom, key_);
+        const auto k = tok_.find(id);
+        return session_pkt(id, t, order, payload, custom, key_, k == tok_.end() ? 0 : k->second);
     }
 
     bytes hello(const session_id& id, uint64_t ts_ms, uint64_t order = 0, uint16_t custom = 0)
@@ -216,6 +220,7 @@ protected:
         r.length = load_be16(r.pkt.data() + off_length);
         r.custom = load_be16(r.pkt.data() + off_custom);
         r.order = load_be64(r.pkt.data() + off_order);
+        r.token = uint32_t(r.pkt[off_token]) << 16 | uint32_t(r.pkt[off_token + 1]) << 8 | r.pkt[off_token + 2];
         r.payload.assign(r.pkt.begin() + header_len, r.pkt.end());
         EXPECT_EQ(r.length, r.payload.size());
         return r;
@@ -236,6 +241,19 @@ protected:
             return {};
         reply a = decode(ans[0], p);
         EXPECT_EQ(a.t, type::accept);
+        if (a.t == type::accept)
+            tok_[id] = a.token;
+        return a;
+    }
+
+    // open(), then a PING with the token proves the endpoint: what BAD_ACK and the shutdown
+    // REJECT need. Its count, 50, leaves the tests' own small counts inside the 64-wide window.
+    reply open_proven(const session_id& id, const peer& p, uint64_t now_ms)
+    {
+        reply a = open(id, p, now_ms);
+        EXPECT_EQ(one(p, pkt(id, type::ping, 50), now_ms).t, type::pong);
+        const entry* e = tab_->find(id.data());
+        EXPECT_TRUE(e && e->is_proven());
         return a;
     }
 
@@ -270,6 +288,7 @@ protected:
     crypto::hmac_key hk_{};
     lcore_stats st_;
     unsigned baseline_ = 0;
+    std::map<session_id, uint32_t> tok_;
 };
 
 const session_id A = sid(1);
@@ -385,6 +404,60 @@ TEST_F(SessionState, NewerHelloReopensFromANewEndpoint)
     EXPECT_EQ(dc(drop::session_wrong_endpoint), 1u);
     // New window: counts restart from the new HELLO's.
     EXPECT_EQ(one(alice_moved, pkt(A, type::ping, 2), 2100).t, type::pong);
+}
+
+// ---- return routability: ACCEPT's token (docs/protocols/session.md, "Amplification") ----
+
+TEST_F(SessionState, AcceptsTokenProvesTheEndpointBeforeAnythingLargerIsSent)
+{
+    const reply a = open(A, alice, 1000);
+    entry* e = tab_->find(A.data());
+    ASSERT_NE(e, nullptr);
+    EXPECT_NE(a.token, 0u);
+    EXPECT_EQ(a.token, tab_->token(*e));
+    EXPECT_FALSE(e->is_proven());
+    // Without the token (a blind spoofer's packets): dropped, no answer of any size, nothing
+    // delivered, and no order count taken.
+    silent(alice, session_pkt(A, type::data_ack, 1, {}, 0, key_, 0), 1100);
+    silent(alice, session_pkt(A, type::data_noack, 2, {7}, 0, key_, a.token ^ 0x800000), 1100);
+    silent(alice, session_pkt(A, type::ping, 3, {}, 0, key_, a.token ^ 1), 1100);
+    bytes bad = session_pkt(A, type::data_ack, 4, bytes(10, 1), 0, key_, 0);
+    bad[70] ^= 1;
+    silent(alice, bad, 1100);  // no BAD_ACK (96 bytes) for a 74-byte packet either
+    EXPECT_EQ(dc(drop::session_unproven), 3u);
+    EXPECT_EQ(dc(drop::session_bad_digest), 1u);
+    EXPECT_EQ(sc(ses::delivered), 0u);
+    EXPECT_FALSE(e->is_proven());
+    // The client's empty DATA_ACK with the token: ACK (96 bytes) and the echo.
+    result r = run({frame(alice, pkt(A, type::data_ack, 1))}, tsc_at(1200));
+    ASSERT_EQ(r.tx.size(), 2u);
+    EXPECT_EQ(decode(r.tx[0], alice).t, type::ack);
+    EXPECT_TRUE(e->is_proven());
+    EXPECT_EQ(sc(ses::proven), 1u);
+    // Proven: the field is not looked at again.
+    EXPECT_EQ(one(alice, session_pkt(A, type::ping, 5, {}, 0, key_, 0), 1300).t, type::pong);
+    EXPECT_EQ(sc(ses::proven), 1u);
+    EXPECT_EQ(dc(drop::session_unproven), 3u);
+}
+
+TEST_F(SessionState, WrongTokensLockTheSessionUntilANewerHello)
+{
+    const reply a = open(A, alice, 1000);
+    for (uint32_t k = 0; k < max_token_misses; ++k)
+        silent(alice, session_pkt(A, type::ping, k + 1, {}, 0, key_, a.token ^ (k + 1)), 1100);
+    // Locked: even the right token is refused now.
+    silent(alice, pkt(A, type::ping, 20), 1100);
+    EXPECT_EQ(dc(drop::session_unproven), max_token_misses + 1);
+    EXPECT_FALSE(tab_->find(A.data())->is_proven());
+    // The repeated HELLO (its ACCEPT lost) keeps the session, its token and its lock...
+    EXPECT_EQ(open(A, alice, 1000).token, a.token);
+    silent(alice, pkt(A, type::ping, 21), 1100);
+    // ...a newer one opens a fresh session with a fresh token.
+    const reply b = open(A, alice, 2000);
+    EXPECT_EQ(tab_->counters().reopened, 1u);
+    EXPECT_EQ(b.token, tab_->token(*tab_->find(A.data())));
+    EXPECT_EQ(one(alice, pkt(A, type::ping, 1), 2100).t, type::pong);
+    EXPECT_TRUE(tab_->find(A.data())->is_proven());
 }
 
 TEST_F(SessionState, OlderOrForeignHelloIsAReplay)
@@ -530,7 +603,7 @@ TEST_F(SessionState, ClientAckIsCounted)
 
 TEST_F(SessionState, CorruptDataAckGetsBadAckWithTheDigestOfWhatArrived)
 {
-    open(A, alice, 1000);
+    open_proven(A, alice, 1000);
     bytes d = pkt(A, type::data_ack, 1, bytes(100, 1));
     d[100] ^= 0x80;  // payload corrupted after signing
     const reply b = one(alice, d, 1100);
@@ -549,7 +622,7 @@ TEST_F(SessionState, CorruptDataAckGetsBadAckWithTheDigestOfWhatArrived)
 
 TEST_F(SessionState, CorruptDigestFieldAlsoGetsBadAck)
 {
-    open(A, alice, 1000);
+    open_proven(A, alice, 1000);
     bytes d = pkt(A, type::data_ack, 1, {1, 2});
     d[0] ^= 1;
     const reply b = one(alice, d, 1100);
@@ -786,18 +859,21 @@ TEST_F(SessionState, KeyedHelloWithoutTheKeyOpensNothing)
 
 // ---- shutdown ----
 
-TEST_F(SessionState, ShutdownRejectsEverySession)
+TEST_F(SessionState, ShutdownRejectsEveryProvenSession)
 {
-    open(A, alice, 1000);
-    open(B, bob, 1000);
+    open_proven(A, alice, 1000);
+    open_proven(B, bob, 1000);
+    open(sid(3), alice_moved, 1000);  // never proven: not told
     std::vector<bytes> sent;
-    const unsigned n = reject_all(cfg_, *tab_, pool(), ctx_->ports, [&](uint16_t port, rte_mbuf** m, unsigned k) {
+    unsigned unproven = 0;
+    const unsigned n = reject_all(cfg_, *tab_, pool(), ctx_->ports, &unproven, [&](uint16_t port, rte_mbuf** m, unsigned k) {
         EXPECT_EQ(port, 0);
         for (unsigned i = 0; i < k; ++i)
             sent.push_back(contents(m[i]));
         rte_pktmbuf_free_bulk(m, k);
     });
     EXPECT_EQ(n, 2u);
+    EXPECT_EQ(unproven, 1u);
     ASSERT_EQ(sent.size(), 2u);
     const bool a_first = eth(sent[0])->dst_addr.addr_bytes[5] == 0x10 || ipv4(sent[0])->dst_addr == alice.ip_be;
     const reply ra = decode(sent[a_first ? 0 : 1], alice);

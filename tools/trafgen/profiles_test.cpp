@@ -271,13 +271,14 @@ struct session_server {
         return std::memcmp(d, p.data(), crypto::sha256_len) == 0;
     }
     // An answer: same Client ID, custom ID and order count; type t with body b; signed.
-    std::vector<uint8_t> answer(const std::vector<uint8_t>& req, session::type t, const uint8_t* b, uint16_t blen)
+    std::vector<uint8_t> answer(const std::vector<uint8_t>& req, session::type t, const uint8_t* b, uint16_t blen,
+                                uint32_t token = 0)
     {
         std::vector<uint8_t> p(session::header_len + blen);
         session::header h;
         drop why;
         EXPECT_TRUE(session::parse(req.data(), req.size(), &h, &why));
-        session::write_header(p.data(), req.data() + session::off_client, t, blen, h.custom, h.order);
+        session::write_header(p.data(), req.data() + session::off_client, t, blen, h.custom, h.order, token);
         if (blen)
             std::memcpy(p.data() + session::header_len, b, blen);
         digest(p.data(), p.size(), p.data());
@@ -292,6 +293,9 @@ session_config ses_cfg(uint32_t clients, uint16_t payload)
     c.common.payload_min = c.common.payload_max = payload;
     return c;
 }
+
+// The token the test server's ACCEPT gives session k (the profile's custom ID is k).
+uint32_t token_of(uint16_t k) { return 0xa50000u | k; }
 
 void session_setup(session_profile& p, session_server& srv, unsigned lose = 0)
 {
@@ -312,7 +316,7 @@ void session_setup(session_profile& p, session_server& srv, unsigned lose = 0)
                 --lose;
                 continue;
             }
-            const auto a = reply(s, srv.answer(s.payload, session::type::accept, s.payload.data() + 64, 8));
+            const auto a = reply(s, srv.answer(s.payload, session::type::accept, s.payload.data() + 64, 8, token_of(h.custom)));
             p.receive(a.data(), uint16_t(a.size()), now);
         }
         if (n == 0)
@@ -361,6 +365,7 @@ TEST(SessionProfile, DataAckAnsweredByMatchingAckAndCorruptionCounted)
             ASSERT_TRUE(session::parse(s.payload.data(), s.payload.size(), &h, &why));
             ASSERT_EQ(h.t, session::type::data_ack);
             EXPECT_EQ(h.order, uint64_t(round));
+            EXPECT_EQ(h.token, token_of(h.custom)) << "the ACCEPT's token echoed";
             EXPECT_EQ(h.length, 100);
             ASSERT_TRUE(srv.verify(s.payload)) << "DATA_ACK digest";
             // ACK carries the digest of the packet acknowledged.

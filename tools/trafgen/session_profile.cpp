@@ -46,7 +46,8 @@ std::unique_ptr<session_profile> session_profile::create(const session_config& c
 session_profile::session_profile(const session_config& c, std::unique_ptr<crypto::mb_context> mb)
     : cfg_(c), space_{c.common.client_ip, c.common.client_port, c.common.ports_per_ip, c.common.clients},
       pacer_(c.common.register_window, c.common.register_retries, c.common.tsc_hz / 1000 * c.common.register_timeout_ms),
-      mb_(std::move(mb)), keyed_(!c.key.empty()), open_(c.common.clients, 0), order_(c.common.clients, 0),
+      mb_(std::move(mb)), keyed_(!c.key.empty()), open_(c.common.clients, 0),
+      token_(c.common.clients, 0), order_(c.common.clients, 0),
       sent_tsc_(c.common.clients, 0), last_digest_(size_t(c.common.clients) * crypto::sha256_len, 0),
       scratch_(max_burst * slot_stride, 0), rng_(c.common.seed + 4)
 {
@@ -78,7 +79,7 @@ uint16_t session_profile::compose(unsigned s, uint32_t k, uint8_t t, uint64_t or
     uint8_t id[sc::client_id_len];
     client_id(k, id);
     std::memset(p, 0, sc::digest_len);
-    sc::write_header(p, id, static_cast<sc::type>(t), body, static_cast<uint16_t>(k), order);
+    sc::write_header(p, id, static_cast<sc::type>(t), body, static_cast<uint16_t>(k), order, token_[k]);
     uint8_t* b = p + sc::header_len;
     if (hello_ts) {
         std::memcpy(b, hello_ts, sc::timestamp_len);
@@ -283,6 +284,7 @@ void session_profile::handle(const rx_item& x, bool digest_ok, uint64_t now)
     case sc::type::accept:
         if (!open_[k]) {
             open_[k] = 1;
+            token_[k] = uint32_t(p[sc::off_token]) << 16 | uint32_t(p[sc::off_token + 1]) << 8 | p[sc::off_token + 2];
             ++n_open_;
             ++c_.accepted;
             pacer_.answered(now);

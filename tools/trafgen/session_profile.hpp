@@ -110,6 +110,7 @@ private:
     traffic_stats st_;
     counters_t c_;
     std::vector<uint8_t> open_;          // per client: 1 once ACCEPTed
+    std::vector<uint32_t> token_;        // per client: its ACCEPT's token, echoed in every packet
     std::vector<uint64_t> order_;        // per client: order count of its last packet
     std::vector<uint64_t> sent_tsc_;     // per client: TSC of its last DATA_ACK, 0 if none in flight
     std::vector<uint8_t> last_digest_;   // per client: digest of its last DATA_ACK (32 bytes)

@@ -18,7 +18,8 @@ local f = {
     digest_status = ProtoField.string("session.digest.status", "Digest status"),
     client_id = ProtoField.bytes("session.client_id", "Client ID"),
     packet_id = ProtoField.uint8("session.packet_id", "Packet ID", base.HEX, types),
-    reserved = ProtoField.bytes("session.reserved", "Reserved"),
+    -- ACCEPT's return-routability token, echoed by the client in every later packet.
+    token = ProtoField.uint24("session.token", "Token", base.HEX),
     length = ProtoField.uint16("session.length", "Length", base.DEC),
     custom_id = ProtoField.uint16("session.custom_id", "Custom ID", base.DEC),
     order = ProtoField.uint64("session.order", "Packet order count", base.DEC),
@@ -27,7 +28,7 @@ local f = {
     acked_digest = ProtoField.bytes("session.acked_digest", "Digest acknowledged"),
     acked_frame = ProtoField.framenum("session.acked_frame", "Acknowledges frame", base.NONE, frametype.ACK),
 }
-p.fields = {f.digest, f.digest_status, f.client_id, f.packet_id, f.reserved, f.length, f.custom_id, f.order,
+p.fields = {f.digest, f.digest_status, f.client_id, f.packet_id, f.token, f.length, f.custom_id, f.order,
     f.payload, f.timestamp, f.acked_digest, f.acked_frame}
 local e = {
     malformed = ProtoExpert.new("session.malformed", "Malformed session datagram", expert.group.MALFORMED,
@@ -85,7 +86,7 @@ function p.dissector(tvb, pinfo, tree)
 
     t:add(f.client_id, tvb(32, 16))
     t:add(f.packet_id, tvb(48, 1))
-    t:add(f.reserved, tvb(49, 3))
+    t:add(f.token, tvb(49, 3))
     local lf = t:add(f.length, tvb(52, 2))
     t:add(f.custom_id, tvb(54, 2))
     t:add(f.order, tvb(56, 8))
