@@ -78,9 +78,14 @@ class LbPeer:
             return None
 
     def register(self):
+        """Register Serving Node; a new node is then probed (an empty Serving Nodes), and its
+        Ack of the probe proves it receives what the Controlling Function sends."""
         ip, port = self.public.split(':')
         req = self.send(0, ep_bytes(ip, int(port)))
         return self.until(lambda d: d[0] == 3 and struct.unpack('>H', d[1:3])[0] == req, 2.0)
+
+    def probed(self):
+        return self.until(lambda d: d[0] == 9 and len(d) == 3, 1.0)
 
     def until(self, pred, timeout):
         """Reads (Acking every notification) until pred(datagram); returns it or None."""
@@ -92,6 +97,8 @@ class LbPeer:
             if d[0] in (9, 10, 2):  # Serving Nodes, Serving Node Removed, Start Call: Ack them
                 self.s.sendto(b'\x03' + d[1:3], self.server)
                 what = {9: 'Serving Nodes', 10: 'Serving Node Removed', 2: 'Start Call'}[d[0]]
+                if d[0] == 9 and len(d) == 3:
+                    what = 'the probe (an empty Serving Nodes)'
                 print('    %s | got %s %s, Acked' % (self.name, what, ' '.join(ep_str(d[i:i + 6]) for i in range(3, len(d), 6))))
             if pred(d):
                 return d
@@ -100,21 +107,22 @@ class LbPeer:
 
 def act_lb(args, tel):
     ok = True
-    print('  two serving nodes register; each learns the other')
+    print('  two serving nodes register; each is probed, Acks, and learns the other')
     a, b = LbPeer(args, 'node A'), LbPeer(args, 'node B')
-    if not a.register() or not b.register():
-        return fail('a Register was not Acked')
+    if not a.register() or not a.probed() or not b.register() or not b.probed():
+        return fail('a Register or its probe was not answered')
     print('    node A | registered as %s' % a.public)
     print('    node B | registered as %s' % b.public)
-    b.until(lambda d: d[0] == 9, 1.0)
-    a.until(lambda d: d[0] == 9, 1.0)
-    tel.show('/peregrine/lb', ['serving_nodes', 'node_registered', 'acked'])
+    b.until(lambda d: d[0] == 9 and len(d) > 3, 1.0)
+    a.until(lambda d: d[0] == 9 and len(d) > 3, 1.0)
+    tel.show('/peregrine/lb', ['serving_nodes', 'node_registered', 'proven', 'acked'])
 
-    print('  24 clients ask for a serving node (Maglev on the client address, answered by a worker)')
+    print('  24 clients ask for a serving node (Maglev on the client address, answered by a worker;')
+    print("  each request padded with zeros to its answer's 9 bytes, so it is answered at once)")
     given = collections.Counter()
     for _ in range(24):
         c = LbPeer(args, 'client')
-        req = c.send(6)
+        req = c.send(6, bytes(6))
         r = c.recv(1.0)
         if not r or r[0] != 7 or struct.unpack('>H', r[1:3])[0] != req:
             ok = fail('no Serving Node Response')
@@ -136,7 +144,7 @@ def act_lb(args, tel):
         return fail('node A was not told that node B left')
     tel.show('/peregrine/lb', ['serving_nodes', 'expired', 'acked'])
     c = LbPeer(args, 'client')
-    c.send(6)
+    c.send(6, bytes(6))
     r = c.recv(1.0)
     print('    client | a new client is given %s' % (ep_str(r[3:9]) if r else 'nothing'))
     if not r or ep_str(r[3:9]) != a.public:

@@ -38,7 +38,19 @@ bool parse(const uint8_t* d, std::size_t len, packet* p, drop* why)
         return false;
     }
     // Exact lengths: the origin writes fixed-size packets, and trailing bytes would mean a
-    // different (future) format we must not half-understand.
+    // different (future) format we must not half-understand. One exception: a Register or a
+    // Request Serving Node padded with zeros (up to max_padded_len), which buys the sender the
+    // byte budget of its answers (docs/protocols/lb.md, "Amplification").
+    const bool paddable = t == type::request_serving_node || t == type::register_serving_node ||
+                          t == type::register_call_controller;
+    if (paddable && len > want && len <= max_padded_len) {
+        for (std::size_t i = want; i < len; ++i)
+            if (d[i] != 0) {
+                *why = drop::lb_bad_len;
+                return false;
+            }
+        want = len;
+    }
     if (len != want) {
         *why = drop::lb_bad_len;
         return false;

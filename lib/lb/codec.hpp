@@ -40,6 +40,10 @@ static constexpr std::size_t serving_node_response_len = header_len + endpoint_l
 static constexpr std::size_t serving_node_removed_len = header_len + endpoint_len;   // 9
 // The longest datagram Peregrine accepts (Registration Update).
 static constexpr std::size_t max_request_len = registration_update_len;
+// Register Serving Node / Call Controller and Request Serving Node may be padded with zeros up
+// to this many bytes: a peer that pads buys the byte budget its answers need before it has
+// shown it receives them (docs/protocols/lb.md, "Amplification").
+static constexpr std::size_t max_padded_len = 64;
 // Endpoints per Serving Nodes datagram: 3 + 240 * 6 = 1443 payload bytes, which fits a
 // 1500-byte MTU with IPv4 and UDP headers and room for one tunnel header.
 static constexpr std::size_t max_nodes_per_datagram = 240;

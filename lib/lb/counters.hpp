@@ -15,7 +15,8 @@
     X(lb_not_serving_node, "Registration Update/Removed from a sender that is no live serving node") \
     X(lb_ack_unmatched, "load-balancer Ack matching no message awaiting one")              \
     X(lb_full, "load-balancer registration refused: table full")                         \
-    X(lb_no_node, "Request Serving Node not answered: no serving node live (--lb-answer-no-node answers)")
+    X(lb_no_node, "Request Serving Node not answered: no serving node live (--lb-answer-no-node answers)") \
+    X(lb_unvalidated, "Request Serving Node not answered yet: its source has sent fewer bytes than the answer")
 
 // Outcomes that are not drops. Frames the control lcore originates (notifications, Start Call,
 // retransmissions) are counted in `originated`: they are sent without a received packet; a
@@ -37,4 +38,6 @@
     X(retransmitted, "message sent again after 1 s without an Ack")                        \
     X(ack_timeout, "no Ack after every try: peer marked unhealthy")                       \
     X(expired, "serving node or call controller registration expired")                    \
-    X(alloc_failed, "no mbuf for an outgoing message (retried on the next timer)")
+    X(alloc_failed, "no mbuf for an outgoing message (retried on the next timer)")        \
+    X(proven, "serving node or call controller proven: it Acked one of our messages")     \
+    X(withheld, "message to an unproven peer withheld: it has not sent as many bytes (a try)")

@@ -13,7 +13,7 @@ namespace peregrine::lb {
 class module final : public engine::module {
 public:
     // cfg and st outlive the module; st publishes its tables through cfg.
-    module(const config& cfg, state& st) : cfg_(cfg), state_(st) {}
+    module(config& cfg, state& st) : cfg_(cfg), state_(st) {}
 
     const char* name() const override { return "lb"; }
     std::vector<uint16_t> udp_ports() const override { return {cfg_.udp_port}; }
@@ -25,7 +25,7 @@ public:
 private:
     void flush(engine::control_io& io);
 
-    const config& cfg_;
+    config& cfg_;  // workers update its credit table
     state& state_;
 };
 

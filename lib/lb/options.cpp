@@ -25,6 +25,12 @@ engine::option_section option_section(options& o)
                      "(default: no answer, as the origin; its clients take any answer as\n"
                      "final and retry only on silence)",
                      &o.answer_no_node),
+        engine::flag("lb-answer-unvalidated",
+                     "answer every Request Serving Node at once, as the origin does: 9 bytes\n"
+                     "for 3 towards any source address (default: only once the source has\n"
+                     "sent as many bytes as it is sent, so the origin's client is answered on\n"
+                     "its third try; a request padded with zeros to 9 bytes at once)",
+                     &o.answer_unvalidated),
     };
     s.udp_ports = {{"lb-port", &o.port}};
     return s;

@@ -14,6 +14,7 @@ struct options {
     unsigned policy = 0;          // 0 maglev, 1 least-loaded (the order of --lb-policy's choices)
     uint32_t expiry_s = 120;      // NOTES.md: the origin's registration lifetime
     bool answer_no_node = false;  // 0.0.0.0:0 when no node is live (the origin: silence)
+    bool answer_unvalidated = false;  // Request Serving Node answered at once from any source
     bool operator==(const options&) const = default;
 };
 

@@ -29,7 +29,7 @@ void finish_reply(rte_mbuf* m, net::udp_view& v, uint16_t len, const rte_ether_a
     net::make_reply(m, v, len, our_mac);
 }
 
-void handle_burst(const config& cfg, lcore_stats& st, const net::port_addr* ports, uint16_t rx_port,
+void handle_burst(config& cfg, lcore_stats& st, const net::port_addr* ports, uint16_t rx_port,
                   rte_mbuf* const* m, net::udp_view* v, unsigned n, outcome* out)
 {
     const net::port_addr& in = ports[rx_port];
@@ -72,12 +72,20 @@ void handle_burst(const config& cfg, lcore_stats& st, const net::port_addr* port
     const bool none = !t || !t->n_nodes;
     for (unsigned k = 0; k < n_rsn; ++k) {
         const unsigned i = rsn[k];
+        const bool answer = !none || cfg.answer_no_node;
         if (PG_UNLIKELY(none)) {
             st.count(lbc::request_no_node);
-            if (!cfg.answer_no_node) {
+            if (!answer) {
+                if (cfg.credit.enabled())
+                    cfg.credit.exchange(v[i].ip->src_addr, v[i].len, 0);
                 out[i] = {action::drop, 0, drop::lb_no_node};
                 continue;
             }
+        }
+        if (cfg.credit.enabled() &&
+            !cfg.credit.exchange(v[i].ip->src_addr, v[i].len, serving_node_response_len)) {
+            out[i] = {action::drop, 0, drop::lb_unvalidated};
+            continue;
         }
         uint8_t* d = reply_room(m[i], v[i], serving_node_response_len);
         if (PG_UNLIKELY(!d)) {

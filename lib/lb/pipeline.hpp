@@ -11,6 +11,7 @@
 
 #include <rte_mbuf.h>
 
+#include "common/byte_credit.hpp"
 #include "common/compiler.hpp"
 #include "common/stats.hpp"
 #include "engine/module.hpp"
@@ -29,6 +30,10 @@ struct config {
     // (false, the default: the origin's client takes any answer as final and retries only on
     // silence; docs/protocols/lb.md).
     bool answer_no_node = false;
+    // Request Serving Node draws 9 bytes for 3: answered only when the source has sent as many
+    // bytes as it is sent (docs/protocols/lb.md, "Amplification"); not enabled with
+    // --lb-answer-unvalidated (every request answered at once, as the origin does).
+    byte_credit credit;
     // The current Maglev table, published by the control lcore (release), read by workers
     // (acquire) inside their RCU read-side section; nullptr until the first serving node.
     std::atomic<const table*> current{nullptr};
@@ -39,7 +44,7 @@ using engine::outcome;  // tx: the reply goes back out of rx_port
 
 // m[i]/v[i]: n <= burst_size load-balancer datagrams (single-segment, located by net::classify)
 // received on rx_port. Writes out[i] for each.
-void handle_burst(const config& cfg, lcore_stats& st, const net::port_addr* ports, uint16_t rx_port,
+void handle_burst(config& cfg, lcore_stats& st, const net::port_addr* ports, uint16_t rx_port,
                   rte_mbuf* const* m, net::udp_view* v, unsigned n, outcome* out);
 
 // Whether a reply may go to this datagram's source (unicast host address, non-zero port,

@@ -35,6 +35,7 @@ int cmd_lb(const char*, const char*, rte_tel_data* d)
     rte_tel_data_add_dict_string(d, "policy", policy_name(g.svc->opts().policy));
     rte_tel_data_add_dict_u64(d, "expiry_s", g.svc->opts().expiry_s);
     rte_tel_data_add_dict_u64(d, "answer_no_node", g.svc->opts().answer_no_node);
+    rte_tel_data_add_dict_u64(d, "answer_unvalidated", g.svc->opts().answer_unvalidated);
     engine::add_named(d, lbc_name, s.lb);
     std::lock_guard<std::mutex> lk2(st->mu());
     engine::add_u64s(d, {{"serving_nodes", st->serving_nodes().size()},
@@ -113,11 +114,17 @@ int cmd_lb_regs(const char*, const char* params, rte_tel_data* d)
 
 } // namespace
 
+// Sources with a balance at once (8 bytes each, 512 KiB): more than a host's active
+// requesters within their retry interval; past it an address restarts from 0.
+static constexpr uint32_t credit_entries = 1u << 16;
+
 service::service(const options& o, const engine::env& e) : opt_(o)
 {
     cfg_.udp_port = o.port;
     cfg_.pol = static_cast<policy>(o.policy);
     cfg_.answer_no_node = o.answer_no_node;
+    if (!o.answer_unvalidated)
+        cfg_.credit.init(credit_entries);
     state_params lp;
     lp.pool = e.pool;
     lp.rcu = e.ctx->rcu;

@@ -7,7 +7,10 @@
 
 #include <rte_ip.h>
 #include <rte_malloc.h>
+#include <rte_random.h>
 #include <rte_udp.h>
+
+#include <openssl/rand.h>
 
 #include "net/checksum.hpp"
 #include "net/frame.hpp"
@@ -75,23 +78,44 @@ void state::reclaim()
     }
 }
 
-bool state::transmit(const peer& to, const uint8_t* payload, std::size_t len, lcore_stats& st)
+uint16_t state::next_request()
 {
+    // Random, not a counter: an Ack of one of our messages is what proves a peer receives
+    // them, so a blind spoofer must not be able to predict its Request ID.
+    if (rand_at_ + 2 > sizeof(rand_)) {
+        if (RAND_bytes(rand_, sizeof(rand_)) != 1)
+            for (auto& b : rand_)
+                b = static_cast<uint8_t>(rte_rand());
+        rand_at_ = 0;
+    }
+    const auto r = static_cast<uint16_t>(rand_[rand_at_] << 8 | rand_[rand_at_ + 1]);
+    rand_at_ += 2;
+    return r;
+}
+
+state::tx state::transmit(peer& to, const uint8_t* payload, std::size_t len, lcore_stats& st)
+{
+    if (!to.proven && to.credit < len) {
+        st.count(lbc::withheld);
+        return tx::withheld;
+    }
     const net::udp_to dst{to.next_hop, to.sender.ip_be, rte_cpu_to_be_16(cfg_.udp_port), to.sender.port_be, to.port_id};
     uint8_t* p = nullptr;
     rte_mbuf* m = net::new_udp_frame(p_.pool, ports_[to.port_id], dst, static_cast<uint16_t>(len), &p);
     if (!m) {
         st.count(lbc::alloc_failed);
-        return false;
+        return tx::no_mbuf;
     }
     std::memcpy(p, payload, len);
     net::finish_udp_frame(m);
     outbox_.push_back(m);
     st.count(lbc::originated);
-    return true;
+    if (!to.proven)
+        to.credit -= static_cast<uint32_t>(len);
+    return tx::sent;
 }
 
-void state::send_new(const peer& to, peer_kind kind, const uint8_t* payload, std::size_t len, uint64_t now,
+void state::send_new(peer& to, peer_kind kind, const uint8_t* payload, std::size_t len, uint64_t now,
                      lcore_stats& st, uint16_t group)
 {
     pending pd;
@@ -100,13 +124,35 @@ void state::send_new(const peer& to, peer_kind kind, const uint8_t* payload, std
     pd.t = static_cast<type>(payload[0]);
     pd.group = group;
     pd.payload.assign(payload, payload + len);
-    pd.sent = transmit(to, payload, len, st) ? 1 : 0;
-    // A failed allocation is retried at the next due time like a lost datagram.
+    // A failed allocation is retried at the next due time like a lost datagram; a message
+    // withheld for an unproven peer's budget counts as a try (tries run out: the peer goes).
+    pd.sent = transmit(to, payload, len, st) == tx::no_mbuf ? 0 : 1;
     pd.due = now + ack_tsc_;
     pending_[pkey(pd.dest, rd16(payload + 1))] = std::move(pd);
 }
 
-void state::notify_nodes(const std::vector<endpoint>& eps, const peer& to, uint64_t now, lcore_stats& st)
+std::vector<endpoint> state::others_of(uint64_t key) const
+{
+    std::vector<endpoint> eps;
+    eps.reserve(nodes_.size());
+    for (const auto& [k, n] : nodes_)
+        if (k != key)
+            eps.push_back(n.advertised);
+    return eps;
+}
+
+void state::proven(peer& e, uint64_t key, peer_kind k, uint64_t now, lcore_stats& st)
+{
+    e.proven = true;
+    e.credit = 0;
+    st.count(lbc::proven);
+    // What it was not told while unproven: every other node, at once.
+    if (k == peer_kind::serving_node)
+        if (const auto others = others_of(key); !others.empty())
+            notify_nodes(others, e, now, st);
+}
+
+void state::notify_nodes(const std::vector<endpoint>& eps, peer& to, uint64_t now, lcore_stats& st)
 {
     uint8_t buf[header_len + max_nodes_per_datagram * endpoint_len];
     for (std::size_t at = 0; at < eps.size(); at += max_nodes_per_datagram) {
@@ -134,15 +180,32 @@ void state::handle(rte_mbuf* m, uint64_t now, lcore_stats& st)
     const endpoint sender{v.ip->src_addr, v.udp->src_port};
     const uint64_t skey = key_of(sender);
 
+    // An unproven peer's budget grows by what it sends, less the Ack that answers it (an Ack
+    // is not answered; Request Serving Node is a client's, budgeted by lb::config::credit).
+    if (p.t != type::request_serving_node) {
+        const uint32_t in = static_cast<uint32_t>(v.len - (p.t == type::ack ? 0 : ack_len));
+        for (auto* tbl : {&nodes_, &controllers_})
+            if (auto it = tbl->find(skey); it != tbl->end() && !it->second.proven)
+                it->second.credit = std::min(max_credit, it->second.credit + in);
+    }
+
     if (p.t == type::ack) {
         auto it = pending_.find(pkey(skey, p.request_id));
         if (it == pending_.end()) {
             st.count(drop::lb_ack_unmatched);
+            for (auto* tbl : {&nodes_, &controllers_})
+                if (auto pe = tbl->find(skey); pe != tbl->end() && !pe->second.proven && pe->second.misses < max_ack_misses)
+                    ++pe->second.misses;
         } else {
+            const peer_kind k = it->second.kind;
             pending_.erase(it);
             st.count(lbc::acked);
+            auto& tbl = k == peer_kind::serving_node ? nodes_ : controllers_;
+            if (auto pe = tbl.find(skey); pe != tbl.end() && !pe->second.proven && pe->second.misses < max_ack_misses)
+                proven(pe->second, skey, k, now, st);
         }
         rte_pktmbuf_free(m);
+        publish();
         return;
     }
 
@@ -154,10 +217,15 @@ void state::handle(rte_mbuf* m, uint64_t now, lcore_stats& st)
     const uint64_t inc = incarnation_of(p.t, skey);
     if (auto it = answered_.find(dkey); it != answered_.end() && it->second.expires > now &&
                                         it->second.incarnation == inc && it->second.len == v.len &&
-                                        std::memcmp(it->second.bytes, v.data, v.len) == 0) {
+                                        std::memcmp(it->second.bytes, v.data, std::min<std::size_t>(v.len, max_request_len)) == 0) {
         st.count(lbc::duplicate);
         const bool rsn = p.t == type::request_serving_node;
         const uint16_t len = rsn ? serving_node_response_len : ack_len;
+        if (rsn && cfg_.credit.enabled() && !cfg_.credit.exchange(sender.ip_be, v.len, len)) {
+            st.count(drop::lb_unvalidated);
+            rte_pktmbuf_free(m);
+            return;
+        }
         uint8_t* d = reply_room(m, v, len);
         if (!d) {
             st.count(drop::lb_no_room);
@@ -197,6 +265,15 @@ void state::handle(rte_mbuf* m, uint64_t now, lcore_stats& st)
     case type::request_serving_node: {
         // Least-loaded policy (the Maglev policy is answered by the workers).
         const peer* n = least_loaded(requester_hash(sender.ip_be, sender.port_be));
+        // The same budget as the workers' (lb::config::credit), before the choice counts.
+        if ((n || cfg_.answer_no_node) && cfg_.credit.enabled() &&
+            !cfg_.credit.exchange(sender.ip_be, v.len, serving_node_response_len)) {
+            st.count(drop::lb_unvalidated);
+            ack = false;
+            break;
+        }
+        if (!n && !cfg_.answer_no_node && cfg_.credit.enabled())
+            cfg_.credit.exchange(sender.ip_be, v.len, 0);
         if (n) {
             answer = n->advertised;
             ++nodes_[key_of(n->sender)].recent;
@@ -225,7 +302,7 @@ void state::handle(rte_mbuf* m, uint64_t now, lcore_stats& st)
         dup& e = answered_[dkey];
         // The sender's incarnation after applying: a new Register has just made one.
         e = {now + dup_tsc_, incarnation_of(p.t, skey), answer, static_cast<uint8_t>(v.len), {}};
-        std::memcpy(e.bytes, v.data, v.len);
+        std::memcpy(e.bytes, v.data, std::min<std::size_t>(v.len, max_request_len));
         answered_fifo_.push_back({now + dup_tsc_, dkey});
     }
 
@@ -267,7 +344,7 @@ void state::on_register(peer_kind k, const packet& p, const endpoint& sender, co
             dirty_ = true;
             uint8_t buf[serving_node_removed_len];
             for (auto& [ok, o] : nodes_) {
-                if (ok == key)
+                if (ok == key || !o.proven)
                     continue;
                 send_new(o, peer_kind::serving_node, buf, encode_serving_node_removed(buf, next_request(), old), now, st);
                 notify_nodes({p.ep}, o, now, st);
@@ -290,24 +367,23 @@ void state::on_register(peer_kind k, const packet& p, const endpoint& sender, co
     e.registered = now;
     e.last_request = p.request_id;
     e.incarnation = next_incarnation_++;
+    e.credit = std::min(max_credit, static_cast<uint32_t>(v.len - ack_len));  // its Ack reserved
     if (k == peer_kind::call_controller) {
         controllers_[key] = e;
         st.count(lbc::controller_registered);
         assign_orphans(now, st);
         return;
     }
-    // The new node learns every other node; every other node learns the new one.
-    std::vector<endpoint> others;
-    others.reserve(nodes_.size());
-    for (const auto& [ok, o] : nodes_)
-        others.push_back(o.advertised);
-    const peer& added = nodes_[key] = e;
+    // The new node is probed: an empty Serving Nodes (3 bytes, within the budget its Register
+    // gave) whose Ack proves it receives our messages; then it learns every other node
+    // (state::proven). Every proven node learns the new one.
+    peer& added = nodes_[key] = e;
     st.count(lbc::node_registered);
     dirty_ = true;
-    if (!others.empty())
-        notify_nodes(others, added, now, st);
-    for (const auto& [ok, o] : nodes_)
-        if (ok != key)
+    uint8_t probe[header_len];
+    send_new(added, peer_kind::serving_node, probe, encode_serving_nodes(probe, next_request(), nullptr, 0), now, st);
+    for (auto& [ok, o] : nodes_)
+        if (ok != key && o.proven)
             notify_nodes({added.advertised}, o, now, st);
 }
 
@@ -437,7 +513,8 @@ void state::remove_node(uint64_t key, uint64_t now, lcore_stats& st)
         p = p->second.dest == key && p->second.kind == peer_kind::serving_node ? pending_.erase(p) : std::next(p);
     uint8_t buf[serving_node_removed_len];
     for (auto& [k, n] : nodes_)
-        send_new(n, peer_kind::serving_node, buf, encode_serving_node_removed(buf, next_request(), gone), now, st);
+        if (n.proven)  // an unproven node learns the list as it is when it is proven
+            send_new(n, peer_kind::serving_node, buf, encode_serving_node_removed(buf, next_request(), gone), now, st);
 }
 
 void state::remove_controller(uint64_t key)
@@ -478,10 +555,11 @@ void state::tick(uint64_t now, lcore_stats& st)
         auto peer_it = tbl.find(pd.dest);
         if (peer_it == tbl.end())
             continue;  // erased below
-        if (transmit(peer_it->second, pd.payload.data(), pd.payload.size(), st)) {
+        const tx r = transmit(peer_it->second, pd.payload.data(), pd.payload.size(), st);
+        if (r != tx::no_mbuf)
             ++pd.sent;
+        if (r == tx::sent)
             st.count(lbc::retransmitted);
-        }
         pd.due = now + ack_tsc_;
     }
     bool orphaned = false;

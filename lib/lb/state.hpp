@@ -72,7 +72,19 @@ struct peer {
     uint32_t calls = 0;         // call controller: calls assigned to it
     uint16_t last_request = 0;  // Request ID of its last Register (telemetry)
     uint64_t incarnation = 0;   // set when it registers anew: what it sent before is no duplicate
+    // Return routability (docs/protocols/lb.md, "Amplification"): until the peer Acks one of our
+    // messages, it is sent no more bytes than it has sent (credit), and a serving node learns
+    // the other nodes only once proven.
+    bool proven = false;
+    uint8_t misses = 0;         // unmatched Acks while unproven (max_ack_misses locks the proof)
+    uint32_t credit = 0;        // unproven: bytes received minus bytes sent, at most max_credit
 };
+
+// Unmatched Acks an unproven peer may send: a blind spoofer gets this many guesses at a 16-bit
+// random Request ID per registration.
+static constexpr uint8_t max_ack_misses = 8;
+// An unproven peer's byte budget never exceeds this (padded Registers buy at most 64 each).
+static constexpr uint32_t max_credit = 256;
 
 struct registration {
     endpoint ep;
@@ -131,8 +143,8 @@ private:
         uint64_t expires;
         uint64_t incarnation;  // the sender's when it was applied (0: not a registered peer)
         endpoint answer;       // least-loaded Request Serving Node: the node it was given
-        uint8_t len;
-        uint8_t bytes[max_request_len];
+        uint8_t len;                    // up to max_padded_len
+        uint8_t bytes[max_request_len];  // past it, only padding zeros (lb::parse)
     };
     // The registered peer a datagram of type t speaks for (0 if none): a Register speaks for
     // the table it registers in, a Registration Update/Removed for a serving node.
@@ -147,11 +159,14 @@ private:
     void start_call(uint16_t group, uint64_t now, lcore_stats& st);
     void assign_orphans(uint64_t now, lcore_stats& st);
     // Sends payload to peer and, when it needs an Ack, remembers it for retransmission.
-    void send_new(const peer& to, peer_kind kind, const uint8_t* payload, std::size_t len, uint64_t now,
+    void send_new(peer& to, peer_kind kind, const uint8_t* payload, std::size_t len, uint64_t now,
                   lcore_stats& st, uint16_t group = 0);
-    bool transmit(const peer& to, const uint8_t* payload, std::size_t len, lcore_stats& st);
-    void notify_nodes(const std::vector<endpoint>& eps, const peer& to, uint64_t now, lcore_stats& st);
-    uint16_t next_request() { return next_req_++; }
+    enum class tx : uint8_t { sent, no_mbuf, withheld };
+    tx transmit(peer& to, const uint8_t* payload, std::size_t len, lcore_stats& st);
+    void notify_nodes(const std::vector<endpoint>& eps, peer& to, uint64_t now, lcore_stats& st);
+    std::vector<endpoint> others_of(uint64_t key) const;
+    void proven(peer& e, uint64_t key, peer_kind k, uint64_t now, lcore_stats& st);
+    uint16_t next_request();
     void publish();
     void reclaim();
 
@@ -172,7 +187,8 @@ private:
     table* current_ = nullptr;
     bool dirty_ = true;
     uint64_t generation_ = 0;
-    uint16_t next_req_ = 1;
+    uint8_t rand_[256];                 // random Request IDs, refilled from OpenSSL
+    unsigned rand_at_ = sizeof(rand_);
     uint16_t next_call_ = 1;
     uint64_t next_incarnation_ = 1;
     uint64_t next_sweep_ = 0;

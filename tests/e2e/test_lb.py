@@ -45,6 +45,7 @@ class Peer:
         self.ip, self.port = self.c.addr
         self.public = '%s:%d' % (self.ip, self.port + 1000)  # the endpoint it advertises
         self.req = 100
+        self.proven = False  # Acked the Controlling Function's probe
 
     def send(self, data):
         self.c.send(data)
@@ -87,12 +88,23 @@ class LbCase(EngineTestCase):
     def lb(self):
         return self.eng.query('/peregrine/lb')
 
-    def register(self, p, kind=REGISTER_SERVING_NODE):
+    def register(self, p, kind=REGISTER_SERVING_NODE, pad=None, prove=True):
+        """Registers p. A new serving node then gets the probe (an empty Serving Nodes) and,
+        with prove, Acks it as the origin's nodes do. A call controller pads its Register to
+        32 bytes (pad=9: the origin's, unpadded) to pay for its Start Calls
+        (docs/protocols/lb.md, "Amplification")."""
         req = p.next_req()
         ip, port = p.public.split(':')
-        p.send(pkt(kind, req, ep_bytes(ip, int(port))))
+        if pad is None:
+            pad = 32 if kind == REGISTER_CALL_CONTROLLER else 9
+        p.send(pkt(kind, req, ep_bytes(ip, int(port))) + bytes(pad - 9))
         reply = p.recv_type(ACK)
         self.assertEqual(reply, pkt(ACK, req), 'Ack of the Register from %s:%d' % (p.ip, p.port))
+        if kind == REGISTER_SERVING_NODE and prove and not p.proven:
+            probe = p.recv_type(SERVING_NODES)
+            self.assertEqual(len(probe or b''), 3, 'the probe: an empty Serving Nodes')
+            p.ack(probe)
+            p.proven = True
 
     def assert_balanced(self):
         """Every frame in is out, dropped or consumed (an Ack); originated frames are extra."""
@@ -119,8 +131,10 @@ class LbCase(EngineTestCase):
         return None, tries
 
     def request_node(self, client):
+        """A Peregrine client: the request padded with zeros to its answer's 9 bytes, so it is
+        answered at once (docs/protocols/lb.md, "Amplification")."""
         req = client.next_req()
-        client.send(pkt(REQUEST_SERVING_NODE, req))
+        client.send(pkt(REQUEST_SERVING_NODE, req) + bytes(6))
         r = client.recv_type(SERVING_NODE_RESPONSE)
         self.assertIsNotNone(r, 'no Serving Node Response')
         self.assertEqual(len(r), 9)
@@ -202,17 +216,17 @@ class LbTest(LbCase):
         a = self.peer(self.eng.client_ips[0])
         self.register(a)
         silent = self.peer(self.eng.client_ips[1])
-        self.register(silent)
+        self.register(silent, prove=False)
         first = silent.recv_type(SERVING_NODES)
-        self.assertIsNotNone(first)
+        self.assertEqual(len(first), 3, 'the probe')
         a.ack(a.recv_type(SERVING_NODES))
         t0 = time.monotonic()
-        # The silent node never Acks: the same message twice more, about 1 s apart.
-        for k in (2, 3):
-            d = silent.recv_type(SERVING_NODES, 2.0)
-            self.assertEqual(d, first, 'try %d of the same Serving Nodes' % k)
-        self.assertGreater(time.monotonic() - t0, 1.5, 'tries are ~1 s apart')
-        self.assertIsNone(silent.recv_type(SERVING_NODES, 1.3), 'no fourth try')
+        # The silent node never Acks: the same probe once more 1 s later; the third try does not
+        # fit what its Register paid for (9 bytes: Ack, probe, probe) and is withheld.
+        d = silent.recv_type(SERVING_NODES, 2.0)
+        self.assertEqual(d, first, 'try 2 of the same probe')
+        self.assertGreater(time.monotonic() - t0, 0.5, 'tries are ~1 s apart')
+        self.assertIsNone(silent.recv_type(SERVING_NODES, 2.3), 'no third try: withheld')
         removed = a.recv_type(SERVING_NODE_REMOVED, 2.0)
         self.assertIsNotNone(removed, 'the remaining node is told the silent node is gone')
         self.assertEqual(ep_str(removed[3:9]), silent.public)
@@ -220,7 +234,7 @@ class LbTest(LbCase):
         t = self.lb()
         self.assertEqual(t['serving_nodes'], 1)
         self.assertEqual(t['ack_timeout'], 1)
-        self.assertEqual(t['retransmitted'], 2)
+        self.assertEqual((t['retransmitted'], t['withheld']), (1, 1))
         client = self.peer(self.eng.client_ips[2])
         self.assertEqual(self.request_node(client), a.public, 'only the live node is handed out')
 
@@ -228,7 +242,7 @@ class LbTest(LbCase):
         a = self.peer(self.eng.client_ips[0])
         self.register(a)
         x = self.peer(self.eng.client_ips[1])
-        garbage = [b'', b'\x06', b'\x06\x00', b'\x06\x00\x01\x00', b'\x00' * 8, b'\x00' * 10, b'\x03\x00',
+        garbage = [b'', b'\x06', b'\x06\x00', b'\x06\x00\x01\x01', b'\x00' * 8, b'\x00' * 9 + b'\x01', b'\x03\x00',
                    b'\x04' + b'\x00' * 13, b'\x05' + b'\x00' * 9, b'\x07' + b'\x00' * 8, b'\x09\x00\x01',
                    b'\x02\x00\x01\x00\x01\x00\x01', b'\x0a' + b'\x00' * 8, b'\x08\x00\x01', b'\xff\x00\x01',
                    b'\x03\x12\x34']  # the last: an Ack that matches nothing
@@ -268,7 +282,7 @@ class LbTest(LbCase):
                             d, _ = p.c.sock.recvfrom(2048, 0x40)  # MSG_DONTWAIT
                             if d and d[0] in (SERVING_NODES, SERVING_NODE_REMOVED):
                                 p.ack(d)
-                                if p is nodes[-1] and d[0] == SERVING_NODES:
+                                if p is nodes[-1] and d[0] == SERVING_NODES and len(d) > 3:  # not the probe
                                     lists.append(d)
                             elif d:
                                 p.backlog.append(d)
@@ -366,18 +380,20 @@ class LbOriginPeersTest(LbCase):
         self.register(n)
         cc = self.peer(self.eng.client_ips[1])
         cc.req = -1
-        self.register(cc, REGISTER_CALL_CONTROLLER)
+        self.register(cc, REGISTER_CALL_CONTROLLER, pad=9)  # the origin's 9 bytes
         req = n.next_req()
         n.send(pkt(REGISTRATION_UPDATE, req, struct.pack('>HI', 8, 80) + ep_bytes(n.ip, 50000)))
         self.assertEqual(n.recv_type(ACK), pkt(ACK, req))
-        self.assertIsNotNone(cc.recv_type(START_CALL), 'Start Call to the controller')
+        # Its Start Call (7 bytes) does not fit what its Register paid for (9 - its Ack): withheld,
+        # and each withheld try counts, as when the origin's controller ignored it.
+        self.assertIsNone(cc.recv_type(START_CALL, 0.5), 'no Start Call to an unproven origin controller')
         t0 = time.monotonic()
         self.assertTrue(wait_for(lambda: self.lb()['call_controllers'] == 0, 6.0),
                         'a controller that never Acks is taken out of service')
         cc.c.close()
         cc2 = self.restarted(cc)
         before = self.lb()
-        self.register(cc2, REGISTER_CALL_CONTROLLER)
+        self.register(cc2, REGISTER_CALL_CONTROLLER)  # restarted padded: it pays for Start Call
         self.assertLess(time.monotonic() - t0, 10)
         after = self.lb()
         self.assertEqual(after['duplicate'], before['duplicate'], 'not taken for a duplicate')
@@ -387,6 +403,73 @@ class LbOriginPeersTest(LbCase):
         self.assertIsNotNone(sc, "the group's call is started on the restarted controller")
         self.assertEqual(struct.unpack('>H', sc[5:7])[0], 8)
         cc2.ack(sc)
+
+
+class LbAmplificationTest(LbCase):
+
+    def test_unvalidated_sources_never_get_more_bytes_than_they_sent(self):
+        """Three proven nodes and a controller, then sources that never Ack anything (spoofed,
+        as far as the Controlling Function can tell) send every kind of datagram; bytes back
+        are summed against bytes sent, per source."""
+        nodes = [self.peer(self.eng.client_ips[0]) for _ in range(3)]
+        for n in nodes:
+            self.register(n)
+        cc = self.peer(self.eng.client_ips[0])
+        self.register(cc, REGISTER_CALL_CONTROLLER)
+        time.sleep(0.3)
+        for n in nodes + [cc]:
+            while n.c.recv(0.05) is not None:
+                pass  # the lists the proven nodes got: not under test
+        sources = [self.peer(ip) for ip in self.eng.client_ips[1:3]] + [self.peer(self.eng.client_ips[1])]
+        sent = dict.fromkeys(range(len(sources)), 0)
+        def out(i, data):
+            sources[i].send(data)
+            sent[i] += len(data)
+        # One more that sends a single Register and nothing else: its Ack, the probe and the
+        # probe's retries are all it may get, 9 bytes at most.
+        sources.append(self.peer(self.eng.client_ips[2]))
+        sent[3] = 0
+        ip, port = sources[3].public.split(':')
+        out(3, pkt(REGISTER_SERVING_NODE, 1, ep_bytes(ip, int(port))))
+        for i, src in enumerate(sources[:3]):
+            ip, port = src.public.split(':')
+            ep = ep_bytes(ip, int(port))
+            out(i, pkt(REGISTER_SERVING_NODE if i != 2 else REGISTER_CALL_CONTROLLER, 7, ep))
+            for k in range(5):
+                out(i, pkt(REQUEST_SERVING_NODE, 20 + k))  # the origin's 3 bytes
+            out(i, pkt(REGISTRATION_UPDATE, 30, struct.pack('>HI', 9, 90 + i) + ep))
+            out(i, pkt(ACK, 0x4242))                        # a guess at a Request ID
+            out(i, pkt(REGISTER_SERVING_NODE, 7, ep))       # the same Register again
+            for g in (b'\x06', b'\x00' * 10 + b'\x01', b'\x07\x00\x01', b'\xff'):
+                out(i, g)
+        # Long enough for every retry of every message to them (3 tries, 1 s apart).
+        got = dict.fromkeys(range(len(sources)), 0)
+        deadline = time.monotonic() + 4.0
+        while time.monotonic() < deadline:
+            for i, src in enumerate(sources):
+                d = src.c.recv(0.05)
+                while d is not None:
+                    got[i] += len(d)
+                    d = src.c.recv(0.01)
+            for n in nodes:  # the proven nodes Ack what they are told, and stay in service
+                d = n.c.recv(0.01)
+                while d is not None:
+                    if d[0] in (SERVING_NODES, SERVING_NODE_REMOVED):
+                        n.ack(d)
+                    d = n.c.recv(0.01)
+        for i in range(len(sources)):
+            self.assertGreater(got[i], 0, 'source %d got nothing: the test would prove nothing' % i)
+            self.assertLessEqual(got[i], sent[i], 'source %d: %d bytes back for %d' % (i, got[i], sent[i]))
+        t = self.lb()
+        self.assertGreater(t['withheld'], 0)
+        self.assertGreater(self.eng.drops()['lb_unvalidated'], 0)
+        self.assertEqual(t['proven'], 3, 'only the three nodes that Acked their probes')
+        # The same traffic with --lb-answer-unvalidated's rule would be over 1: a 3-byte request
+        # from a fresh source is not answered, a padded one is.
+        fresh = self.peer(self.eng.client_ips[0])  # an address that has sent no request
+        fresh.send(pkt(REQUEST_SERVING_NODE, 1))
+        self.assertIsNone(fresh.recv_type(SERVING_NODE_RESPONSE, 0.3))
+        self.assertIn(self.request_node(fresh), [n.public for n in nodes])
 
 
 class LbAnswerNoNodeTest(LbCase):
@@ -429,7 +512,7 @@ class LbLeastLoadedTest(LbCase):
         # A repeated request (same sender, same Request ID) gets the same answer, no new assignment.
         first = self.request_node(client)
         before = self.lb()
-        client.send(pkt(REQUEST_SERVING_NODE, client.req))
+        client.send(pkt(REQUEST_SERVING_NODE, client.req) + bytes(6))
         r = client.recv_type(SERVING_NODE_RESPONSE)
         self.assertIsNotNone(r)
         self.assertEqual(ep_str(r[3:9]), first)

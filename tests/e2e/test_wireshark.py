@@ -143,7 +143,7 @@ class WiresharkTest(CaptureCase):
         self.assertEqual(ack, struct.pack('>BH', 3, 501))
         cl = eng.udp_socket()
         cl.settimeout(2)
-        cl.sendto(struct.pack('>BH', 6, 777), lb)
+        cl.sendto(struct.pack('>BH', 6, 777) + bytes(6), lb)  # padded: answered at once
         resp, _ = cl.recvfrom(100)
         self.assertEqual(resp[:3], struct.pack('>BH', 7, 777))
         cl.sendto(b'\x06\x00', lb)
@@ -201,6 +201,9 @@ class WiresharkTest(CaptureCase):
         self.assertEqual(one(rsp[0], 'lb.request_id'), '777')
         self.assertEqual(one(rsp[0], 'lb.response_to'), self.frame_of(fr, rsn[0]))
         self.assertEqual(one(rsp[0], 'lb.endpoint'), '198.18.77.1:9100')
+        self.assertEqual(len(values(rsn[0], 'lb.padding')), 1, 'the padded request shows its padding')
+        probe = [x for x in lbs if one(x, 'lb.type') == '9' and not any('alformed' in m for m in experts(x))]
+        self.assertEqual([one(x, 'lb.nodes') for x in probe][:1], ['0'], 'the probe: an empty list, not malformed')
         self.assertEqual(len([x for x in lbs if any('shorter than the 3-byte header' in m for m in experts(x))]), 1)
         self.assertEqual(len([x for x in lbs if any('Unknown type 8' in m for m in experts(x))]), 1)
 

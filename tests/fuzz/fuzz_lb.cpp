@@ -123,7 +123,7 @@ void drain_outbox()
         case 3: FUZZ_CHECK(n == lb::ack_len); break;
         case 2: FUZZ_CHECK(n == lb::start_call_len); break;
         case 7: FUZZ_CHECK(n == lb::serving_node_response_len); break;
-        case 9: FUZZ_CHECK(n > lb::header_len && (n - lb::header_len) % lb::endpoint_len == 0); break;
+        case 9: FUZZ_CHECK(n >= lb::header_len && (n - lb::header_len) % lb::endpoint_len == 0); break;  // 3: the probe
         case 10: FUZZ_CHECK(n == lb::serving_node_removed_len); break;
         default: FUZZ_CHECK(!"lb::state sent a type it never sends");
         }
@@ -149,6 +149,7 @@ void rebuild_state()
     S->mod.reset();
     S->lb.reset();
     S->cfg.udp_port = lb_port;
+    S->cfg.credit.init(64);  // Request Serving Node's byte budget, as the daemon's default
     lb::state_params p;
     p.pool = S->pool;
     p.tsc_hz = hz;
@@ -194,7 +195,9 @@ void check_codec(const uint8_t* d, size_t n)
         switch (p.t) {
         case lb::type::register_serving_node:
         case lb::type::register_call_controller:
-            FUZZ_CHECK(n == 9 && p.ep == lb::rd_ep(d + 3));
+            FUZZ_CHECK(n >= 9 && n <= lb::max_padded_len && p.ep == lb::rd_ep(d + 3));
+            for (size_t i = 9; i < n; ++i)
+                FUZZ_CHECK(d[i] == 0);  // padding is zeros only
             break;
         case lb::type::registration_update:
             FUZZ_CHECK(n == 15 && p.group_id == lb::rd16(d + 3) && p.user_id == lb::rd32(d + 5) && p.ep == lb::rd_ep(d + 9));
@@ -203,8 +206,12 @@ void check_codec(const uint8_t* d, size_t n)
             FUZZ_CHECK(n == 9 && p.group_id == lb::rd16(d + 3) && p.user_id == lb::rd32(d + 5));
             break;
         case lb::type::ack:
-        case lb::type::request_serving_node:
             FUZZ_CHECK(n == 3);
+            break;
+        case lb::type::request_serving_node:
+            FUZZ_CHECK(n >= 3 && n <= lb::max_padded_len);
+            for (size_t i = 3; i < n; ++i)
+                FUZZ_CHECK(d[i] == 0);
             break;
         default:
             FUZZ_CHECK(!"parse accepted a type nobody sends to the Controlling Function");

@@ -83,19 +83,42 @@ TEST(LbCodec, EncodersOfWhatPeregrineSends)
 TEST(LbCodec, EveryWrongLengthIsRefused)
 {
     const std::pair<uint8_t, std::size_t> ok[] = {{0, 9}, {1, 9}, {3, 3}, {4, 15}, {5, 9}, {6, 3}};
-    uint8_t b[64] = {};
+    uint8_t b[80] = {};
     for (auto [t, len] : ok) {
         b[0] = t;
         for (std::size_t n = 1; n < sizeof(b); ++n) {
             packet p;
             drop why = drop::count_;
             const bool r = parse(b, n, &p, &why);
-            EXPECT_EQ(r, n == len) << "type " << int(t) << " length " << n;
+            // Registers and Request Serving Node may also be padded with zeros to 64 bytes.
+            const bool padded = (t == 0 || t == 1 || t == 6) && n > len && n <= max_padded_len;
+            EXPECT_EQ(r, n == len || padded) << "type " << int(t) << " length " << n;
             if (!r) {
                 EXPECT_EQ(why, drop::lb_bad_len) << "type " << int(t) << " length " << n;
             }
         }
     }
+}
+
+TEST(LbCodec, PaddingIsZerosOnly)
+{
+    uint8_t b[max_padded_len] = {6, 0x12, 0x34};
+    packet p;
+    drop why = drop::count_;
+    ASSERT_TRUE(parse(b, 9, &p, &why));
+    EXPECT_EQ(p.request_id, 0x1234);
+    for (unsigned i = 3; i < 9; ++i) {
+        b[i] = 1;
+        EXPECT_FALSE(parse(b, 9, &p, &why)) << "padding byte " << i;
+        EXPECT_EQ(why, drop::lb_bad_len);
+        b[i] = 0;
+    }
+    // A padded Register keeps its endpoint; a non-zero byte in its padding is refused.
+    encode_register(b, type::register_serving_node, 7, {0x01020304, 0x0506});
+    ASSERT_TRUE(parse(b, max_padded_len, &p, &why));
+    EXPECT_EQ(p.ep.ip_be, 0x01020304u);
+    b[max_padded_len - 1] = 1;
+    EXPECT_FALSE(parse(b, max_padded_len, &p, &why));
 }
 
 TEST(LbCodec, EmptyReplyAndUnknownTypes)

@@ -182,6 +182,45 @@ TEST_F(LbPipeline, NoLiveNodeIsAnsweredWithZeroesWhenAsked)
     EXPECT_EQ(bytes(payload(r), payload(r) + 9), (bytes{7, 1, 3, 0, 0, 0, 0, 0, 0}));
 }
 
+TEST_F(LbPipeline, AnswersNoSourceMoreBytesThanItSent)
+{
+    cfg.credit.init(1024);
+    publish(3);
+    const uint32_t a = ip4(198, 18, 0, 60), b = ip4(198, 18, 0, 61);
+    // The origin's 3-byte request, a new Request ID per try: tries 1 and 2 bank 6 bytes, the
+    // third is answered (9 bytes for 9).
+    expect_drop(from(a, 41000, {6, 0, 1}), drop::lb_unvalidated);
+    expect_drop(from(a, 41000, {6, 0, 2}), drop::lb_unvalidated);
+    int w;
+    answer(from(a, 41000, {6, 0, 3}), &w);
+    EXPECT_EQ(w, 0);
+    EXPECT_EQ(cfg.credit.balance(a), 0u);
+    // Another source is not served from a's balance; another port of a's address shares it.
+    expect_drop(from(b, 41000, {6, 0, 1}), drop::lb_unvalidated);
+    expect_drop(from(a, 41001, {6, 0, 4}), drop::lb_unvalidated);
+    EXPECT_EQ(cfg.credit.balance(a), 3u);
+    // Padded with zeros to 9 bytes: answered at once.
+    answer(from(b, 41000, {6, 0, 2, 0, 0, 0, 0, 0, 0}), &w);
+    EXPECT_EQ(w, 0);
+    EXPECT_EQ(st.drops[unsigned(drop::lb_unvalidated)], 4u);
+    EXPECT_EQ(st.lb[unsigned(lbc::request_answered)], 2u);
+}
+
+TEST(ByteCredit, BalancesPerAddressCappedAndEvicted)
+{
+    byte_credit c;
+    c.init(1);  // one entry: every address collides
+    EXPECT_FALSE(c.exchange(1, 3, 9));
+    EXPECT_EQ(c.balance(1), 3u);
+    EXPECT_TRUE(c.exchange(1, 6, 9));
+    EXPECT_EQ(c.balance(1), 0u);
+    EXPECT_FALSE(c.exchange(2, 5, 9)) << "2 takes the entry from 0, not from 1's balance";
+    EXPECT_EQ(c.balance(1), 0u);
+    EXPECT_EQ(c.balance(2), 5u);
+    EXPECT_TRUE(c.exchange(2, 1000, 0));
+    EXPECT_EQ(c.balance(2), byte_credit::max_balance);
+}
+
 TEST_F(LbPipeline, WritesGoToTheControlLcore)
 {
     const uint32_t ip = ip4(198, 18, 0, 51);
@@ -205,7 +244,7 @@ TEST_F(LbPipeline, MalformedIsDroppedAndCounted)
     const uint32_t ip = ip4(198, 18, 0, 52);
     expect_drop(from(ip, 5000, {}), drop::lb_empty);
     expect_drop(from(ip, 5000, {6, 0}), drop::lb_bad_len);
-    expect_drop(from(ip, 5000, {6, 0, 1, 0}), drop::lb_bad_len);
+    expect_drop(from(ip, 5000, {6, 0, 1, 1}), drop::lb_bad_len);  // padding that is not zeros
     expect_drop(from(ip, 5000, {0, 0, 1, 1, 2, 3, 4, 0}), drop::lb_bad_len);
     expect_drop(from(ip, 5000, {7, 0, 1, 1, 2, 3, 4, 0, 5}), drop::lb_reply_type);
     expect_drop(from(ip, 5000, {9, 0, 1}), drop::lb_reply_type);
@@ -269,6 +308,13 @@ TEST_F(LbPipeline, ControlAppliesWritesAndSendsThroughTheWorker)
         rte_pktmbuf_free(reply);
         EXPECT_EQ(bytes(payload(r), payload(r) + 3), (bytes{3, 0x42, 0x43}));
         EXPECT_EQ(ipv4(r)->dst_addr, nip);
+        // Then the probe that asks the new node to show it receives our messages.
+        rte_mbuf* probe = nullptr;
+        ASSERT_EQ(rte_ring_dequeue(tx_r.get(), reinterpret_cast<void**>(&probe)), 0);
+        bytes pr = contents(probe);
+        rte_pktmbuf_free(probe);
+        EXPECT_EQ(rte_be_to_cpu_16(udp(pr)->dgram_len), 8 + 3);
+        EXPECT_EQ(payload(pr)[0], 9);
         // The node is now what workers answer with.
         const lb::table* t = cfg.current.load();
         ASSERT_NE(t, nullptr);

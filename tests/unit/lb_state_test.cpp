@@ -123,12 +123,32 @@ protected:
         return b;
     }
 
-    // Registers node i and Acks everything sent to any node; returns what was sent.
+    // A Register padded with zeros to len bytes: the budget a Peregrine peer buys itself.
+    static bytes padded(bytes b, std::size_t len)
+    {
+        b.resize(len, 0);
+        return b;
+    }
+
+    // Registers node i and Acks its probe, as an origin node does (it Acks Serving Nodes):
+    // returns what was sent in the order a node that needed no proof would see it: the Ack,
+    // the list of the others (sent once the probe's Ack proved it), then the one-node lists to
+    // the proven others.
     std::vector<sent> add_node(unsigned i, uint16_t req = 1)
     {
         recv(node(i), reg(type::register_serving_node, req, node(i).pub()));
         auto o = out();
-        EXPECT_FALSE(o.empty());
+        EXPECT_GE(o.size(), 2u);
+        if (o.size() < 2)
+            return o;
+        const sent probe = o[1];
+        EXPECT_EQ(probe.to, node(i).sender());
+        EXPECT_EQ(probe.payload.size(), header_len) << "the probe: an empty Serving Nodes";
+        EXPECT_EQ(probe.t(), 9);
+        recv(node(i), ack(probe.req()));
+        const auto list = out();
+        o.erase(o.begin() + 1);
+        o.insert(o.begin() + 1, list.begin(), list.end());
         return o;
     }
     void ack_all(const std::vector<sent>& o, const std::vector<host>& hosts)
@@ -204,16 +224,15 @@ TEST_F(LbState, NewNodeLearnsOthersAndOthersLearnIt)
     EXPECT_EQ(s->awaiting_ack(), 3u);
     ack_all(o, {node(0), node(1), node(2)});
     EXPECT_EQ(s->awaiting_ack(), 0u);
-    EXPECT_EQ(c(lbc::acked), 2u + 3u);  // the second node's two messages, the third's three
+    // Three probes, the second node's two messages, the third's three.
+    EXPECT_EQ(c(lbc::acked), 3u + 2u + 3u);
 }
 
 TEST_F(LbState, ServingNodesSplitOverDatagrams)
 {
     const unsigned n = max_nodes_per_datagram + 5;
-    for (unsigned i = 0; i < n; ++i) {
-        recv(node(i), reg(type::register_serving_node, 1, node(i).pub()));
-        out();  // frees the frames; the notifications stay pending (no Acks)
-    }
+    for (unsigned i = 0; i < n; ++i)
+        add_node(i);  // proven; the notifications stay pending (no Acks)
     const auto o = add_node(n);
     ASSERT_GE(o.size(), 3u);
     EXPECT_EQ(o[0].t(), 3);
@@ -353,7 +372,7 @@ TEST_F(LbState, RestartedNodeWithTheSameRequestIdsIsRegisteredAgain)
 TEST_F(LbState, RestartedControllerWithTheSameRequestIdIsRegisteredAgain)
 {
     ack_all(add_node(0), {node(0)});
-    recv(ctl(0), reg(type::register_call_controller, 0, ctl(0).pub()));
+    recv(ctl(0), padded(reg(type::register_call_controller, 0, ctl(0).pub()), 32));
     ASSERT_EQ(out().size(), 1u);
     recv(node(0), update(7, 5, 42, client.sender()));
     auto o = out();
@@ -365,7 +384,7 @@ TEST_F(LbState, RestartedControllerWithTheSameRequestIdIsRegisteredAgain)
     }
     ASSERT_TRUE(s->call_controllers().empty());
     now += 4 * sec;
-    recv(ctl(0), reg(type::register_call_controller, 0, ctl(0).pub()));
+    recv(ctl(0), padded(reg(type::register_call_controller, 0, ctl(0).pub()), 32));
     auto r = out();
     ASSERT_EQ(r.size(), 2u);
     EXPECT_EQ(r[0].payload, ack(0));
@@ -418,7 +437,7 @@ TEST_F(LbState, RegistrationsOnlyFromServingNodesAndStartCall)
     EXPECT_EQ(d(drop::lb_not_serving_node), 1u);
 
     ack_all(add_node(0), {node(0)});
-    recv(ctl(0), reg(type::register_call_controller, 9, ctl(0).pub()));
+    recv(ctl(0), padded(reg(type::register_call_controller, 9, ctl(0).pub()), 32));
     auto o = out();
     ASSERT_EQ(o.size(), 1u);
     EXPECT_EQ(o[0].payload, ack(9));
@@ -454,14 +473,14 @@ TEST_F(LbState, RegistrationsOnlyFromServingNodesAndStartCall)
 TEST_F(LbState, UnresponsiveControllerIsReplaced)
 {
     ack_all(add_node(0), {node(0)});
-    recv(ctl(0), reg(type::register_call_controller, 1, ctl(0).pub()));
+    recv(ctl(0), padded(reg(type::register_call_controller, 1, ctl(0).pub()), 32));
     out();
     recv(node(0), update(2, 3, 1, client.sender()));
     auto o = out();
     ASSERT_EQ(o.size(), 2u);
     EXPECT_EQ(o[1].to, ctl(0).sender());
     // A second controller arrives; the first never Acks the Start Call.
-    recv(ctl(1), reg(type::register_call_controller, 1, ctl(1).pub()));
+    recv(ctl(1), padded(reg(type::register_call_controller, 1, ctl(1).pub()), 32));
     EXPECT_EQ(out().size(), 1u);
     for (unsigned k = 1; k <= 2; ++k) {
         s->tick(now + k * sec, st);
@@ -478,6 +497,76 @@ TEST_F(LbState, UnresponsiveControllerIsReplaced)
     EXPECT_EQ(r[0].t(), 2);
     EXPECT_EQ(rd16(r[0].payload.data() + 5), 3);
     EXPECT_EQ(s->calls().at(3).controller, key_of(ctl(1).sender()));
+}
+
+// ---- return routability (docs/protocols/lb.md, "Amplification") ----
+
+std::size_t bytes_to(const std::vector<sent>& o, const host& h)
+{
+    std::size_t n = 0;
+    for (const auto& x : o)
+        if (x.to == h.sender())
+            n += x.payload.size();
+    return n;
+}
+
+TEST_F(LbState, UnprovenNodeIsSentNoMoreBytesThanItSent)
+{
+    for (unsigned i = 0; i < 3; ++i)
+        ack_all(add_node(i), {node(0), node(1), node(2)});
+    // A Register from an address that never answers (spoofed): its Ack and the 3-byte probe,
+    // not the 21-byte list of the others; the proven nodes are told about it.
+    recv(node(7), reg(type::register_serving_node, 1, node(7).pub()));
+    auto o = out();
+    std::size_t to_it = bytes_to(o, node(7));
+    EXPECT_EQ(to_it, ack_len + header_len);
+    EXPECT_EQ(o.size(), 2u + 3u);
+    // A fourth node and a removal: nothing to the unproven one.
+    ack_all(add_node(3), {node(0), node(1), node(2), node(3)});
+    for (unsigned k = 1; k <= 3; ++k) {
+        s->tick(now + k * sec, st);
+        auto r = out();
+        to_it += bytes_to(r, node(7));
+        ack_all(r, {node(0), node(1), node(2), node(3)});
+    }
+    EXPECT_LE(to_it, register_len) << "never more than its 9 bytes";
+    EXPECT_EQ(c(lbc::withheld), 1u) << "the probe's third try did not fit";
+    EXPECT_EQ(s->serving_nodes().count(key_of(node(7).sender())), 0u) << "its tries ran out";
+    EXPECT_EQ(c(lbc::proven), 4u);
+}
+
+TEST_F(LbState, WrongAcksLockTheProof)
+{
+    recv(node(0), reg(type::register_serving_node, 1, node(0).pub()));
+    auto o = out();
+    ASSERT_EQ(o.size(), 2u);
+    const uint16_t probe = o[1].req();
+    for (unsigned k = 1; k <= max_ack_misses; ++k)
+        recv(node(0), ack(static_cast<uint16_t>(probe + k)));  // a blind spoofer's guesses
+    EXPECT_EQ(d(drop::lb_ack_unmatched), max_ack_misses);
+    recv(node(0), ack(probe));
+    EXPECT_EQ(c(lbc::acked), 1u);
+    EXPECT_EQ(c(lbc::proven), 0u) << "the right Request ID after too many wrong ones";
+    EXPECT_FALSE(s->serving_nodes().begin()->second.proven);
+}
+
+TEST_F(LbState, OriginControllerGetsNoStartCallItsRegisterDidNotPayFor)
+{
+    ack_all(add_node(0), {node(0)});
+    recv(ctl(0), reg(type::register_call_controller, 1, ctl(0).pub()));  // 9 bytes, as the origin
+    EXPECT_EQ(out().size(), 1u);
+    recv(node(0), update(2, 3, 1, client.sender()));
+    auto o = out();
+    ASSERT_EQ(o.size(), 1u) << "Start Call (7 bytes) withheld: 6 left after the Ack";
+    EXPECT_EQ(c(lbc::withheld), 1u);
+    // Each withheld try counts: after three the controller is out, as an origin controller
+    // (which never Acks Start Call) always was.
+    for (unsigned k = 1; k <= 3; ++k) {
+        s->tick(now + k * sec, st);
+        EXPECT_TRUE(out().empty());
+    }
+    EXPECT_EQ(c(lbc::ack_timeout), 1u);
+    EXPECT_TRUE(s->call_controllers().empty());
 }
 
 TEST_F(LbState, AckFromTheWrongSenderDoesNotMatch)

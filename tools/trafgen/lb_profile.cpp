@@ -165,9 +165,11 @@ void lb_profile::traffic_burst(frame_buf* f, unsigned n, uint64_t now)
             const uint32_t k = next_client_;
             next_client_ = next_client_ + 1 == r.clients ? 0 : next_client_ + 1;
             const uint16_t req = ++client_req_[k];
-            uint8_t p[lc::request_serving_node_len];
+            // Padded with zeros to its answer's size: answered at once, never amplifying
+            // (docs/protocols/lb.md, "Amplification").
+            uint8_t p[lc::serving_node_response_len] = {};
             lc::encode_request_serving_node(p, req);
-            f[i].len = frame_from(f[i].data, client_ip(k), client_port(k), p, lc::request_serving_node_len);
+            f[i].len = frame_from(f[i].data, client_ip(k), client_port(k), p, lc::serving_node_response_len);
             if (client_sent_[k])
                 ++c_.stamp_overwritten;
             client_sent_[k] = now;

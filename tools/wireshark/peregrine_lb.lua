@@ -15,6 +15,9 @@ local types = {
 }
 local lengths = {[0] = 9, [1] = 9, [2] = 7, [3] = 3, [4] = 15, [5] = 9, [6] = 3, [7] = 9, [10] = 9}
 local is_answer = {[3] = true, [7] = true}
+-- Types a sender may pad with zero bytes (up to 64 in all) to buy the byte budget of its answers.
+local paddable = {[0] = true, [1] = true, [6] = true}
+local max_padded = 64
 
 local f = {
     type = ProtoField.uint8("lb.type", "Type", base.DEC, types),
@@ -26,10 +29,11 @@ local f = {
     group_id = ProtoField.uint16("lb.group_id", "Group ID", base.DEC),
     user_id = ProtoField.uint32("lb.user_id", "User ID", base.DEC),
     nodes = ProtoField.uint16("lb.nodes", "Endpoints listed", base.DEC),
+    padding = ProtoField.bytes("lb.padding", "Padding (zeros: pays for the answer)"),
     response_in = ProtoField.framenum("lb.response_in", "Response in", base.NONE, frametype.RESPONSE),
     response_to = ProtoField.framenum("lb.response_to", "Response to", base.NONE, frametype.REQUEST),
 }
-p.fields = {f.type, f.request_id, f.endpoint, f.ip, f.port, f.call_id, f.group_id, f.user_id, f.nodes,
+p.fields = {f.type, f.request_id, f.endpoint, f.ip, f.port, f.call_id, f.group_id, f.user_id, f.nodes, f.padding,
     f.response_in, f.response_to}
 local e = {
     malformed = ProtoExpert.new("lb.malformed", "Malformed load-balancer datagram", expert.group.MALFORMED,
@@ -81,12 +85,25 @@ function p.dissector(tvb, pinfo, tree)
     t:append_text(string.format(", %s, Request ID %d", name, id))
     local info = string.format("%s, Request ID %d", name, id)
     local want = lengths[ty]
-    local ok = (want and len == want) or (ty == 9 and len >= 9 and (len - 3) % 6 == 0)
+    local padded = want and paddable[ty] and len > want and len <= max_padded
+    if padded then
+        for k = want, len - 1 do
+            if tvb(k, 1):uint() ~= 0 then
+                padded = false
+            end
+        end
+    end
+    -- An empty Serving Nodes (N = 0) is the Controlling Function's probe of a new node.
+    local ok = (want and len == want) or padded or (ty == 9 and len >= 3 and (len - 3) % 6 == 0)
     if not ok then
         t:add_proto_expert_info(e.malformed, want and string.format("%s is %d bytes, not %d", name, len, want) or
-            string.format("Serving Nodes of %d bytes: not 3 + 6 x N, N >= 1", len))
+            string.format("Serving Nodes of %d bytes: not 3 + 6 x N", len))
         pinfo.cols.info = info .. " [malformed]"
         return len
+    end
+    if padded then
+        t:add(f.padding, tvb(want, len - want))
+        info = info .. string.format(", padded to %d bytes", len)
     end
 
     if ty == 0 or ty == 1 or ty == 7 or ty == 10 then
@@ -108,7 +125,7 @@ function p.dissector(tvb, pinfo, tree)
         for k = 0, n - 1 do
             add_endpoint(t, tvb, 3 + 6 * k, string.format("[%d]", k))
         end
-        info = info .. string.format(", %d endpoint(s)", n)
+        info = info .. (n == 0 and ", none (a probe)" or string.format(", %d endpoint(s)", n))
     end
 
     -- Request/response tracking.
