@@ -156,6 +156,31 @@ class RouterTest(EngineTestCase):
             self.assertEqual(clients[dst - 100].recv(), sent, 'message %d -> %d' % (i, dst))
 
 
+class RouterAmplificationTest(EngineTestCase):
+
+    def test_no_source_gets_more_bytes_than_it_sent(self):
+        """Every kind of datagram from sources whose address nothing has proven (the router
+        protocol has no way to: docs/protocols/router.md): no answer is longer than what it
+        answers, datagram by datagram and in all, per source."""
+        known = self.eng.client(self.eng.client_ips[2])
+        self.register(known, 5150)
+        kinds = [pkt_register(6001), PKT_HEARTBEAT, pkt_message(999999, b'to nobody' * 20), pkt_message(999999),
+                 pkt_message(5150, b'for the known client'), pkt_register(6001), b'', b'\x00', b'\x01\x02',
+                 b'\x02\x00\x00', b'\x09' * 50, bytes([4]) * 2, os.urandom(300)]
+        for n, ip in enumerate(self.eng.client_ips[:2]):
+            c = self.eng.client(ip)
+            sent = got = 0
+            for raw in kinds * 3:
+                c.send(raw)
+                back = sum(map(len, c.drain(0.1)))
+                self.assertLessEqual(back, len(raw), '%s: %d bytes for %r' % (ip, back, raw[:8]))
+                sent, got = sent + len(raw), got + back
+            self.assertLessEqual(got, sent)
+            self.assertGreater(got, 0, 'nothing came back: the test would prove nothing')
+        # The known client got the messages for it, from whoever sent them (a relay: 1 to 1).
+        self.assertEqual(len(known.drain(0.3)), 2 * 3)
+
+
 class RegistryFullTest(EngineTestCase):
     ENGINE_ARGS = {'app': ['--max-clients', '4']}
 
