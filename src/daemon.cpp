@@ -194,6 +194,11 @@ void create_memory(app& a, const plan& pl)
     a.ctx.rcu = rcu_create(nw + 1, socket);
     if (!a.ctx.rcu)
         die(std::string("cannot create the RCU variable: ") + rte_strerror(rte_errno));
+    if (o.syn_rate || o.syn_global_rate) {
+        a.syn_limit.init(o.syn_rate, 2 * uint64_t(o.syn_rate), o.syn_global_rate, 2 * uint64_t(o.syn_global_rate),
+                         rte_get_tsc_hz());
+        a.ctx.syn_limit = &a.syn_limit;
+    }
 
     a.n_stats = nw + 1;
     a.stats = static_cast<lcore_stats*>(rte_zmalloc_socket("pg_stats", sizeof(lcore_stats) * a.n_stats, cache_line, socket));

@@ -32,6 +32,7 @@ struct app {
     std::mutex telemetry_mu;                   // serialises telemetry against tear-down
     engine::telemetry_env tel;
     std::vector<std::unique_ptr<engine::service>> services;  // the modules that run, in order
+    source_limiter syn_limit;                  // --syn-rate (ctx.syn_limit points here when set)
 };
 
 using engine::plan;

@@ -70,6 +70,15 @@ std::vector<engine::option_section> option_sections(options* o)
                      "polling the TAPs (default: poll; a signal per frame costs more under\n"
                      "load, an idle poll costs one readv)",
                      &o->tap_rx_signal),
+        engine::integer("syn-rate", "N", 0, 10'000'000,
+                        "TCP connection attempts (SYN) to the engine's address that one source\n"
+                        "may make per second, bursts of 2N, [0, 10000000] (default 1000; 0: no\n"
+                        "limit); over it they are dropped on the worker (syn_rate_limited), so a\n"
+                        "SYN flood from a few sources cannot fill the exception path",
+                        &o->syn_rate),
+        engine::integer("syn-global-rate", "N", 0, 100'000'000,
+                        "the same for all sources together, bursts of 2N (default 0: no limit)",
+                        &o->syn_global_rate),
     };
 
     option_section cores;

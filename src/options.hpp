@@ -43,6 +43,10 @@ struct options {
     std::string tap_name = "pgx%u";        // %u is replaced by the port id
     bool no_tap = false;
     bool tap_rx_signal = false;            // net_tap's per-frame signal (default: polling)
+    // TCP connection attempts to the engine, per source address and in all, per second (0:
+    // unlimited): what reaches the kernel's listeners (LEKT) through the exception path.
+    uint32_t syn_rate = 1000;
+    uint32_t syn_global_rate = 0;
     uint32_t mbufs = 0;                    // 0: sized from ports, queues and descriptors
     bool help = false;
     // The modules' own.

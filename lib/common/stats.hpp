@@ -32,6 +32,7 @@ namespace peregrine {
     X(udp_bad_len, "UDP length inconsistent with the IPv4 total length")                   \
     X(udp_bad_cksum, "UDP checksum wrong")                                                 \
     X(multi_seg, "protocol packet split over several mbufs")                               \
+    X(syn_rate_limited, "TCP connection attempt (SYN) to the engine over --syn-rate for its source or --syn-global-rate") \
     X(control_ring_full, "frame for a module's control half could not be handed to the control lcore") \
     X(exception_ring_full, "exception packet could not be handed to the control lcore")    \
     X(exception_no_tap, "exception packet for a port without a TAP")                       \

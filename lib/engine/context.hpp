@@ -11,6 +11,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "common/compiler.hpp"
+#include "common/gcra.hpp"
 #include "engine/module.hpp"
 #include "engine/inspection.hpp"
 #include "net/classify.hpp"
@@ -29,6 +30,10 @@ struct context {
     // Payload inspection (lib/inspect), set before the modules start when it is configured:
     // each module that inspects asks it for its point.
     inspection* inspect = nullptr;
+    // TCP connection attempts (SYN without ACK) to the engine's address, which the exception
+    // path hands to the kernel's listeners: limited per source and in all before the exception
+    // ring, so a SYN flood from a few sources cannot fill it (--syn-rate). nullptr: unlimited.
+    source_limiter* syn_limit = nullptr;
     bool staged[max_modules] = {};  // modules[i]->has_stage(), read without a virtual call
     unsigned n_modules = 0;
     // Module index by UDP destination port (host order), or no_module: that port's datagrams

@@ -1,8 +1,23 @@
 #include "engine/dispatch.hpp"
 
+#include <rte_cycles.h>
 #include <rte_prefetch.h>
+#include <rte_tcp.h>
 
 namespace peregrine::engine {
+
+namespace {
+// A connection attempt: SYN without ACK. classify() handed TCP to the exception path only
+// with a 20-byte IPv4 header, so the TCP header follows it.
+bool tcp_syn(const rte_mbuf* m)
+{
+    constexpr unsigned at = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr);
+    if (m->data_len < at + sizeof(rte_tcp_hdr))
+        return false;
+    const auto* t = rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr*, at);
+    return (t->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG;
+}
+} // namespace
 
 void stage_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mbuf** pkts, uint16_t n,
                  staged_burst& s, burst_out& out)
@@ -37,6 +52,14 @@ void stage_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mbuf
             continue;
         }
         if (c.v == net::verdict::exception) {
+            if (PG_UNLIKELY(c.e == exc::tcp) && ctx.syn_limit && tcp_syn(m)) {
+                const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, sizeof(rte_ether_hdr));
+                if (ctx.syn_limit->allow(ip->src_addr, rte_rdtsc()) != source_limiter::verdict::ok) {
+                    st.count(drop::syn_rate_limited);
+                    out.drop[out.n_drop++] = m;
+                    continue;
+                }
+            }
             st.count(c.e);
             out.exc[out.n_exc++] = m;
             continue;

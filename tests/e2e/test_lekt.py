@@ -221,6 +221,36 @@ class LektDefenceTest(LektCase):
             x.close()
 
 
+class LektSynRateTest(LektCase):
+    ENGINE_ARGS = {'app': ['--syn-rate', '5']}
+
+    def test_a_syn_flood_from_one_source_is_limited_and_others_connect(self):
+        import select
+        socks = []
+        for _ in range(40):  # one source opens 40 connections at once: bursts of 2 x 5 pass
+            s = self.eng.tcp_socket()
+            s.setblocking(False)
+            s.bind((self.eng.client_ips[0], 0))
+            s.connect_ex((self.eng.ip, LEKT_PORT))
+            socks.append(s)
+        connected, pending = [], list(socks)
+        deadline = time.monotonic() + 0.5
+        while pending and time.monotonic() < deadline:
+            _, writable, _ = select.select([], pending, [], max(0.0, deadline - time.monotonic()))
+            for s in writable:
+                pending.remove(s)
+                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                    connected.append(s)
+        self.assertGreaterEqual(len(connected), 5)
+        self.assertLessEqual(len(connected), 15, 'at most the burst (and a few refills) within 0.5 s')
+        self.assertGreater(self.eng.drops()['syn_rate_limited'], 0)
+        # Another source is not held up by the first one's flood.
+        c = self.client(1)
+        self.assertIsNotNone(c)
+        for s in socks:
+            s.close()
+
+
 class LektLoadTest(LektCase):
     ENGINE_ARGS = {'app': ['--lekt-max-per-ip', '1000', '--lekt-heartbeat-timeout', '10']}
 
