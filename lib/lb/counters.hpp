@@ -16,7 +16,8 @@
     X(lb_ack_unmatched, "load-balancer Ack matching no message awaiting one")              \
     X(lb_full, "load-balancer registration refused: table full")                         \
     X(lb_no_node, "Request Serving Node not answered: no serving node live (--lb-answer-no-node answers)") \
-    X(lb_unvalidated, "Request Serving Node not answered yet: its source has sent fewer bytes than the answer")
+    X(lb_unvalidated, "Request Serving Node not answered yet: its source has sent fewer bytes than the answer") \
+    X(lb_rate_limited, "load-balancer datagram for the control lcore over --lb-control-rate for its source, or the global rate")
 
 // Outcomes that are not drops. Frames the control lcore originates (notifications, Start Call,
 // retransmissions) are counted in `originated`: they are sent without a received packet; a

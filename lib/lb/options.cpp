@@ -31,6 +31,16 @@ engine::option_section option_section(options& o)
                      "sent as many bytes as it is sent, so the origin's client is answered on\n"
                      "its third try; a request padded with zeros to 9 bytes at once)",
                      &o.answer_unvalidated),
+        engine::integer("lb-control-rate", "N", 0, 10'000'000,
+                        "datagrams per second from one source address that reach the control\n"
+                        "lcore (registrations, updates, Acks; least-loaded requests), bursts of\n"
+                        "2N (default 10000, the router's: a node reports its clients' registrations\n"
+                        "at their rate; 0: unlimited); more are dropped on the worker, counted\n"
+                        "lb_rate_limited",
+                        &o.control_rate),
+        engine::integer("lb-control-global-rate", "N", 0, 100'000'000,
+                        "the same for all sources together (default 0: unlimited)",
+                        &o.control_global_rate),
     };
     s.udp_ports = {{"lb-port", &o.port}};
     return s;

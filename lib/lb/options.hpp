@@ -15,6 +15,8 @@ struct options {
     uint32_t expiry_s = 120;      // NOTES.md: the origin's registration lifetime
     bool answer_no_node = false;  // 0.0.0.0:0 when no node is live (the origin: silence)
     bool answer_unvalidated = false;  // Request Serving Node answered at once from any source
+    uint32_t control_rate = 10000;     // datagrams per second per source to the control lcore
+    uint32_t control_global_rate = 0; // the same in all (0: unlimited)
     bool operator==(const options&) const = default;
 };
 

@@ -1,5 +1,6 @@
 #include "lb/pipeline.hpp"
 
+#include <rte_cycles.h>
 #include <rte_prefetch.h>
 
 #include "net/rewrite.hpp"
@@ -41,6 +42,7 @@ void handle_burst(config& cfg, lcore_stats& st, const net::port_addr* ports, uin
     uint16_t req[burst_size];
     uint8_t rsn[burst_size];
     unsigned n_rsn = 0;
+    uint64_t now = 0;  // read once, and only if a datagram goes to the control lcore
     for (unsigned i = 0; i < n; ++i) {
         packet p;
         drop why;
@@ -62,6 +64,14 @@ void handle_burst(config& cfg, lcore_stats& st, const net::port_addr* ports, uin
             rsn[n_rsn++] = static_cast<uint8_t>(i);
             out[i] = {action::tx, rx_port, drop::count_};
             continue;
+        }
+        if (cfg.control_limit) {
+            if (!now)
+                now = rte_rdtsc();
+            if (cfg.control_limit->allow(v[i].ip->src_addr, now) != source_limiter::verdict::ok) {
+                out[i] = {action::drop, 0, drop::lb_rate_limited};
+                continue;
+            }
         }
         st.count(lbc::to_control);
         out[i] = {action::control, 0, drop::count_};

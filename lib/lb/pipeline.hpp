@@ -13,6 +13,7 @@
 
 #include "common/byte_credit.hpp"
 #include "common/compiler.hpp"
+#include "common/gcra.hpp"
 #include "common/stats.hpp"
 #include "engine/module.hpp"
 #include "lb/codec.hpp"
@@ -34,6 +35,9 @@ struct config {
     // bytes as it is sent (docs/protocols/lb.md, "Amplification"); not enabled with
     // --lb-answer-unvalidated (every request answered at once, as the origin does).
     byte_credit credit;
+    // What workers hand the control lcore, per source and in all (--lb-control-rate): a
+    // flood from a few sources must not fill the control ring for everyone else. nullptr: none.
+    source_limiter* control_limit = nullptr;
     // The current Maglev table, published by the control lcore (release), read by workers
     // (acquire) inside their RCU read-side section; nullptr until the first serving node.
     std::atomic<const table*> current{nullptr};

@@ -125,6 +125,12 @@ service::service(const options& o, const engine::env& e) : opt_(o)
     cfg_.answer_no_node = o.answer_no_node;
     if (!o.answer_unvalidated)
         cfg_.credit.init(credit_entries);
+    if (o.control_rate || o.control_global_rate) {
+        const uint64_t hz = rte_get_tsc_hz();
+        control_limit_.init(o.control_rate, 2 * uint64_t(o.control_rate), o.control_global_rate,
+                            2 * uint64_t(o.control_global_rate), hz);
+        cfg_.control_limit = &control_limit_;
+    }
     state_params lp;
     lp.pool = e.pool;
     lp.rcu = e.ctx->rcu;

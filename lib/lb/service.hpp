@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "common/gcra.hpp"
 #include "engine/service.hpp"
 #include "lb/module.hpp"
 #include "lb/options.hpp"
@@ -25,6 +26,7 @@ public:
 private:
     options opt_;
     config cfg_;
+    source_limiter control_limit_;
     std::unique_ptr<state> state_;
     std::unique_ptr<lb::module> mod_;
 };

@@ -18,6 +18,7 @@
     X(session_no_crypto, "session packet on an lcore without a crypto context")           \
     X(session_no_room, "session answer longer than the request does not fit its mbuf")     \
     X(session_unproven, "session packet without its ACCEPT's token, on a session not yet proven") \
+    X(session_rate_limited, "HELLO or DISCONNECT for the control lcore over --session-control-rate for its source, or the global rate") \
     X(session_inspect_drop, "session DATA a drop rule matched (docs/inspection.md)")
 
 // Outcomes that are not drops. `consumed` packets end their life in the engine without being

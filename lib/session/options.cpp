@@ -47,6 +47,14 @@ engine::option_section option_section(options& o)
                         "a HELLO timestamp may differ from our clock by S seconds, [1, 3600]\n"
                         "(default 30)",
                         &o.hello_window_s),
+        engine::integer("session-control-rate", "N", 0, 10'000'000,
+                        "verified HELLOs and DISCONNECTs per second from one source address that\n"
+                        "reach the control lcore, bursts of 2N (default 10000; 0: unlimited); more\n"
+                        "are dropped on the worker, counted session_rate_limited",
+                        &o.control_rate),
+        engine::integer("session-control-global-rate", "N", 0, 100'000'000,
+                        "the same for all sources together (default 0: unlimited)",
+                        &o.control_global_rate),
     };
     s.udp_ports = {{"session-port", &o.port}};
     return s;

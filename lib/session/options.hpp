@@ -17,6 +17,8 @@ struct options {
     uint32_t max_sessions = 1u << 20;
     uint32_t timeout_s = 30;          // three missed 10 s pings
     uint32_t hello_window_s = 30;     // HELLO timestamp vs our clock
+    uint32_t control_rate = 10000;     // HELLO + DISCONNECT per second per source to the control lcore
+    uint32_t control_global_rate = 0; // the same in all (0: unlimited)
     bool operator==(const options&) const = default;
 };
 

@@ -184,6 +184,15 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
             st.count(ses::data_noack);
         }
     };
+    // A flood of verified HELLOs (anyone can compute a plain digest) from a few sources must not
+    // fill the control ring for everyone else.
+    auto to_control = [&](unsigned i) {
+        if (cfg.control_limit && cfg.control_limit->allow(v[i].ip->src_addr, now) != source_limiter::verdict::ok) {
+            out[i] = {action::drop, 0, drop::session_rate_limited};
+            return false;
+        }
+        return true;
+    };
     // With inspection, DATA waits until the state machine has seen the whole burst, and the
     // payloads are scanned back to back.
     uint8_t data_k[burst_size];
@@ -220,6 +229,8 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
                 out[i] = {action::drop, 0, drop::udp_bad_cksum};
                 continue;
             }
+            if (PG_UNLIKELY(!to_control(i)))
+                continue;
             st.count(ses::hello_rx);
             out[i] = {action::control, 0, drop::count_};
             continue;
@@ -295,7 +306,8 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
             st.count(ses::ack_rx);
             break;
         default:  // disconnect: the control lcore closes the session and answers
-            out[i] = {action::control, 0, drop::count_};
+            if (to_control(i))
+                out[i] = {action::control, 0, drop::count_};
             break;
         }
     }

@@ -14,6 +14,7 @@
 #include <rte_mbuf.h>
 
 #include "common/compiler.hpp"
+#include "common/gcra.hpp"
 #include "common/stats.hpp"
 #include "engine/inspection.hpp"
 #include "engine/module.hpp"
@@ -37,6 +38,9 @@ struct config {
     application* app = nullptr;
     // Payload inspection of DATA before the application sees it, or nullptr.
     const engine::inspection_point* inspect = nullptr;
+    // HELLO and DISCONNECT handed to the control lcore, per source and in all
+    // (--session-control-rate); nullptr: unlimited.
+    source_limiter* control_limit = nullptr;
     // One multi-buffer manager per lcore, made before the lcores start; by rte_lcore_id().
     crypto::mb_context* mb[RTE_MAX_LCORE] = {};
 

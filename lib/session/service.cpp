@@ -175,6 +175,11 @@ std::unique_ptr<engine::service> start(const options& o, const engine::env& e, s
     c.udp_port = o.port;
     c.timeout_tsc = uint64_t(o.timeout_s) * hz;
     c.hello_window_ms = uint64_t(o.hello_window_s) * 1000;
+    if (o.control_rate || o.control_global_rate) {
+        svc->control_limit_.init(o.control_rate, 2 * uint64_t(o.control_rate), o.control_global_rate,
+                                 2 * uint64_t(o.control_global_rate), hz);
+        c.control_limit = &svc->control_limit_;
+    }
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
     c.tsc_base = rte_rdtsc();

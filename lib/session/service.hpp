@@ -36,6 +36,7 @@ public:
     std::unique_ptr<application> app_;
     crypto::hmac_key key_{};
     config cfg_;
+    source_limiter control_limit_;
     std::unique_ptr<session::module> mod_;
 };
 

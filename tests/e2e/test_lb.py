@@ -259,53 +259,6 @@ class LbTest(LbCase):
         self.assertTrue(self.eng.alive())
         self.assertEqual(self.request_node(x), a.public, 'still answering after the garbage')
 
-    def test_long_serving_nodes_list_is_split(self):
-        """242 nodes: the last one learns 241 others, more than one datagram holds (240)."""
-        import select
-        ips = self.eng.client_ips
-        nodes = [self.peer(ips[i % len(ips)]) for i in range(242)]
-        by_fd = {p.c.sock.fileno(): p for p in nodes}
-        lists = []  # Serving Nodes datagrams received by the last node
-
-        def pump(until, timeout=5.0):
-            """Reads every socket, Acks every notification, until until() holds."""
-            deadline = time.monotonic() + timeout
-            while not until():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                ready, _, _ = select.select(list(by_fd), [], [], left)
-                for fd in ready:
-                    p = by_fd[fd]
-                    try:
-                        while True:
-                            d, _ = p.c.sock.recvfrom(2048, 0x40)  # MSG_DONTWAIT
-                            if d and d[0] in (SERVING_NODES, SERVING_NODE_REMOVED):
-                                p.ack(d)
-                                if p is nodes[-1] and d[0] == SERVING_NODES and len(d) > 3:  # not the probe
-                                    lists.append(d)
-                            elif d:
-                                p.backlog.append(d)
-                    except BlockingIOError:
-                        pass
-            return True
-
-        for p in nodes:
-            req = p.next_req()
-            ip, port = p.public.split(':')
-            p.send(pkt(REGISTER_SERVING_NODE, req, ep_bytes(ip, int(port))))
-            self.assertTrue(pump(lambda: pkt(ACK, req) in p.backlog), 'Ack of node %s' % p.public)
-            p.backlog.remove(pkt(ACK, req))
-        self.assertTrue(pump(lambda: sum(len(d) - 3 for d in lists) >= 241 * 6, 5.0),
-                        'the last node learns all 241 others: got %d datagrams' % len(lists))
-        self.assertEqual([(len(d) - 3) // 6 for d in lists], [240, 1], 'split at 240 endpoints')
-        self.assertEqual(sorted(sum((endpoints(d) for d in lists), [])), sorted(p.public for p in nodes[:-1]))
-        self.assertEqual(len({d[1:3] for d in lists}), 2, 'each datagram has its own Request ID (each is Acked)')
-        pump(lambda: False, 1.5)  # Ack whatever is still being retried
-        t = self.lb()
-        self.assertEqual((t['serving_nodes'], t['ack_timeout']), (242, 0), 'every node stayed: %r' % t)
-
-
 class LbOriginPeersTest(LbCase):
     """Peers that behave as the origin's C# code does."""
 
@@ -405,6 +358,58 @@ class LbOriginPeersTest(LbCase):
         cc2.ack(sc)
 
 
+class LbLongListTest(LbCase):
+    # 242 nodes on three addresses Ack some 30,000 notifications in bursts: more than the
+    # per-source --lb-control-rate is meant for (one node per address).
+    ENGINE_ARGS = {'app': ['--lb-control-rate', '0']}
+
+    def test_long_serving_nodes_list_is_split(self):
+        """242 nodes: the last one learns 241 others, more than one datagram holds (240)."""
+        import select
+        ips = self.eng.client_ips
+        nodes = [self.peer(ips[i % len(ips)]) for i in range(242)]
+        by_fd = {p.c.sock.fileno(): p for p in nodes}
+        lists = []  # Serving Nodes datagrams received by the last node
+
+        def pump(until, timeout=5.0):
+            """Reads every socket, Acks every notification, until until() holds."""
+            deadline = time.monotonic() + timeout
+            while not until():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                ready, _, _ = select.select(list(by_fd), [], [], left)
+                for fd in ready:
+                    p = by_fd[fd]
+                    try:
+                        while True:
+                            d, _ = p.c.sock.recvfrom(2048, 0x40)  # MSG_DONTWAIT
+                            if d and d[0] in (SERVING_NODES, SERVING_NODE_REMOVED):
+                                p.ack(d)
+                                if p is nodes[-1] and d[0] == SERVING_NODES and len(d) > 3:  # not the probe
+                                    lists.append(d)
+                            elif d:
+                                p.backlog.append(d)
+                    except BlockingIOError:
+                        pass
+            return True
+
+        for p in nodes:
+            req = p.next_req()
+            ip, port = p.public.split(':')
+            p.send(pkt(REGISTER_SERVING_NODE, req, ep_bytes(ip, int(port))))
+            self.assertTrue(pump(lambda: pkt(ACK, req) in p.backlog), 'Ack of node %s' % p.public)
+            p.backlog.remove(pkt(ACK, req))
+        self.assertTrue(pump(lambda: sum(len(d) - 3 for d in lists) >= 241 * 6, 5.0),
+                        'the last node learns all 241 others: got %d datagrams' % len(lists))
+        self.assertEqual([(len(d) - 3) // 6 for d in lists], [240, 1], 'split at 240 endpoints')
+        self.assertEqual(sorted(sum((endpoints(d) for d in lists), [])), sorted(p.public for p in nodes[:-1]))
+        self.assertEqual(len({d[1:3] for d in lists}), 2, 'each datagram has its own Request ID (each is Acked)')
+        pump(lambda: False, 1.5)  # Ack whatever is still being retried
+        t = self.lb()
+        self.assertEqual((t['serving_nodes'], t['ack_timeout']), (242, 0), 'every node stayed: %r' % t)
+
+
 class LbAmplificationTest(LbCase):
 
     def test_unvalidated_sources_never_get_more_bytes_than_they_sent(self):
@@ -470,6 +475,22 @@ class LbAmplificationTest(LbCase):
         fresh.send(pkt(REQUEST_SERVING_NODE, 1))
         self.assertIsNone(fresh.recv_type(SERVING_NODE_RESPONSE, 0.3))
         self.assertIn(self.request_node(fresh), [n.public for n in nodes])
+
+
+class LbRateTest(LbCase):
+    ENGINE_ARGS = {'app': ['--lb-control-rate', '5']}
+
+    def test_a_flooding_source_is_limited_and_others_register(self):
+        flood = self.peer(self.eng.client_ips[0])
+        for k in range(200):
+            flood.send(pkt(REGISTRATION_UPDATE, k, struct.pack('>HI', 1, k) + ep_bytes(flood.ip, 40000)))
+        time.sleep(0.3)
+        self.assertGreater(self.eng.drops()['lb_rate_limited'], 150)
+        self.assertLessEqual(self.lb()['to_control'], 20, 'the burst (2 x 5) and a few refills')
+        # Another source's Register reaches the control lcore and is answered.
+        other = self.peer(self.eng.client_ips[1])
+        self.register(other)
+        self.assertEqual(self.lb()['serving_nodes'], 1)
 
 
 class LbAnswerNoNodeTest(LbCase):

@@ -300,6 +300,23 @@ class SessionAmplificationTest(SessionCase):
         self.assertEqual(self.session()['proven'], 1)
 
 
+class SessionRateTest(SessionCase):
+    ENGINE_ARGS = {'app': ['--max-sessions', '4096', '--session-control-rate', '5']}
+
+    def test_a_hello_flood_from_one_source_is_limited_and_others_open(self):
+        flood = [self.client(50 + k, self.eng.client_ips[0]) for k in range(4)]
+        for k in range(200):
+            c = flood[k % 4]
+            c.send(c.hello(ts=now_ms() + k))  # each a newer HELLO: a reopen for the control lcore
+        time.sleep(0.3)
+        for c in flood:
+            c.drain(0.05)
+        self.assertGreater(self.eng.drops()['session_rate_limited'], 150)
+        self.assertLessEqual(self.session()['hello_rx'], 20, 'the burst (2 x 5) and a few refills')
+        other = self.client(60, self.eng.client_ips[1])
+        self.open(other)
+
+
 class SessionShutdownTest(SessionCase):
     CHECK_LEAK = False
 
