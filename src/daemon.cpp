@@ -404,6 +404,15 @@ void shutdown(app& a, const std::vector<engine::control::worker_rings>& rings)
             drivers::tap_destroy(a.ctx.tap_of[p]);
     for (uint16_t p : a.ports)
         drivers::port_stop(p);
+    // Every mbuf is back by now (the ports and TAPs are closed, the modules gone): one that is
+    // not was lost somewhere, and the line says so.
+    if (a.pool) {
+        const unsigned left = rte_mempool_in_use_count(a.pool);
+        if (left)
+            RTE_LOG(WARNING, USER1, "peregrine: mbuf leak: %u of %u mbufs not returned at exit\n", left, a.pool->size);
+        else
+            RTE_LOG(INFO, USER1, "peregrine: all %u mbufs returned\n", a.pool->size);
+    }
     rte_pdump_uninit();
     {
         std::lock_guard<std::mutex> lk(a.telemetry_mu);

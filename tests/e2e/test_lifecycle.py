@@ -4,12 +4,19 @@ any port starts."""
 
 import os
 import signal
+import socket
 import subprocess
+import sys
+import threading
 import time
 import unittest
 
 import peregrine_e2e as h
-from peregrine_e2e import Engine, EngineTestCase, main
+from peregrine_e2e import Engine, EngineTestCase, main, wait_for
+from test_session import PING, PONG, REJECT, SESSION_PORT, SessionClient
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools'))
+import rudp_client as R  # noqa: E402
 
 
 class ShutdownTest(EngineTestCase):
@@ -34,6 +41,92 @@ class ShutdownTest(EngineTestCase):
         self.assertEqual(rc, 0, 'exit code after SIGINT')
         self.assertFalse(h.iface_exists(eng.tap), 'exception TAP still there after SIGINT')
         self.assertIn('signal 2: stopping', eng.stderr())
+
+    def assert_clean_exit(self, eng):
+        if eng.rc is None:
+            super().assert_clean_exit(eng)
+
+
+class ShutdownUnderLoadTest(EngineTestCase):
+    CHECK_LEAK = False  # the engine is stopped by the test; its own exit line reports mbufs
+
+    def test_sigterm_under_load_tells_everyone_and_returns_every_mbuf(self):
+        eng = self.eng
+        sessions = []
+        for i in range(3):
+            c = SessionClient(eng.udp_socket(eng.client_ips[i % 2]), (eng.ip, SESSION_PORT), bytes([70 + i]) * 16)
+            self.assertEqual(c.request(c.hello()).type, 2, 'ACCEPT')
+            self.assertEqual(c.request(c.packet(PING)).type, PONG, 'the PING that proves the session')
+            sessions.append(c)
+        conns = []
+        for i in range(3):
+            c = R.RudpClient(eng.udp_socket(eng.client_ips[i % 2]), (eng.ip, 7400))
+            c.connect()
+            conns.append(c)
+        self.assertTrue(wait_for(lambda: eng.query('/peregrine/rudp')['connections'] == 3, 2.0))
+        a, b = eng.client(eng.client_ips[0]), eng.client(eng.client_ips[1])
+        self.register(a, 0x51)
+        self.register(b, 0x52)
+
+        # Load: router messages and RUDP data from threads, as fast as Python sends them.
+        stop = threading.Event()
+        sent = [0, 0]
+        def router_load():
+            s = eng.udp_socket(eng.client_ips[0])
+            msg = h.pkt_message(0x52, b'x' * 200)
+            while not stop.is_set():
+                try:
+                    s.sendto(msg, (eng.ip, 7100))
+                    sent[0] += 1
+                except OSError:
+                    pass
+        loaded_rx = []  # what the loaded connection received meanwhile (echoes, then its ERROR)
+        def rudp_load():
+            c = conns[0]
+            while not stop.is_set():
+                try:
+                    c.send(R.DEFAULT, b'y' * 300, R.ENCRYPTED | R.CHECKSUM)
+                    sent[1] += 1
+                    while True:
+                        loaded_rx.append(c.sock.recv(2048, socket.MSG_DONTWAIT))
+                except (BlockingIOError, OSError):
+                    pass
+        threads = [threading.Thread(target=router_load), threading.Thread(target=rudp_load)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(1.0)
+            self.assertGreater(sent[0], 1000)
+            eng.tel.close()
+            t0 = time.monotonic()
+            rc = eng.stop(signal.SIGTERM, timeout=10)
+            took = time.monotonic() - t0
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        self.assertEqual(rc, 0, 'exit code after SIGTERM under load')
+        self.assertLess(took, 2.0, 'exit within 2 s of SIGTERM')
+        for c in sessions:
+            got = [r.type for r in c.drain(0.3)]
+            self.assertIn(REJECT, got, 'a session not told at shutdown')
+        for c in conns:
+            codes = [c.decode(raw).code for raw in (loaded_rx if c is conns[0] else [])
+                     if R.Header(raw).type == R.ERROR]
+            while True:
+                m = c.recv(0.3)
+                if m is None:
+                    break
+                if m.type == R.ERROR:
+                    codes.append(m.code)
+            self.assertIn(0x21, codes, 'an RUDP connection not sent ERROR 2/1 at shutdown')
+        err = eng.stderr()
+        self.assertIn('sent REJECT to 3 of 3 session(s)', err)
+        self.assertIn('sent SERVER DISCONNECT to 3 of 3 RUDP connection(s)', err)
+        self.assertRegex(err, r'all \d+ mbufs returned')
+        self.assertNotIn('mbuf leak', err)
+        self.assertFalse(h.iface_exists(eng.tap), 'exception TAP still there')
+        self.assertFalse(h.iface_exists(eng.wire, eng.netns), 'wire TAP still there')
 
     def assert_clean_exit(self, eng):
         if eng.rc is None:
