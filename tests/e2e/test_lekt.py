@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 from peregrine_e2e import EngineTestCase, main, pkt_message, wait_for
@@ -249,6 +250,48 @@ class LektSynRateTest(LektCase):
         self.assertIsNotNone(c)
         for s in socks:
             s.close()
+
+
+class KernelSideFaultsTest(LektCase):
+    """The kernel side fails under the engine: LEKT clients die mid-handshake (RST after half a
+    Join), and the exception TAP goes down and up. The fast path keeps answering throughout,
+    and LEKT serves again afterwards."""
+
+    def test_fast_path_serves_while_the_kernel_side_fails(self):
+        import struct as st
+        eng = self.eng
+        r = eng.client(eng.client_ips[1])
+        self.register(r, 0x7001)
+        stop = threading.Event()
+        answered = [0, 0]  # heartbeats sent, answered
+        def beat():
+            while not stop.is_set():
+                answered[0] += 1
+                if r.request(bytes([4]), timeout=0.5) == bytes([5]):
+                    answered[1] += 1
+        t = threading.Thread(target=beat)
+        t.start()
+        try:
+            # 40 LEKT clients send half a Join and reset the connection.
+            for k in range(40):
+                s = self.connect(k % 2)
+                s.sendall(b'LEKT\x01\x00'[:3 + k % 3])
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, st.pack('ii', 1, 0))
+                s.close()  # RST
+            # The exception TAP goes down and comes back.
+            subprocess.run(['ip', 'link', 'set', eng.tap, 'down'], check=True)
+            time.sleep(0.5)
+            subprocess.run(['ip', 'link', 'set', eng.tap, 'up'], check=True)
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            t.join()
+        self.assertGreater(answered[0], 20)
+        self.assertEqual(answered[1], answered[0], 'heartbeats lost while the kernel side failed')
+        self.assertTrue(eng.alive())
+        c = self.client(0)  # LEKT serves a whole Join again
+        self.assertTrue(wait_for(lambda: self.lekt()['members'] >= 1, 3.0))
+        c.sock.close()
 
 
 class LektLoadTest(LektCase):
