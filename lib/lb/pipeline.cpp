@@ -59,6 +59,8 @@ void handle_burst(config& cfg, lcore_stats& st, const net::port_addr* ports, uin
             const uint32_t h = requester_hash(v[i].ip->src_addr, v[i].udp->src_port);
             if (t && t->n_nodes)
                 rte_prefetch0(slot_of(t, h));
+            if (cfg.credit.enabled() && v[i].len < serving_node_response_len)
+                cfg.credit.prefetch(v[i].ip->src_addr);
             hash[n_rsn] = h;
             req[n_rsn] = p.request_id;
             rsn[n_rsn++] = static_cast<uint8_t>(i);
@@ -92,7 +94,9 @@ void handle_burst(config& cfg, lcore_stats& st, const net::port_addr* ports, uin
                 continue;
             }
         }
-        if (cfg.credit.enabled() &&
+        // A request padded to its answer's size pays for it: no balance to look up (the
+        // common case with Peregrine's clients; the origin's 3-byte requests take the table).
+        if (cfg.credit.enabled() && v[i].len < serving_node_response_len &&
             !cfg.credit.exchange(v[i].ip->src_addr, v[i].len, serving_node_response_len)) {
             out[i] = {action::drop, 0, drop::lb_unvalidated};
             continue;
