@@ -42,13 +42,14 @@ class Rig:
         self.elog = '/tmp/%s-engine.log' % self.tag
         self.problems = []
 
-    def start_engine(self):
+    def start_engine(self, inspect=True):
         vdevs = ['--vdev=net_memif%d,role=server,socket=%s,mac=%s' % (i, s, ENGINE_MAC[i]) for i, s in enumerate(self.socks)]
         cmd = ([os.path.join(self.build, 'src', 'peregrine'), '-l', '0-1', '--main-lcore', '0', '--no-pci',
                 '--file-prefix=' + self.tag + 'e', '--no-huge', '-m', '1024'] + vdevs +
                ['--', '--addr', '0:%s/24' % ENGINE_IP[0], '--addr', '1:%s/24' % ENGINE_IP[1], '--no-tap',
                 '--config', '(0,0,1),(1,0,1)', '--max-clients', '65536', '--max-sessions', '65536',
-                '--inspect-rules', os.path.join(ROOT, 'tests', 'data', 'crs-inspect.rules'), '--inspect', 'router'])
+                ] + (['--inspect-rules', os.path.join(ROOT, 'tests', 'data', 'crs-inspect.rules'), '--inspect', 'router']
+                     if inspect else []))
         self.engine = subprocess.Popen(cmd, stdout=open(self.elog, 'w'), stderr=subprocess.STDOUT)
         end = time.time() + 60
         while 'peregrine: ready' not in open(self.elog).read():

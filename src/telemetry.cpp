@@ -19,6 +19,7 @@
 #include <rte_telemetry.h>
 
 #include "daemon.hpp"
+#include "engine/pause.hpp"
 #include "engine/telemetry.hpp"
 #include "net/format.hpp"
 
@@ -57,9 +58,13 @@ int cmd_stats(const char*, const char*, rte_tel_data* d)
 {
     rte_tel_data_start_dict(d);
     add_totals(d, all_lcores());
+    const engine::pause::counters pc = engine::pause::stats();
     add_u64s(d, {{"mbufs_in_use", rte_mempool_in_use_count(g_app->pool)},
                  {"mbufs_total", g_app->pool->size},
-                 {"uptime_s", (rte_rdtsc() - g_app->start_tsc) / rte_get_tsc_hz()}});
+                 {"uptime_s", (rte_rdtsc() - g_app->start_tsc) / rte_get_tsc_hz()},
+                 {"intr_pauses", pc.holds},
+                 {"intr_pause_timeouts", pc.timeouts},
+                 {"intr_pause_max_us", pc.max_wait_ns / 1000}});
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "engine/burst.hpp"
 #include "engine/dispatch.hpp"
 #include "engine/idle.hpp"
+#include "engine/pause.hpp"
 
 namespace peregrine::engine {
 
@@ -52,8 +53,11 @@ int worker_main(void* arg)
     burst_pipeline pipe;
     idle_backoff idle(w.idle_sleep_us);
     rte_mbuf* pkts[burst_size];
+    pause::worker_started();
 
     while (!ctx.quit.load(std::memory_order_relaxed)) {
+        // Inside no driver call here: the interrupt thread may change a port's state now.
+        pause::checkpoint();
         bool any = false;
         for (unsigned r = 0; r < w.n_rx; ++r) {
             const uint16_t n = rte_eth_rx_burst(w.rx[r].port, w.rx[r].queue, pkts, burst_size);
@@ -86,6 +90,7 @@ int worker_main(void* arg)
         }
     }
 
+    pause::worker_stopped();
     // The burst still held: sent (or freed and counted), never leaked at shutdown.
     if (burst_out* done = pipe.drain(ctx, st, rte_rdtsc()))
         flush(w, st, *done);
