@@ -8,10 +8,8 @@ crashed the engine in one of every 5 to 8 such kills (docs/security.md).
     sudo perf/memif_restarts.py [--build build] [--restarts 50]"""
 
 import argparse
-import json
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -28,7 +26,8 @@ def main():
     rig = Rig(a)
     res = {'restarts': a.restarts, 'killed_at_full_rate': 0}
     router = ['--profile', 'router', '--clients', '1000', '--mode', 'forward', '--payload', '64']
-    try:
+
+    def body():
         rig.start_engine(inspect=False)
         base = rig.tel.query('/peregrine/stats')['mbufs_in_use']
         for k in range(a.restarts):
@@ -48,24 +47,10 @@ def main():
         rig.check(res['killed_at_full_rate'] == a.restarts, 'survived every kill')
         last = rig.trafgen(0, 'last', router, 2, 100000)
         rig.check(last['loss'] < 0.01, 'a generator after the kills is served (loss %.4f)' % last['loss'])
-        time.sleep(0.5)
-        st = rig.tel.query('/peregrine/stats')
+        st = rig.end(base)
         res['pauses'] = {k: st[k] for k in ('intr_pauses', 'intr_pause_timeouts', 'intr_pause_max_us') if k in st}
-        rig.check(st['mbufs_in_use'] <= base, 'mbufs in use back to %d (now %d)' % (base, st['mbufs_in_use']))
-        rc, text = rig.stop_engine()
-        rig.check(rc == 0, 'exit 0 after SIGTERM (got %r)' % rc)
-        rig.check('mbuf leak' not in text and 'mbufs returned' in text, 'every mbuf returned at exit')
-    except Exception as e:  # noqa: BLE001
-        rig.problems.append(str(e))
-        if rig.engine and rig.engine.poll() is None:
-            rig.engine.kill()
-    finally:
-        for s in rig.socks:
-            if os.path.exists(s):
-                os.unlink(s)
-    res['problems'] = rig.problems
-    print(json.dumps(res, indent=2))
-    return 1 if rig.problems else 0
+
+    return rig.run(res, body)
 
 
 if __name__ == '__main__':

@@ -88,6 +88,34 @@ class Rig:
             self.problems.append(what)
             log('FAIL', what)
 
+    def end(self, base):
+        """The checks every run ends with: the mbufs in use back to base once the traffic has
+        stopped, SIGTERM exits 0, and the engine's last line says every mbuf came back."""
+        time.sleep(0.5)
+        st = self.tel.query('/peregrine/stats')
+        self.check(st['mbufs_in_use'] <= base, 'mbufs in use back to %d (now %d)' % (base, st['mbufs_in_use']))
+        rc, text = self.stop_engine()
+        self.check(rc == 0, 'exit 0 after SIGTERM (got %r)' % rc)
+        self.check('mbuf leak' not in text and 'mbufs returned' in text, 'every mbuf returned at exit')
+        return st
+
+    def run(self, res, body):
+        """body(); a failure or an exception is a problem; the rig is torn down; res (with the
+        problems) is printed as JSON. Returns the exit code."""
+        try:
+            body()
+        except Exception as e:  # noqa: BLE001 -- reported, then the rig is torn down
+            self.problems.append(str(e))
+            if self.engine and self.engine.poll() is None:
+                self.engine.kill()
+        finally:
+            for s in self.socks:
+                if os.path.exists(s):
+                    os.unlink(s)
+        res['problems'] = self.problems
+        print(json.dumps(res, indent=2))
+        return 1 if self.problems else 0
+
     def stop_engine(self):
         self.tel.close()
         self.engine.send_signal(signal.SIGTERM)
@@ -109,7 +137,8 @@ def main():
     res = {}
     router = ['--profile', 'router', '--clients', '10000', '--mode', 'forward', '--heartbeat-pct', '20',
               '--unknown-pct', '10', '--payload', '64']
-    try:
+
+    def body():
         rig.start_engine()
         base = rig.tel.query('/peregrine/stats')['mbufs_in_use']
         # 1. What the engine sustains: the generator at its maximum for 3 s.
@@ -141,26 +170,13 @@ def main():
                   'full rate within the first second after the overload (%r)' % (first,))
         # Every drop has its reason; no mbuf is left behind once the traffic stops.
         time.sleep(0.5)
-        st = rig.tel.query('/peregrine/stats')
         drops = rig.tel.query('/peregrine/drops')
         res['drops'] = {k: v for k, v in drops.items() if v}
+        st = rig.end(base)
         rig.check(sum(v for v in drops.values() if isinstance(v, int)) == st['drops'],
                   'drops by reason sum to the total')
-        rig.check(st['mbufs_in_use'] <= base, 'mbufs in use back to %d (now %d)' % (base, st['mbufs_in_use']))
-        rc, text = rig.stop_engine()
-        rig.check(rc == 0, 'exit 0 after SIGTERM (got %r)' % rc)
-        rig.check('mbuf leak' not in text and 'mbufs returned' in text, 'every mbuf returned at exit')
-    except Exception as e:  # noqa: BLE001 -- reported, then the rig is torn down
-        rig.problems.append(str(e))
-        if rig.engine and rig.engine.poll() is None:
-            rig.engine.kill()
-    finally:
-        for s in rig.socks:
-            if os.path.exists(s):
-                os.unlink(s)
-    res['problems'] = rig.problems
-    print(json.dumps(res, indent=2))
-    return 1 if rig.problems else 0
+
+    return rig.run(res, body)
 
 
 if __name__ == '__main__':

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <memory>
 
+#include <rte_cycles.h>
+
 namespace peregrine {
 
 class gcra {
@@ -78,6 +80,18 @@ public:
         if (!global_.allow(global_tat_, now))
             return verdict::global;
         return verdict::ok;
+    }
+
+    // A worker's check: true when there is no limit (l is nullptr) or src is within it. *now is
+    // the TSC, read here on first use (0: not read yet), so a burst reads it once, and only if
+    // it has something to limit.
+    static bool admits(source_limiter* l, uint32_t src, uint64_t* now)
+    {
+        if (!l)
+            return true;
+        if (!*now)
+            *now = rte_rdtsc();
+        return l->allow(src, *now) == verdict::ok;
     }
 
 private:

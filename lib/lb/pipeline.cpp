@@ -67,13 +67,9 @@ void handle_burst(config& cfg, lcore_stats& st, const net::port_addr* ports, uin
             out[i] = {action::tx, rx_port, drop::count_};
             continue;
         }
-        if (cfg.control_limit) {
-            if (!now)
-                now = rte_rdtsc();
-            if (cfg.control_limit->allow(v[i].ip->src_addr, now) != source_limiter::verdict::ok) {
-                out[i] = {action::drop, 0, drop::lb_rate_limited};
-                continue;
-            }
+        if (!source_limiter::admits(cfg.control_limit, v[i].ip->src_addr, &now)) {
+            out[i] = {action::drop, 0, drop::lb_rate_limited};
+            continue;
         }
         st.count(lbc::to_control);
         out[i] = {action::control, 0, drop::count_};

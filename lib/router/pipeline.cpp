@@ -106,13 +106,9 @@ void begin_burst(const config& cfg, const registry& reg, lcore_stats& st, const 
                 break;
             }
             // A flood from a few sources must not fill the control ring for everyone else.
-            if (cfg.register_limit) {
-                if (!now)
-                    now = rte_rdtsc();
-                if (cfg.register_limit->allow(v[i].ip->src_addr, now) != source_limiter::verdict::ok) {
-                    out[i] = {action::drop, 0, drop::router_rate_limited};
-                    break;
-                }
+            if (!source_limiter::admits(cfg.register_limit, v[i].ip->src_addr, &now)) {
+                out[i] = {action::drop, 0, drop::router_rate_limited};
+                break;
             }
             st.count(rtr::register_rx);
             out[i] = {action::control, 0, drop::count_};

@@ -187,7 +187,7 @@ void handle_burst(const config& cfg, const table& tab, lcore_stats& st, const ne
     // A flood of verified HELLOs (anyone can compute a plain digest) from a few sources must not
     // fill the control ring for everyone else.
     auto to_control = [&](unsigned i) {
-        if (cfg.control_limit && cfg.control_limit->allow(v[i].ip->src_addr, now) != source_limiter::verdict::ok) {
+        if (!source_limiter::admits(cfg.control_limit, v[i].ip->src_addr, &now)) {
             out[i] = {action::drop, 0, drop::session_rate_limited};
             return false;
         }
