@@ -1,6 +1,5 @@
 #include "engine/dispatch.hpp"
 
-#include <rte_cycles.h>
 #include <rte_prefetch.h>
 #include <rte_tcp.h>
 
@@ -36,6 +35,7 @@ void stage_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mbuf
     // The previous datagram's port: the same again (the common case) needs no table lookup.
     // Starts beyond any 16-bit port.
     unsigned cur_port = 1u << 16;
+    uint64_t now = 0;  // the TSC, read only if a connection attempt is rate-checked
 
     for (unsigned i = 0; i < prefetch_ahead && i < n; ++i)
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
@@ -54,7 +54,7 @@ void stage_burst(const context& ctx, lcore_stats& st, uint16_t rx_port, rte_mbuf
         if (c.v == net::verdict::exception) {
             if (PG_UNLIKELY(c.e == exc::tcp) && ctx.syn_limit && tcp_syn(m)) {
                 const auto* ip = rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, sizeof(rte_ether_hdr));
-                if (ctx.syn_limit->allow(ip->src_addr, rte_rdtsc()) != source_limiter::verdict::ok) {
+                if (!source_limiter::admits(ctx.syn_limit, ip->src_addr, &now)) {
                     st.count(drop::syn_rate_limited);
                     out.drop[out.n_drop++] = m;
                     continue;

@@ -1,6 +1,5 @@
 #include "lb/pipeline.hpp"
 
-#include <rte_cycles.h>
 #include <rte_prefetch.h>
 
 #include "net/rewrite.hpp"
@@ -80,20 +79,15 @@ void handle_burst(config& cfg, lcore_stats& st, const net::port_addr* ports, uin
     const bool none = !t || !t->n_nodes;
     for (unsigned k = 0; k < n_rsn; ++k) {
         const unsigned i = rsn[k];
-        const bool answer = !none || cfg.answer_no_node;
         if (PG_UNLIKELY(none)) {
             st.count(lbc::request_no_node);
-            if (!answer) {
-                if (cfg.credit.enabled())
-                    cfg.credit.exchange(v[i].ip->src_addr, v[i].len, 0);
+            if (!cfg.answer_no_node) {
+                cfg.unanswered(v[i].ip->src_addr, v[i].len);
                 out[i] = {action::drop, 0, drop::lb_no_node};
                 continue;
             }
         }
-        // A request padded to its answer's size pays for it: no balance to look up (the
-        // common case with Peregrine's clients; the origin's 3-byte requests take the table).
-        if (cfg.credit.enabled() && v[i].len < serving_node_response_len &&
-            !cfg.credit.exchange(v[i].ip->src_addr, v[i].len, serving_node_response_len)) {
+        if (!cfg.may_answer(v[i].ip->src_addr, v[i].len)) {
             out[i] = {action::drop, 0, drop::lb_unvalidated};
             continue;
         }

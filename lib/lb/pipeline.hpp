@@ -35,6 +35,21 @@ struct config {
     // bytes as it is sent (docs/protocols/lb.md, "Amplification"); not enabled with
     // --lb-answer-unvalidated (every request answered at once, as the origin does).
     byte_credit credit;
+
+    // Whether a Request Serving Node of len bytes from src may be answered now (its 9 bytes
+    // within the source's budget; a request padded to that size pays for itself and touches no
+    // table). Any thread.
+    bool may_answer(uint32_t src, std::size_t len)
+    {
+        return !credit.enabled() || len >= serving_node_response_len ||
+               credit.exchange(src, static_cast<uint32_t>(len), serving_node_response_len);
+    }
+    // A request left unanswered still counts towards its source's budget.
+    void unanswered(uint32_t src, std::size_t len)
+    {
+        if (credit.enabled())
+            credit.exchange(src, static_cast<uint32_t>(len), 0);
+    }
     // What workers hand the control lcore, per source and in all (--lb-control-rate): a
     // flood from a few sources must not fill the control ring for everyone else. nullptr: none.
     source_limiter* control_limit = nullptr;

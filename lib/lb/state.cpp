@@ -221,7 +221,7 @@ void state::handle(rte_mbuf* m, uint64_t now, lcore_stats& st)
         st.count(lbc::duplicate);
         const bool rsn = p.t == type::request_serving_node;
         const uint16_t len = rsn ? serving_node_response_len : ack_len;
-        if (rsn && cfg_.credit.enabled() && !cfg_.credit.exchange(sender.ip_be, v.len, len)) {
+        if (rsn && !cfg_.may_answer(sender.ip_be, v.len)) {
             st.count(drop::lb_unvalidated);
             rte_pktmbuf_free(m);
             return;
@@ -266,14 +266,13 @@ void state::handle(rte_mbuf* m, uint64_t now, lcore_stats& st)
         // Least-loaded policy (the Maglev policy is answered by the workers).
         const peer* n = least_loaded(requester_hash(sender.ip_be, sender.port_be));
         // The same budget as the workers' (lb::config::credit), before the choice counts.
-        if ((n || cfg_.answer_no_node) && cfg_.credit.enabled() &&
-            !cfg_.credit.exchange(sender.ip_be, v.len, serving_node_response_len)) {
+        if ((n || cfg_.answer_no_node) && !cfg_.may_answer(sender.ip_be, v.len)) {
             st.count(drop::lb_unvalidated);
             ack = false;
             break;
         }
-        if (!n && !cfg_.answer_no_node && cfg_.credit.enabled())
-            cfg_.credit.exchange(sender.ip_be, v.len, 0);
+        if (!n && !cfg_.answer_no_node)
+            cfg_.unanswered(sender.ip_be, v.len);
         if (n) {
             answer = n->advertised;
             ++nodes_[key_of(n->sender)].recent;
