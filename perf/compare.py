@@ -50,6 +50,13 @@ def sh(cmd, check=True):
     return r
 
 
+def ports_per_ip(clients):
+    """Clients per source address: spread as real clients are (one or a few behind each NAT), so
+    the engine's per-source Register limit (--register-rate) meets what it would in service, and
+    at most 60000 addresses from 198.19.0.1, inside 198.19.0.0/16."""
+    return max(16, -(-clients // 60000))
+
+
 class Runner:
     def __init__(self, a):
         self.a = a
@@ -160,7 +167,7 @@ class Runner:
             self.renice_main(p)
             label = 'peregrine'
             r = self.run_trafgen(self.trafgen_cmd('net_memif0,role=client,socket=' + self.sock, self.tag + 'tg',
-                                                  ['--addr', ENGINE_IP, '--dst-mac', ENGINE_MAC, '--clients', str(clients),
+                                                  ['--addr', ENGINE_IP, '--dst-mac', ENGINE_MAC, '--clients', str(clients), '--ports-per-ip', str(ports_per_ip(clients)),
                                                    '--mode', mode, '--payload', str(payload)],
                                                   os.path.join(self.out_dir, 'peregrine-%s-%d-%d.json' % (mode, clients, payload)),
                                                   label), label, self.timeout(clients))
@@ -186,7 +193,7 @@ class Runner:
             self.renice_main(p)
             label = 'testpmd-5tswap'
             r = self.run_trafgen(self.trafgen_cmd('net_memif0,role=client,socket=' + self.sock, self.tag + 'tg',
-                                                  ['--addr', ENGINE_IP, '--dst-mac', ENGINE_MAC, '--clients', str(clients),
+                                                  ['--addr', ENGINE_IP, '--dst-mac', ENGINE_MAC, '--clients', str(clients), '--ports-per-ip', str(ports_per_ip(clients)),
                                                    '--mode', mode, '--payload', str(payload), '--reflector'],
                                                   os.path.join(self.out_dir, 'testpmd-%s-%d-%d.json' % (mode, clients, payload)),
                                                   label), label, self.timeout(clients))
@@ -243,7 +250,7 @@ class Runner:
             self.wait_log(p, logp, 'listening', 20)
             label = 'kernel-socket'
             r = self.run_trafgen(self.trafgen_cmd('net_af_packet0,iface=%s,qpairs=1,framecnt=8192' % rif, self.tag + 'tk',
-                                                  ['--addr', KNS_IP, '--dst-mac', self.kmac, '--clients', str(clients),
+                                                  ['--addr', KNS_IP, '--dst-mac', self.kmac, '--clients', str(clients), '--ports-per-ip', str(ports_per_ip(clients)),
                                                    '--mode', mode, '--payload', str(payload)],
                                                   os.path.join(self.out_dir, 'kernel-%s-%d-%d.json' % (mode, clients, payload)),
                                                   label), label, self.timeout(clients))

@@ -7,7 +7,7 @@ a namespace (the e2e harness), then from the namespace
     registry -> reply), and the rate with W in flight (W sockets, each waiting for its answer).
 Medians and p99 in microseconds; run it once per configuration and compare:
 
-  perf/control_latency.py                                  # the default (--control-sleep 100)
+  perf/control_latency.py                                  # the default (--control-sleep 1000)
   perf/control_latency.py --engine-arg=--control-sleep=0   # a busy-polling control lcore
 """
 
@@ -105,8 +105,11 @@ def main():
                     sent += 1
         secs = time.perf_counter() - t0
         out['register_rate'] = {'per_s': round(done / secs), 'answered': done, 'window': a.window}
-        out['control_idle_sleep_us'] = [v['idle_sleep_us'] for v in eng.query('/peregrine/lcores').values()
-                                        if v['role'] == 'control'][0]
+        ctl = [v for v in eng.query('/peregrine/lcores').values() if v['role'] == 'control'][0]
+        out['control_idle_sleep_us'] = ctl['idle_sleep_us']
+        out['control_sleeps'] = ctl.get('sleeps')
+        out['control_sleeps_woken'] = ctl.get('sleeps_woken')
+        out['doorbells'] = eng.stats().get('doorbells')
     finally:
         eng.destroy()
     print(json.dumps(out, indent=1))

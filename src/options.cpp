@@ -91,10 +91,12 @@ std::vector<engine::option_section> option_sections(options* o)
                         "latency after a quiet spell; /peregrine/stats idle_sleep_us shows it",
                         &o->idle_sleep_us),
         engine::integer("control-sleep", "US", 0, 100'000,
-                        "the control lcore's own ceiling for the same sleep, [0, 100000] (default\n"
-                        "100: it carries only the slow path, and busy-polling it would take a\n"
-                        "core from the workers on a host with fewer cores than pollers; 0:\n"
-                        "busy-poll). The larger of it and --idle-sleep applies",
+                        "the longest the idle control lcore sleeps, [0, 100000] (default 1000,\n"
+                        "its housekeeping tick). It sleeps on its TAPs, sockets and the workers'\n"
+                        "doorbell, so a packet or connection wakes it at once; it carries only\n"
+                        "the slow path, and busy-polling it would take a core from the workers\n"
+                        "on a host with fewer cores than pollers. 0: busy-poll. The larger of\n"
+                        "it and --idle-sleep applies",
                         &o->control_sleep_us),
     };
 

@@ -39,7 +39,7 @@ struct options {
     uint32_t idle_sleep_us = 0;            // 0: busy-poll (dedicated cores)
     // The control lcore's sleep ceiling: it carries the slow path only, so by default it sleeps
     // when idle and gives its core back (a busy-polling one halved a 2-core host's fast path).
-    uint32_t control_sleep_us = 100;
+    uint32_t control_sleep_us = 1000;
     std::string tap_name = "pgx%u";        // %u is replaced by the port id
     bool no_tap = false;
     bool tap_rx_signal = false;            // net_tap's per-frame signal (default: polling)

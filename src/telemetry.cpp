@@ -51,7 +51,10 @@ void add_totals(rte_tel_data* d, const lcore_stats& s)
                  {"drops", s.drop_total()},
                  {"busy_cycles", s.busy_cycles},
                  {"idle_polls", s.idle_polls},
-                 {"idle_sleep_us", s.idle_sleep_us}});
+                 {"idle_sleep_us", s.idle_sleep_us},
+                 {"sleeps", s.sleeps},
+                 {"sleeps_woken", s.sleeps_woken},
+                 {"doorbells", s.doorbells}});
 }
 
 int cmd_stats(const char*, const char*, rte_tel_data* d)

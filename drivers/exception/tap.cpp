@@ -109,6 +109,8 @@ bool tap_create(const tap_params& p, uint16_t* tap_port, std::string* err)
         return false;
     }
     rte_eth_conf conf{};
+    // The RX queue's fd as its "interrupt": the idle control lcore sleeps on it (engine/control).
+    conf.intr_conf.rxq = 1;
     rc = rte_eth_dev_configure(port, 1, 1, &conf);
     if (rc == 0)
         rc = rte_eth_rx_queue_setup(port, 0, 512, rte_socket_id(), nullptr, p.pool);

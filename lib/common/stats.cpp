@@ -54,6 +54,9 @@ lcore_stats stats_sum(const lcore_stats* blocks, unsigned n)
         s.busy_cycles += relaxed(x.busy_cycles);
         s.idle_polls += relaxed(x.idle_polls);
         s.idle_sleep_us += relaxed(x.idle_sleep_us);
+        s.sleeps += relaxed(x.sleeps);
+        s.sleeps_woken += relaxed(x.sleeps_woken);
+        s.doorbells += relaxed(x.doorbells);
         s.kernel_in += relaxed(x.kernel_in);
         s.kernel_out += relaxed(x.kernel_out);
         for (unsigned i = 0; i < drop_count; ++i)

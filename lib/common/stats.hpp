@@ -88,7 +88,10 @@ struct alignas(cache_line) lcore_stats {
     uint64_t to_control;
     uint64_t busy_cycles;  // cycles spent in bursts that carried packets
     uint64_t idle_polls;
-    uint64_t idle_sleep_us;  // microseconds slept by --idle-sleep
+    uint64_t idle_sleep_us;  // microseconds slept by --idle-sleep (control lcore: --control-sleep)
+    uint64_t sleeps;         // control lcore: sleeps on its file descriptors
+    uint64_t sleeps_woken;   // control lcore: of those, ended by work rather than the timeout
+    uint64_t doorbells;      // workers: eventfd writes that woke the sleeping control lcore
     uint64_t kernel_in;    // control lcore: frames written to a TAP (to the kernel)
     uint64_t kernel_out;   // control lcore: frames the kernel wrote to a TAP, sent on the wire
     std::array<uint64_t, drop_count> drops;

@@ -14,6 +14,7 @@
 #include "common/gcra.hpp"
 #include "engine/module.hpp"
 #include "engine/inspection.hpp"
+#include "engine/wake.hpp"
 #include "net/classify.hpp"
 
 namespace peregrine::engine {
@@ -40,6 +41,8 @@ struct context {
     // go to the kernel. 64 KiB, of which a burst touches the lines of its few ports.
     uint8_t udp_module[65536];
     std::atomic<bool> quit{false};
+    // The sleeping control lcore's doorbell, rung by workers that hand it frames.
+    control_wake wake;
 
     context()
     {

@@ -1,7 +1,13 @@
 #include "engine/control.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <ctime>
 #include <utility>
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -21,6 +27,84 @@ control::control(context& ctx, lcore_stats& st, std::vector<uint16_t> ports, std
 {
     tick_tsc_ = rte_get_tsc_hz() / tick_hz;
     io_.ports = ctx_.ports;
+
+    ep_ = epoll_create1(EPOLL_CLOEXEC);
+    efd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ep_ < 0 || efd_ < 0)
+        return;  // wakes_on_all_ stays false: timed sleeps only
+    bool all = watch(efd_);
+    for (uint16_t p : ports_) {
+        const uint16_t tap = ctx_.tap_of[p];
+        if (tap == no_port)
+            continue;
+        // net_tap's RX "interrupt" is the queue's own fd (intr_conf.rxq, drivers/exception/tap.cpp).
+        const int fd = rte_eth_dev_rx_intr_ctl_q_get_fd(tap, 0);
+        all &= fd >= 0 && watch(fd);
+    }
+    for (unsigned k = 0; k < ctx_.n_modules; ++k)
+        if (const int fd = ctx_.modules[k]->wait_fd(); fd >= 0)
+            all &= watch(fd);
+    ctx_.wake.fd.store(efd_, std::memory_order_release);
+    wakes_on_all_ = all;
+}
+
+control::~control()
+{
+    ctx_.wake.sleeping.store(0, std::memory_order_seq_cst);
+    ctx_.wake.fd.store(-1, std::memory_order_release);
+    if (ep_ >= 0)
+        ::close(ep_);
+    if (efd_ >= 0)
+        ::close(efd_);
+}
+
+bool control::watch(int fd)
+{
+    epoll_event ev{};
+    ev.events = EPOLLIN;  // level-triggered: what one poll leaves behind wakes the next sleep
+    ev.data.fd = fd;
+    return epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+bool control::rings_empty() const
+{
+    for (const auto& r : rings_)
+        if (!rte_ring_empty(r.exc) || !rte_ring_empty(r.ctl))
+            return false;
+    return true;
+}
+
+control::slept control::sleep(uint32_t max_us)
+{
+    if (!wakes_on_all_)
+        max_us = std::min(max_us, fallback_sleep_us);
+    if (ep_ < 0 || efd_ < 0) {
+        rte_delay_us_sleep(max_us);
+        return {max_us, false};
+    }
+    auto& wake = ctx_.wake;
+    wake.sleeping.store(1, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (!rings_empty()) {
+        wake.sleeping.store(0, std::memory_order_relaxed);
+        return {0, true};
+    }
+    const uint64_t t0 = rte_rdtsc();
+    epoll_event ev[8];
+    const timespec ts{static_cast<time_t>(max_us / 1000000), static_cast<long>(max_us % 1000000) * 1000};
+    int n = epoll_pwait2(ep_, ev, 8, &ts, nullptr);
+    if (n < 0 && errno == ENOSYS)  // kernels before 5.11: millisecond timeouts
+        n = epoll_wait(ep_, ev, 8, static_cast<int>((max_us + 999) / 1000));
+    wake.sleeping.store(0, std::memory_order_relaxed);
+    bool woken = n > 0;
+    for (int i = 0; i < n; ++i)
+        if (ev[i].data.fd == efd_) {
+            uint64_t v;
+            [[maybe_unused]] const ssize_t r = ::read(efd_, &v, sizeof(v));
+        }
+    ++st_.sleeps;
+    st_.sleeps_woken += woken;
+    return {static_cast<uint32_t>((rte_rdtsc() - t0) * 1000000 / rte_get_tsc_hz()), woken};
 }
 
 void control::send(unsigned w, rte_mbuf** m, unsigned n)
@@ -148,19 +232,22 @@ bool control::poll(uint64_t now)
     return any;
 }
 
-void run_control(control& ctl, lcore_stats& st, uint32_t idle_sleep_us, const std::function<bool()>& stop,
+void run_control(control& ctl, lcore_stats& st, uint32_t max_sleep_us, const std::function<bool()>& stop,
                  const std::function<void(uint64_t now)>& periodic)
 {
-    idle_backoff idle(idle_sleep_us);
+    unsigned empty = 0;
     while (!stop()) {
         const uint64_t now = rte_rdtsc();
         if (ctl.poll(now)) {
-            idle.busy();
+            empty = 0;
+        } else if (max_sleep_us && ++empty >= idle_backoff::spins_before_sleep) {
+            const control::slept s = ctl.sleep(max_sleep_us);
+            st.idle_sleep_us += s.us;
+            // Woken by work: more may follow, so poll a while before the next sleep. Woken by
+            // the timeout: nothing is waiting, one poll (the tick) and back to sleep.
+            empty = s.woken ? 0 : idle_backoff::spins_before_sleep - 1;
         } else {
-            const uint32_t slept = idle.idle();
-            st.idle_sleep_us += slept;
-            if (!slept)
-                rte_pause();
+            rte_pause();
         }
         periodic(now);
     }

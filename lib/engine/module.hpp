@@ -231,6 +231,10 @@ public:
     }
     // Every control iteration (a module with sockets of its own). True when it did any work.
     virtual bool poll(uint64_t now) { return (void)now, false; }
+    // A file descriptor that becomes readable whenever poll() has work (its sockets' epoll
+    // set): the idle control lcore sleeps on it (engine/wake.hpp). -1: poll() has no work of
+    // its own to wait for, or only timed work, which the housekeeping tick paces.
+    virtual int wait_fd() const { return -1; }
     // Shutdown: the workers have stopped, the ports are still up; tx sends directly.
     virtual void stop(const net::port_addr* ports, lcore_stats& st, const shutdown_tx& tx)
     {

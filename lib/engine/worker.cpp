@@ -13,7 +13,7 @@ namespace peregrine::engine {
 
 namespace {
 
-void flush(const worker_conf& w, lcore_stats& st, burst_out& out)
+void flush(const worker_conf& w, context& ctx, lcore_stats& st, burst_out& out)
 {
     for (uint64_t mask = out.tx_port_mask; mask; mask &= mask - 1) {
         const uint16_t p = static_cast<uint16_t>(__builtin_ctzll(mask));
@@ -23,6 +23,8 @@ void flush(const worker_conf& w, lcore_stats& st, burst_out& out)
         st.to_exception += enqueue_or_drop(w.exc_ring, out.exc, out.n_exc, st, drop::exception_ring_full);
     if (out.n_ctl)
         st.to_control += enqueue_or_drop(w.ctl_ring, out.ctl, out.n_ctl, st, drop::control_ring_full);
+    if ((out.n_exc | out.n_ctl) && PG_UNLIKELY(ctx.wake.notify()))
+        ++st.doorbells;
     if (out.n_drop)
         rte_pktmbuf_free_bulk(out.drop, out.n_drop);
 }
@@ -67,14 +69,14 @@ int worker_main(void* arg)
             const uint64_t t0 = rte_rdtsc();
             ++st.rx_bursts;
             if (burst_out* done = pipe.push(ctx, st, w.rx[r].port, pkts, n, t0))
-                flush(w, st, *done);
+                flush(w, ctx, st, *done);
             st.busy_cycles += rte_rdtsc() - t0;
         }
         // A round of the queues that brought nothing: the burst held back in the pipeline
         // waits for no one, so a lone packet is late by one empty round at most.
         if (!any && pipe.holding()) {
             const uint64_t t0 = rte_rdtsc();
-            flush(w, st, *pipe.drain(ctx, st, t0));
+            flush(w, ctx, st, *pipe.drain(ctx, st, t0));
             st.busy_cycles += rte_rdtsc() - t0;
             any = true;
         }
@@ -93,7 +95,7 @@ int worker_main(void* arg)
     pause::worker_stopped();
     // The burst still held: sent (or freed and counted), never leaked at shutdown.
     if (burst_out* done = pipe.drain(ctx, st, rte_rdtsc()))
-        flush(w, st, *done);
+        flush(w, ctx, st, *done);
     rte_rcu_qsbr_thread_offline(rcu, w.index);
     rte_rcu_qsbr_thread_unregister(rcu, w.index);
     return 0;

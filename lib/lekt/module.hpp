@@ -16,6 +16,7 @@ public:
 
     const char* name() const override { return "lekt"; }
     bool poll(uint64_t now) override;
+    int wait_fd() const override { return srv_.wait_fd(); }
 
 private:
     server& srv_;

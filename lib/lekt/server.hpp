@@ -65,6 +65,8 @@ public:
     bool start(std::string* err);
     // One bounded round of work; now_ms is a monotonic clock. True when it did anything.
     bool poll(uint64_t now_ms);
+    // The epoll set poll() reads: readable while any socket has an event (-1 before start()).
+    int wait_fd() const { return ep_; }
 
     const server_counters& counters() const { return c_; }
     const server_params& params() const { return p_; }

@@ -119,7 +119,7 @@ TEST(Options, RangeEdgesAreAccepted)
     EXPECT_TRUE(parse({"--stats-interval", "0"}).ok);
     EXPECT_EQ(parse({}).o.idle_sleep_us, 0u) << "busy-poll unless asked";
     EXPECT_EQ(parse({"--idle-sleep", "100000"}).o.idle_sleep_us, 100000u);
-    EXPECT_EQ(parse({}).o.control_sleep_us, 100u) << "the control lcore sleeps when idle unless asked";
+    EXPECT_EQ(parse({}).o.control_sleep_us, 1000u) << "the control lcore sleeps when idle unless asked";
     EXPECT_EQ(parse({"--control-sleep", "0"}).o.control_sleep_us, 0u);
     EXPECT_FALSE(parse({}).o.tap_rx_signal) << "TAPs are polled unless asked";
     EXPECT_TRUE(parse({"--tap-rx-signal"}).o.tap_rx_signal);
