@@ -2,6 +2,7 @@
 
 #include <functional>
 
+#include "cluster/service.hpp"
 #include "inspect/service.hpp"
 #include "lb/service.hpp"
 #include "lekt/service.hpp"
@@ -46,6 +47,8 @@ const std::vector<entry>& modules()
         module_entry(&options::session, session::option_section, session::start, session::register_telemetry),
         module_entry(&options::rudp, rudp::option_section, rudp::start, rudp::register_telemetry),
         module_entry(&options::lekt, lekt::option_section, lekt::start, lekt::register_telemetry),
+        // After the router: it listens to the router's registry.
+        module_entry(&options::cluster, cluster::option_section, cluster::start, cluster::register_telemetry),
     };
     return list;
 }

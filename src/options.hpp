@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/options.hpp"
+#include "cluster/options.hpp"
 #include "engine/plan.hpp"
 #include "inspect/options.hpp"
 #include "lb/options.hpp"
@@ -55,6 +56,7 @@ struct options {
     session::options session;
     rudp::options rudp;
     lekt::options lekt;
+    cluster::options cluster;
     inspect::options inspect;
     bool operator==(const options&) const = default;
 };

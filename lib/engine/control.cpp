@@ -23,10 +23,11 @@ namespace peregrine::engine {
 static constexpr unsigned max_bursts_per_poll = 8;
 
 control::control(context& ctx, lcore_stats& st, std::vector<uint16_t> ports, std::vector<worker_rings> rings)
-    : ctx_(ctx), st_(st), ports_(std::move(ports)), rings_(std::move(rings))
+    : ctx_(ctx), st_(st), ports_(std::move(ports)), rings_(std::move(rings)), neigh_(rte_get_tsc_hz())
 {
     tick_tsc_ = rte_get_tsc_hz() / tick_hz;
     io_.ports = ctx_.ports;
+    io_.neigh = &neigh_;
 
     ep_ = epoll_create1(EPOLL_CLOEXEC);
     efd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -122,7 +123,10 @@ bool control::drain_exceptions()
             if (!n)
                 break;
             any = true;
+            const uint64_t now = rte_rdtsc();
             for_each_port_run(pkts, n, [&](uint16_t port, rte_mbuf** run, uint16_t cnt) {
+                for (uint16_t i = 0; i < cnt; ++i)
+                    neigh_.snoop(run[i], ctx_.ports[port], now);  // ARP: the next hops of what we originate
                 const uint16_t tap = ctx_.tap_of[port];
                 if (tap == no_port) {
                     st_.drops[static_cast<unsigned>(drop::exception_no_tap)] += cnt;

@@ -72,6 +72,7 @@ private:
     std::vector<uint16_t> ports_;
     std::vector<worker_rings> rings_;
     control_io io_;
+    net::neigh_table neigh_;
     uint64_t next_tick_ = 0;
     uint64_t tick_tsc_;
     uint64_t last_tick_ = 0;  // TSC of the last housekeeping

@@ -26,6 +26,7 @@
 #include "common/compiler.hpp"
 #include "common/stats.hpp"
 #include "net/classify.hpp"
+#include "net/neigh.hpp"
 
 namespace peregrine::engine {
 
@@ -159,6 +160,9 @@ class control_io {
 public:
     // The engine's ports (indexed by ethdev port id): a frame m was received on ports[m->port].
     const net::port_addr* ports = nullptr;
+    // Next hops for frames to addresses that never wrote first (net/neigh.hpp): ARP on the
+    // ports, learned from the exception path. The engine's; nullptr in tests that do not need it.
+    net::neigh_table* neigh = nullptr;
 
     // Back through the worker whose ring the frames came from: the same TX queue, so one
     // client's answers stay in order. At most one per frame handed over.

@@ -1,5 +1,7 @@
 #include "engine/options.hpp"
 
+#include <arpa/inet.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -61,6 +63,39 @@ option udp_port(std::string name, std::string help, uint16_t* out)
                 if (!parse_u64(v, 10, 1, 65535, &x))
                     return range_error(err, n, v, 1, 65535);
                 *out = static_cast<uint16_t>(x);
+                return true;
+            }};
+}
+
+option ipv4(std::string name, std::string help, uint32_t* ip_be)
+{
+    std::string n = name;
+    return {std::move(name), "A.B.C.D", std::move(help), [n, ip_be](const char* v, std::string* err) {
+                in_addr a{};
+                if (inet_pton(AF_INET, v, &a) != 1 || a.s_addr == 0) {
+                    *err = "--" + n + ": '" + v + "' is not an IPv4 address";
+                    return false;
+                }
+                *ip_be = a.s_addr;
+                return true;
+            }};
+}
+
+option ipv4_endpoint(std::string name, std::string help, uint32_t* ip_be, uint16_t* port_be)
+{
+    std::string n = name;
+    return {std::move(name), "A.B.C.D:PORT", std::move(help), [n, ip_be, port_be](const char* v, std::string* err) {
+                const std::string s = v;
+                const auto colon = s.rfind(':');
+                in_addr a{};
+                uint64_t port;
+                if (colon == std::string::npos || inet_pton(AF_INET, s.substr(0, colon).c_str(), &a) != 1 ||
+                    a.s_addr == 0 || !parse_u64(s.c_str() + colon + 1, 10, 1, 65535, &port)) {
+                    *err = "--" + n + ": '" + s + "' is not A.B.C.D:PORT";
+                    return false;
+                }
+                *ip_be = a.s_addr;
+                *port_be = htons(static_cast<uint16_t>(port));
                 return true;
             }};
 }

@@ -36,6 +36,10 @@ bool range_error(std::string* err, const std::string& name, const char* value, u
 option flag(std::string name, std::string help, bool* out);
 option integer(std::string name, std::string arg, uint64_t lo, uint64_t hi, std::string help, uint32_t* out);
 option udp_port(std::string name, std::string help, uint16_t* out);
+// A.B.C.D (port 0 allowed only when with_port is false) or A.B.C.D:PORT; network order in *ip_be
+// and *port_be.
+option ipv4(std::string name, std::string help, uint32_t* ip_be);
+option ipv4_endpoint(std::string name, std::string help, uint32_t* ip_be, uint16_t* port_be);
 // One of `choices`; *out = its index.
 option choice(std::string name, std::string arg, std::vector<std::string> choices, std::string help, unsigned* out);
 

@@ -35,19 +35,31 @@ void module::control(rte_mbuf** m, unsigned n, uint64_t now, lcore_stats& st, en
 {
     // Register Client: the only frame the router hands over.
     for (unsigned i = 0; i < n; ++i) {
-        if (apply_register(reg_, m[i], io.ports[m[i]->port], now) == upsert_result::full) {
+        registered what;
+        const upsert_result r = apply_register(reg_, m[i], io.ports[m[i]->port], now, listener_ ? &what : nullptr);
+        if (r == upsert_result::full) {
             st.count(drop::registry_full);  // no answer: the client retries
             rte_pktmbuf_free(m[i]);
             continue;
         }
         io.reply(m[i]);
+        if (!listener_)
+            continue;
+        if (what.displaced)
+            listener_->unregistered(*what.displaced, now, st);
+        if (r == upsert_result::added || r == upsert_result::moved)
+            listener_->registered(what.id, what.ep, now, st);
     }
 }
 
 void module::tick(uint64_t now, unsigned ticks, lcore_stats& st, engine::control_io& io)
 {
-    (void)st, (void)io;
-    reg_.expire(now, cfg_.heartbeat_timeout_tsc, sweep_budget_ * ticks);
+    (void)io;
+    if (listener_)
+        reg_.expire(now, cfg_.heartbeat_timeout_tsc, sweep_budget_ * ticks,
+                    [&](uint32_t id) { listener_->unregistered(id, now, st); });
+    else
+        reg_.expire(now, cfg_.heartbeat_timeout_tsc, sweep_budget_ * ticks);
     reg_.reclaim();
 }
 

@@ -24,11 +24,14 @@ public:
                 engine::burst_out& out) const override;
     void control(rte_mbuf** m, unsigned n, uint64_t now, lcore_stats& st, engine::control_io& io) override;
     void tick(uint64_t now, unsigned ticks, lcore_stats& st, engine::control_io& io) override;
+    // Who hears registrations and their ends (nullptr: nobody). Before the module runs.
+    void set_listener(registration_listener* l) { listener_ = l; }
 
 private:
     const config& cfg_;
     registry& reg_;
     unsigned sweep_budget_;  // slots visited per 1 ms tick
+    registration_listener* listener_ = nullptr;
 };
 
 } // namespace peregrine::router

@@ -243,7 +243,7 @@ void end_burst(const config& cfg, const registry& reg, lcore_stats& st, const ne
     st.count(rtr::message_forwarded, forwarded);
 }
 
-upsert_result apply_register(registry& reg, rte_mbuf* m, const net::port_addr& pa, uint64_t now)
+upsert_result apply_register(registry& reg, rte_mbuf* m, const net::port_addr& pa, uint64_t now, registered* what)
 {
     net::udp_view v;
     // The worker already validated this frame; classifying again just relocates the headers.
@@ -253,7 +253,12 @@ upsert_result apply_register(registry& reg, rte_mbuf* m, const net::port_addr& p
     ep.udp_port_be = v.udp->src_port;
     ep.port_id = m->port;
     ep.next_hop = v.eth->src_addr;
-    const upsert_result r = reg.upsert(read_id(v.data + 1), ep, now);
+    const uint32_t id = read_id(v.data + 1);
+    const upsert_result r = reg.upsert(id, ep, now, what ? &what->displaced : nullptr);
+    if (what) {
+        what->id = id;
+        what->ep = ep;
+    }
     if (r != upsert_result::full) {
         encode_register_response(v.data);
         net::make_reply(m, v, response_len, pa.mac);

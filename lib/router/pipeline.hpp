@@ -63,6 +63,24 @@ void end_burst(const config& cfg, const registry& reg, lcore_stats& st, const ne
 // m->port, whose address is pa) and rewrites m into the Register Client Response.
 // Returns the registry's verdict; on upsert_result::full the caller drops m (no response, so
 // the client retries).
-upsert_result apply_register(registry& reg, rte_mbuf* m, const net::port_addr& pa, uint64_t now);
+// What a Register Client changed, for whoever reports registrations (a cluster).
+struct registered {
+    uint32_t id = 0;
+    endpoint ep{};
+    std::optional<uint32_t> displaced;  // the ID the endpoint held before, now unregistered
+};
+upsert_result apply_register(registry& reg, rte_mbuf* m, const net::port_addr& pa, uint64_t now,
+                             registered* what = nullptr);
+
+// Hears the registry's changes on the control lcore (lib/cluster reports them to a Controlling
+// Function). Called after each change; never on a worker.
+class registration_listener {
+public:
+    virtual ~registration_listener() = default;
+    // A new registration, or an ID that moved to a new endpoint.
+    virtual void registered(uint32_t id, const endpoint& ep, uint64_t now, lcore_stats& st) = 0;
+    // A registration that ended: expired, or displaced by another ID at its endpoint.
+    virtual void unregistered(uint32_t id, uint64_t now, lcore_stats& st) = 0;
+};
 
 } // namespace peregrine::router

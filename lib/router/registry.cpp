@@ -248,7 +248,7 @@ void registry::unlink(entry* e)
     std::atomic_ref<uint32_t>(size_).store(size_ - 1, std::memory_order_relaxed);
 }
 
-upsert_result registry::upsert(uint32_t id, const endpoint& ep, uint64_t now)
+upsert_result registry::upsert(uint32_t id, const endpoint& ep, uint64_t now, std::optional<uint32_t>* displaced)
 {
     const uint64_t key = endpoint_key(ep.ip_be, ep.udp_port_be);
     uint32_t id_where = 0;
@@ -269,6 +269,8 @@ upsert_result registry::upsert(uint32_t id, const endpoint& ep, uint64_t now)
     // One endpoint holds one registration (Heartbeats carry no ID, so an endpoint must name a
     // single client): a new ID from a registered endpoint ends the old ID's registration.
     if (by_ep && by_ep != by_id) {
+        if (displaced)
+            *displaced = by_ep->client_id;
         unlink(by_ep);
         ++c_.displaced;
         by_ep = nullptr;
@@ -340,13 +342,18 @@ bool registry::remove(uint32_t id)
     return true;
 }
 
-unsigned registry::expire(uint64_t now, uint64_t max_age, unsigned budget)
+unsigned registry::expire(uint64_t now, uint64_t max_age, unsigned budget,
+                          const std::function<void(uint32_t id)>& on_expired)
 {
     const unsigned removed = pool_.sweep(
         budget,
         // Signed: a worker on another core may have stamped a TSC slightly ahead of ours.
         [&](const entry& e) { return static_cast<int64_t>(now - e.seen()) > static_cast<int64_t>(max_age); },
-        [&](uint32_t s) { unlink(&pool_[s]); });
+        [&](uint32_t s) {
+            if (on_expired)
+                on_expired(pool_[s].client_id);
+            unlink(&pool_[s]);
+        });
     c_.expired += removed;
     return removed;
 }

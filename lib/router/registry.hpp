@@ -18,6 +18,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <optional>
 
 #include <rte_ether.h>
 #include <rte_rcu_qsbr.h>
@@ -125,11 +127,15 @@ public:
     entry* find_endpoint(uint64_t key) const;
 
     // ---- the writer ----
-    upsert_result upsert(uint32_t id, const endpoint& ep, uint64_t now);
+    // displaced: when not nullptr, set to the ID whose registration the endpoint held before, if
+    // it held another (that registration ends), else left alone.
+    upsert_result upsert(uint32_t id, const endpoint& ep, uint64_t now, std::optional<uint32_t>* displaced = nullptr);
     bool remove(uint32_t id);
     // Examines up to budget slots from where the last call stopped and removes registrations
     // whose last_seen is older than now - max_age. Returns how many it removed.
-    unsigned expire(uint64_t now, uint64_t max_age, unsigned budget);
+    // on_expired, when set, hears each removed ID.
+    unsigned expire(uint64_t now, uint64_t max_age, unsigned budget,
+                    const std::function<void(uint32_t id)>& on_expired = nullptr);
     // Recycles slots whose grace period has ended.
     void reclaim();
 

@@ -97,6 +97,9 @@ TEST(Docs, TelemetryRowsListEveryModuleCounter)
     const auto l = backticked(row(read_doc("docs/protocols/lb.md"), "/peregrine/lb"));
     for (unsigned i = 0; i < lbc_count; ++i)
         EXPECT_TRUE(listed(l, std::string(lbc_name(i)))) << lbc_name(i) << " missing from /peregrine/lb";
+    const auto c = backticked(row(arch, "/peregrine/cluster"));
+    for (unsigned i = 0; i < cls_count; ++i)
+        EXPECT_TRUE(listed(c, std::string(cls_name(i)))) << cls_name(i) << " missing from /peregrine/cluster";
     const auto u = backticked(row(read_doc("docs/protocols/rudp.md"), "/peregrine/rudp"));
     for (unsigned i = 0; i < rdp_count; ++i)
         EXPECT_TRUE(listed(u, std::string(rdp_name(i)))) << rdp_name(i) << " missing from /peregrine/rudp";

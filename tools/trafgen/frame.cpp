@@ -9,6 +9,8 @@
 #include <rte_ip.h>
 #include <rte_udp.h>
 
+#include "net/neigh.hpp"
+
 namespace peregrine::trafgen {
 
 uint16_t build_udp(uint8_t* f, const udp_addrs& a, const uint8_t* head, uint16_t head_len, uint16_t plen,
@@ -87,20 +89,8 @@ rx_verdict parse_udp(const uint8_t* f, uint16_t len, bool verify, udp_rx* out)
 
 uint16_t build_arp_request(uint8_t* f, const rte_ether_addr& src_mac, uint32_t src_ip_be, uint32_t target_ip_be)
 {
-    std::memset(f, 0, min_frame);
-    auto* eth = reinterpret_cast<rte_ether_hdr*>(f);
-    std::memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
-    eth->src_addr = src_mac;
-    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
-    auto* arp = reinterpret_cast<rte_arp_hdr*>(eth + 1);
-    arp->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
-    arp->arp_protocol = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-    arp->arp_hlen = RTE_ETHER_ADDR_LEN;
-    arp->arp_plen = 4;
-    arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REQUEST);
-    arp->arp_data.arp_sha = src_mac;
-    arp->arp_data.arp_sip = src_ip_be;
-    arp->arp_data.arp_tip = target_ip_be;
+    std::memset(f, 0, min_frame);  // padded to the minimum frame
+    peregrine::net::write_arp_request(f, src_mac, src_ip_be, target_ip_be);
     return min_frame;
 }
 
