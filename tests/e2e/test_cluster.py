@@ -115,6 +115,7 @@ class ClusterTest(unittest.TestCase):
         f = cls.fabric
         cls.cf_ip = f.hosts[0]
         server = ['--lb-server', '%s:%d' % (cls.cf_ip, LB_PORT), '--lb-reregister', '1']
+        cls.server_args = server
         cls.cf = FabricEngine(f, cls.cf_ip, ['--lb-expiry', '3'])
         cls.r = [FabricEngine(f, f.hosts[i], server + ['--heartbeat-timeout', '2']) for i in (1, 2)]
         cls.engines = [cls.cf] + cls.r
@@ -203,6 +204,20 @@ class ClusterTest(unittest.TestCase):
         c = live.query('/peregrine/cluster')
         self.assertGreaterEqual(c['peers_removed'], 1, c)
         print('\n  killed router removed everywhere after %.1f s (--lb-expiry 3)' % took)
+        # Restarted at the same address: registers anew (its Request IDs start elsewhere, so
+        # nothing it sends is taken for its last life's duplicates) and the other learns it again.
+        again = FabricEngine(self.fabric, dead.ip, self.server_args + ['--heartbeat-timeout', '2'])
+        self.engines.append(again)
+        t0 = time.monotonic()
+        again.start()
+        want = sorted(self.ep(r) for r in self.r)
+        self.assertTrue(wait_for(lambda: nodes(self.cf) == want, 10.0),
+                        'the CF lists %r after the restart\n%s' % (nodes(self.cf), self.context()))
+        self.assertTrue(wait_for(lambda: live.query('/peregrine/cluster/peers') == [self.ep(dead)], 5.0),
+                        'the live router lists %r' % live.query('/peregrine/cluster/peers'))
+        self.assertTrue(wait_for(lambda: again.query('/peregrine/cluster/peers') == [self.ep(live)], 5.0),
+                        'the restarted router lists %r' % again.query('/peregrine/cluster/peers'))
+        print('  restarted router listed everywhere again after %.1f s' % (time.monotonic() - t0))
 
 
 class UnreachableServerTest(unittest.TestCase):
