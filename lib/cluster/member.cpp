@@ -52,7 +52,6 @@ void member::on_datagram(const uint8_t* d, std::size_t len, uint64_t now, lcore_
             reg_waiting_ = false;
             reg_tries_ = 0;
             acked_ = true;
-            last_ack_ = now;
             reg_due_ = now + p_.reregister_s * p_.tsc_hz;
             st.count(cls::register_acked);
         } else if (in_flight_.erase(req)) {
@@ -198,8 +197,6 @@ void member::tick(uint64_t now, lcore_stats& st)
             // Register is Acked again.
             acked_ = false;
         }
-        if (!reg_waiting_)
-            reg_tries_ = 0;
         send_register(now, st);
     }
     retransmit(now, st);

@@ -61,7 +61,6 @@ public:
 
     // ---- reads (telemetry, tests) ----
     bool registered_with_server() const { return acked_; }
-    uint64_t last_ack_tsc() const { return last_ack_; }
     const std::set<uint64_t>& peers() const { return peers_; }  // lb::key_of of each endpoint
     std::size_t queued() const { return latest_.size(); }  // reports waiting (one per Client ID)
     std::size_t in_flight() const { return in_flight_.size(); }
@@ -98,7 +97,6 @@ private:
     bool reg_waiting_ = false;
     unsigned reg_tries_ = 0;
     uint64_t reg_due_ = 0;        // next Register (retry or re-registration)
-    uint64_t last_ack_ = 0;
     // Reports
     std::unordered_map<uint32_t, report> latest_;  // Client ID -> what to say
     std::deque<std::pair<uint32_t, uint64_t>> order_;  // (Client ID, seq), oldest first

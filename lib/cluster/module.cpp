@@ -2,8 +2,6 @@
 
 #include <cstring>
 
-#include <rte_cycles.h>
-
 #include "net/frame.hpp"
 
 namespace peregrine::cluster {

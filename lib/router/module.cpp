@@ -36,7 +36,7 @@ void module::control(rte_mbuf** m, unsigned n, uint64_t now, lcore_stats& st, en
     // Register Client: the only frame the router hands over.
     for (unsigned i = 0; i < n; ++i) {
         registered what;
-        const upsert_result r = apply_register(reg_, m[i], io.ports[m[i]->port], now, listener_ ? &what : nullptr);
+        const upsert_result r = apply_register(reg_, m[i], io.ports[m[i]->port], now, &what);
         if (r == upsert_result::full) {
             st.count(drop::registry_full);  // no answer: the client retries
             rte_pktmbuf_free(m[i]);
@@ -55,11 +55,10 @@ void module::control(rte_mbuf** m, unsigned n, uint64_t now, lcore_stats& st, en
 void module::tick(uint64_t now, unsigned ticks, lcore_stats& st, engine::control_io& io)
 {
     (void)io;
+    std::function<void(uint32_t)> on_expired;
     if (listener_)
-        reg_.expire(now, cfg_.heartbeat_timeout_tsc, sweep_budget_ * ticks,
-                    [&](uint32_t id) { listener_->unregistered(id, now, st); });
-    else
-        reg_.expire(now, cfg_.heartbeat_timeout_tsc, sweep_budget_ * ticks);
+        on_expired = [&](uint32_t id) { listener_->unregistered(id, now, st); };
+    reg_.expire(now, cfg_.heartbeat_timeout_tsc, sweep_budget_ * ticks, on_expired);
     reg_.reclaim();
 }
 
