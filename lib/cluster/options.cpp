@@ -41,6 +41,10 @@ engine::option_section option_section(options& o)
                         "Register Serving Node again every S seconds, [1, 3600] (default 60, as\n"
                         "the origin; keep it under the Controlling Function's --lb-expiry)",
                         &o.reregister_s),
+        engine::integer("cluster-cache", "N", 1024, 1u << 26,
+                        "entries of the location cache (Client ID -> the router where it is\n"
+                        "registered, 8 bytes each), rounded up to a power of two (default 1048576)",
+                        &o.cache_entries),
     };
     s.udp_ports = {{"cluster-port", &o.port}};
     return s;

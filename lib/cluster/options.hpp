@@ -20,6 +20,7 @@ struct options {
     uint32_t report_rate = 2000;   // --lb-report-rate: reports per second
     uint32_t report_queue = 1u << 20;  // --lb-report-queue: reports waiting at most
     uint32_t reregister_s = 60;    // --lb-reregister: NOTES.md, the origin's interval
+    uint32_t cache_entries = 1u << 20;  // --cluster-cache: the location cache (8 bytes each)
     bool operator==(const options&) const = default;
 };
 

@@ -40,7 +40,15 @@ int cmd_cluster(const char*, const char*, rte_tel_data* d)
                          {"registered", st.registered_with_server()},
                          {"peers", st.peers().size()},
                          {"queued", st.queued()},
-                         {"in_flight", st.in_flight()}});
+                         {"in_flight", st.in_flight()},
+                         {"routers", m.peers().routers()},
+                         {"local", m.peers().local()},
+                         {"share", m.peers().share()},
+                         {"dir_queued", m.peers().queued()},
+                         {"dir_in_flight", m.peers().in_flight()},
+                         {"asking", m.peers().asking()},
+                         {"held", m.held()},
+                         {"cache_entries", m.conf().cache_entries}});
     engine::add_named(d, cls_name, s.cluster);
     return 0;
 }
@@ -60,7 +68,10 @@ int cmd_peers(const char*, const char*, rte_tel_data* d)
 }
 } // namespace
 
-service::service(const options& o, const config& c, const member_params& mp) : opt_(o), mod_(c, mp) {}
+service::service(const options& o, const config& c, const member_params& mp, const peering_params& pp)
+    : opt_(o), mod_(c, mp, pp)
+{
+}
 
 service::~service() { g.detach(); }
 
@@ -120,6 +131,8 @@ std::unique_ptr<engine::service> start(const options& o0, const engine::env& e, 
     c.port = o.port;
     c.out_port = static_cast<uint16_t>(out);
     c.next_hop_be = hop;
+    c.gateway_be = o.next_hop_be;
+    c.cache_entries = static_cast<uint32_t>(rte_align32pow2(o.cache_entries));
     c.pool = e.pool;
     member_params mp;
     mp.advertise = {o.advertise_ip_be, o.advertise_port_be};
@@ -135,12 +148,22 @@ std::unique_ptr<engine::service> start(const options& o0, const engine::env& e, 
         return nullptr;
     }
     mp.first_request_id = static_cast<uint16_t>(r[0] << 8 | r[1]);
-    auto svc = std::make_unique<service>(o, c, mp);
+    peering_params pp;
+    pp.self = mp.advertise;
+    pp.group = mp.group;
+    pp.tsc_hz = mp.tsc_hz;
+    pp.rate = o.report_rate;
+    // Another random start: the peers' duplicate windows do not see the CF's numbering.
+    pp.first_request_id = static_cast<uint16_t>(mp.first_request_id ^ 0x8000);
+    auto svc = std::make_unique<service>(o, c, mp, pp);
     rt->set_listener(&svc->mod());
+    rt->set_remote(&svc->mod());
     engine::module& mod = svc->mod();
     auto plugged = engine::plug(std::move(svc), mod, e, g, err);
-    if (!plugged)
+    if (!plugged) {
         rt->set_listener(nullptr);
+        rt->set_remote(nullptr);
+    }
     return plugged;
 }
 

@@ -14,7 +14,7 @@ namespace peregrine::cluster {
 
 class service final : public engine::service {
 public:
-    service(const options& o, const config& c, const member_params& mp);
+    service(const options& o, const config& c, const member_params& mp, const peering_params& pp);
     ~service() override;
     std::string describe() const override;
     std::string status(const lcore_stats& s) const override;

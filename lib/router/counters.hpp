@@ -21,4 +21,7 @@
     X(register_rx, "Register Client received (handed to the control lcore)")               \
     X(heartbeat_answered, "Heartbeat answered and registration refreshed")                \
     X(message_forwarded, "Individual Message forwarded to the registered recipient")       \
-    X(unknown_recipient, "Individual Message answered with Unknown Recipient")
+    X(unknown_recipient, "Individual Message answered with Unknown Recipient")                \
+    X(message_remote, "Individual Message forwarded to the router of the cluster where its recipient is") \
+    X(message_asked, "Individual Message for an ID of no known router, handed to the control lcore (cluster)") \
+    X(peer_unknown_rx, "Unknown Recipient from a peer router, handed to the control lcore (cluster)")

@@ -1,5 +1,7 @@
 #include "router/module.hpp"
 
+#include "router/codec.hpp"
+
 namespace peregrine::router {
 
 namespace {
@@ -11,7 +13,7 @@ struct staged {
 static_assert(sizeof(staged) <= engine::stage_scratch_bytes);
 } // namespace
 
-module::module(const config& cfg, registry& reg) : cfg_(cfg), reg_(reg)
+module::module(config& cfg, registry& reg) : cfg_(cfg), reg_(reg)
 {
     // Visit every slot about once a second: expiry is late by at most ~1 s plus the timeout.
     sweep_budget_ = reg_.slots() / engine::tick_hz + 1;
@@ -33,8 +35,22 @@ void module::finish(const engine::burst_in& b, lcore_stats& st, uint64_t now, vo
 
 void module::control(rte_mbuf** m, unsigned n, uint64_t now, lcore_stats& st, engine::control_io& io)
 {
-    // Register Client: the only frame the router hands over.
     for (unsigned i = 0; i < n; ++i) {
+        // Register Client; in a cluster also Individual Messages for IDs of no known router and
+        // peers' Unknown Recipients.
+        net::udp_view v;
+        net::classify(m[i], io.ports[m[i]->port], &v);  // validated by the worker: relocates the headers
+        const uint8_t t = v.data[0];
+        if (PG_UNLIKELY(t != static_cast<uint8_t>(type::register_client))) {
+            const uint32_t id = read_id(v.data + 1);
+            if (!remote_)
+                rte_pktmbuf_free(m[i]);
+            else if (t == static_cast<uint8_t>(type::message))
+                remote_->resolve(m[i], id, now, st, io);
+            else
+                remote_->not_there(m[i], id, st);
+            continue;
+        }
         registered what;
         const upsert_result r = apply_register(reg_, m[i], io.ports[m[i]->port], now, &what);
         if (r == upsert_result::full) {

@@ -14,7 +14,7 @@ namespace peregrine::router {
 class module final : public engine::module {
 public:
     // cfg and reg outlive the module.
-    module(const config& cfg, registry& reg);
+    module(config& cfg, registry& reg);
 
     const char* name() const override { return "router"; }
     std::vector<uint16_t> udp_ports() const override { return {cfg_.udp_port}; }
@@ -26,12 +26,19 @@ public:
     void tick(uint64_t now, unsigned ticks, lcore_stats& st, engine::control_io& io) override;
     // Who hears registrations and their ends (nullptr: nobody). Before the module runs.
     void set_listener(registration_listener* l) { listener_ = l; }
+    // Where IDs registered on other routers live (nullptr: nowhere else). Before the module runs.
+    void set_remote(remote* r)
+    {
+        remote_ = r;
+        cfg_.remote = r;
+    }
 
 private:
-    const config& cfg_;
+    config& cfg_;
     registry& reg_;
     unsigned sweep_budget_;  // slots visited per 1 ms tick
     registration_listener* listener_ = nullptr;
+    remote* remote_ = nullptr;
 };
 
 } // namespace peregrine::router

@@ -40,6 +40,52 @@ PG_ALWAYS_INLINE bool answer_heartbeat(rte_mbuf* m, net::udp_view& v, stamp* see
     out->port = rx_port;
     return true;
 }
+// An Unknown Recipient from a peer router (to be handed to the control lcore).
+PG_NOINLINE bool peer_unknown_recipient(const remote& r, rte_mbuf* m, const net::udp_view& v)
+{
+    return v.len == unknown_recipient_len && v.data[0] == static_cast<uint8_t>(type::unknown_recipient) &&
+           r.is_peer(v.ip->src_addr) && net::udp_cksum_ok(m, v);
+}
+
+// An Individual Message whose recipient is not registered here, on a router of a cluster: sets
+// out and returns true when it is settled (forwarded to the peer the cache names, or handed to
+// the control lcore), false when it is to be answered Unknown Recipient.
+PG_NOINLINE bool place_remote(const remote& r, uint16_t router_port_be, const net::port_addr* ports, rte_mbuf* m,
+                              net::udp_view& v, uint32_t id, lcore_stats& st, outcome* out)
+{
+    remote_target t;
+    switch (r.locate(id, v.ip->src_addr, &t)) {
+    case remote::where::peer: {
+        // Unchanged, as to a local recipient: the seeds' router-to-router form.
+        const net::port_addr& o = ports[t.port_id];
+        net::forward_target f;
+        f.next_hop = t.next_hop;
+        f.src_mac = o.mac;
+        f.src_ip_be = o.ip_be;
+        f.dst_ip_be = t.ip_be;
+        f.src_port_be = router_port_be;
+        f.dst_port_be = t.port_be;
+        net::forward(v, f);
+        out->port = t.port_id;
+        st.count(rtr::message_remote);
+        return true;
+    }
+    case remote::where::ask:
+        // Verified: the control lcore would ask the directory about a corrupt ID.
+        if (!net::udp_cksum_ok(m, v)) {
+            *out = {action::drop, 0, drop::udp_bad_cksum};
+            return true;
+        }
+        *out = {action::control, 0, drop::count_};
+        st.count(rtr::message_asked);
+        return true;
+    case remote::where::nowhere:
+    case remote::where::from_peer:
+        break;
+    }
+    return false;
+}
+
 // Scans the payloads of the messages that have a recipient (id_hit[k] set); drop[k] for each k.
 PG_NOINLINE void inspect_messages(const engine::inspection_point& pt, const net::udp_view* v, const uint8_t* id_pkt,
                                   entry* const* id_hit, unsigned n_ids, bool* drop)
@@ -78,6 +124,12 @@ void begin_burst(const config& cfg, const registry& reg, lcore_stats& st, const 
         if (PG_LIKELY(v[i].len == heartbeat_len && v[i].data[0] == static_cast<uint8_t>(type::heartbeat)))
             p.t = type::heartbeat;
         else if (PG_UNLIKELY(!parse(v[i].data, v[i].len, &p, &why))) {
+            // In a cluster, a peer's Unknown Recipient tells that the ID it was sent left.
+            if (PG_UNLIKELY(cfg.remote != nullptr) && peer_unknown_recipient(*cfg.remote, m[i], v[i])) {
+                st.count(rtr::peer_unknown_rx);
+                out[i] = {action::control, 0, drop::count_};
+                continue;
+            }
             out[i] = {action::drop, 0, why};
             continue;
         }
@@ -229,6 +281,9 @@ void end_burst(const config& cfg, const registry& reg, lcore_stats& st, const ne
             ++forwarded;
             continue;
         }
+        if (PG_UNLIKELY(cfg.remote != nullptr) &&
+            place_remote(*cfg.remote, router_port_be, ports, m[i], v[i], ids[k], st, &out[i]))
+            continue;
         // Unknown Recipient echoes the ID: verify first so a corrupt ID is never echoed.
         if (PG_UNLIKELY(!net::udp_cksum_ok(m[i], v[i]))) {
             out[i] = {action::drop, 0, drop::udp_bad_cksum};

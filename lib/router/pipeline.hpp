@@ -19,6 +19,8 @@
 
 namespace peregrine::router {
 
+class remote;
+
 struct config {
     uint16_t udp_port = 7100;           // host order
     uint64_t heartbeat_timeout_tsc = 0; // registrations unrefreshed this long expire
@@ -26,6 +28,34 @@ struct config {
     const engine::inspection_point* inspect = nullptr;
     // Register Client rates per source and in all (workers share it, lock-free), or nullptr.
     source_limiter* register_limit = nullptr;
+    // Where IDs registered on other routers of a cluster live (lib/cluster), or nullptr.
+    const class remote* remote = nullptr;
+};
+
+// A router of a cluster: where a Client ID that is not registered here lives. Implemented by
+// lib/cluster; the worker asks only for IDs its registry misses.
+struct remote_target {
+    rte_ether_addr next_hop;
+    uint32_t ip_be;
+    uint16_t port_be;
+    uint16_t port_id;  // the ethdev port that reaches it
+};
+class remote {
+public:
+    // peer: forward to *t (registered there); nowhere: answer Unknown Recipient; ask: hand the
+    // message to the control lcore (resolve()); from_peer: the message came from a peer router,
+    // which already forwarded it once: never forwarded again, answered Unknown Recipient (so
+    // that router forgets where it thought the ID was).
+    enum class where : uint8_t { peer, nowhere, ask, from_peer };
+
+    virtual ~remote() = default;
+    // Workers.
+    virtual where locate(uint32_t id, uint32_t src_ip_be, remote_target* t) const = 0;
+    virtual bool is_peer(uint32_t ip_be) const = 0;
+    // The control lcore; each takes m. An Individual Message a worker could not place:
+    virtual void resolve(rte_mbuf* m, uint32_t id, uint64_t now, lcore_stats& st, engine::control_io& io) = 0;
+    // A peer's Unknown Recipient for id: its client left it.
+    virtual void not_there(rte_mbuf* m, uint32_t id, lcore_stats& st) = 0;
 };
 
 using engine::action;

@@ -10,7 +10,10 @@ each its own file prefix and --idle-sleep so that three engines share two CPUs.
   - a router killed with SIGKILL is removed by the CF, which tells the other (Serving Node
     Removed);
   - only the CF may speak to a router's cluster port;
-  - an unreachable CF never stops a router serving its clients.
+  - an unreachable CF never stops a router serving its clients;
+  - with three routers (ForwardingTest), messages reach clients registered on another router
+    byte for byte, Unknown Recipient only for IDs registered nowhere, forged directory messages
+    and re-forwarding are refused, and a killed router's clients re-home and are reachable again.
 The messages are checked through the CF's own tables (/peregrine/lb/...), not the router's word.
 """
 
@@ -23,7 +26,8 @@ import time
 import unittest
 
 import peregrine_e2e as h
-from peregrine_e2e import PKT_REGISTER_RESPONSE, main, pkt_message, pkt_register, run, wait_for
+from peregrine_e2e import (PKT_HEARTBEAT, PKT_HEARTBEAT_RESPONSE, PKT_REGISTER_RESPONSE, main, pkt_message,
+                           pkt_register, pkt_unknown, run, wait_for)
 
 LB_PORT = 7200
 CLUSTER_PORT = 7201
@@ -218,6 +222,237 @@ class ClusterTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: again.query('/peregrine/cluster/peers') == [self.ep(live)], 5.0),
                         'the restarted router lists %r' % again.query('/peregrine/cluster/peers'))
         print('  restarted router listed everywhere again after %.1f s' % (time.monotonic() - t0))
+
+
+class Client:
+    """A router client as the seeds describe it: asks the CF for a serving node, registers there,
+    and asks again when its heartbeats go unanswered."""
+
+    def __init__(self, fabric, cf_ip, routers, cid):
+        self.fabric, self.cf_ip, self.routers, self.cid = fabric, cf_ip, routers, cid
+        self.sock = fabric.socket()
+        self.router = None
+
+    def join(self, deadline=10.0):
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            try:
+                given = request_serving_node(self.sock, self.cf_ip)
+                r = self.routers.get(given)
+                if r is None:
+                    continue
+                self.sock.sendto(pkt_register(self.cid), r.server)
+                if self.recv(1.0) == PKT_REGISTER_RESPONSE:
+                    self.router = r
+                    return r
+            except (socket.timeout, AssertionError):
+                pass
+        raise AssertionError('client %#x found no live router' % self.cid)
+
+    def alive(self):
+        self.sock.sendto(PKT_HEARTBEAT, self.router.server)
+        try:
+            return self.recv(0.5) == PKT_HEARTBEAT_RESPONSE
+        except socket.timeout:
+            return False
+
+    def recv(self, timeout=2.0):
+        self.sock.settimeout(timeout)
+        return self.sock.recvfrom(2048)[0]
+
+    def drain(self):
+        self.sock.settimeout(0)
+        try:
+            while True:
+                self.sock.recvfrom(2048)
+        except (BlockingIOError, socket.timeout):
+            pass
+
+    def close(self):
+        self.sock.close()
+
+
+class ForwardingTest(unittest.TestCase):
+    """Three routers and a CF: messages between clients of different routers (docs/cluster.md)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fabric = Fabric()
+        f = cls.fabric
+        cls.cf_ip = f.hosts[10]
+        cls.server_args = ['--lb-server', '%s:%d' % (cls.cf_ip, LB_PORT), '--lb-reregister', '1']
+        cls.cf = FabricEngine(f, cls.cf_ip, ['--lb-expiry', '3'])
+        cls.r = [FabricEngine(f, f.hosts[11 + i], cls.server_args) for i in range(3)]
+        cls.engines = [cls.cf] + cls.r
+        cls.clients = []
+        try:
+            for e in cls.engines:
+                e.start()
+            want = sorted('%s:%d' % (r.ip, h.ROUTER_PORT) for r in cls.r)
+            assert wait_for(lambda: nodes(cls.cf) == want, 15.0), nodes(cls.cf)
+            for r in cls.r:
+                assert wait_for(lambda: len(r.query('/peregrine/cluster/peers')) == 2, 5.0), r.ip
+            cls.by_ep = {'%s:%d' % (r.ip, h.ROUTER_PORT): r for r in cls.r}
+            # Clients spread by the CF until every router has two.
+            per = {r.ip: [] for r in cls.r}
+            cid = 0x18C0000
+            while min(len(v) for v in per.values()) < 2 and cid < 0x18C0000 + 60:
+                c = Client(f, cls.cf_ip, cls.by_ep, cid)
+                cid += 1
+                r = c.join()
+                if len(per[r.ip]) < 2:
+                    per[r.ip].append(c)
+                    cls.clients.append(c)
+                else:
+                    c.close()
+            assert min(len(v) for v in per.values()) == 2, {k: len(v) for k, v in per.items()}
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for c in cls.clients:
+            c.close()
+        for e in cls.engines:
+            e.destroy()
+        cls.fabric.destroy()
+
+    def context(self):
+        return '\n'.join(e.context(12) for e in self.engines)
+
+    def send_until(self, a, b, payload, timeout=5.0):
+        """a sends b's ID a message through a's router until b receives it: what b got."""
+        want = pkt_message(b.cid, payload)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            a.sock.sendto(want, a.router.server)
+            try:
+                got = b.recv(0.5)
+                if got == want:
+                    return got
+            except socket.timeout:
+                pass
+        return None
+
+    def test_1_messages_reach_clients_on_other_routers(self):
+        pairs = [(a, b) for a in self.clients for b in self.clients if a.router is not b.router]
+        t0 = time.monotonic()
+        for a, b in pairs:
+            payload = os.urandom(random.randrange(0, 1200))
+            got = self.send_until(a, b, payload)
+            self.assertEqual(got, pkt_message(b.cid, payload),
+                             'from %#x on %s to %#x on %s\n%s' % (a.cid, a.router.ip, b.cid, b.router.ip,
+                                                                 self.context()))
+            a.drain()
+        print('\n  %d messages between routers delivered in %.2f s' % (len(pairs), time.monotonic() - t0))
+        # Again: now the location caches answer on the workers.
+        before = sum(r.query('/peregrine/router')['message_remote'] for r in self.r)
+        for a, b in pairs:
+            payload = b'again %x' % b.cid
+            a.sock.sendto(pkt_message(b.cid, payload), a.router.server)
+            self.assertEqual(b.recv(2.0), pkt_message(b.cid, payload))
+        after = sum(r.query('/peregrine/router')['message_remote'] for r in self.r)
+        self.assertGreaterEqual(after - before, len(pairs), 'the second round went through the control lcore')
+        for r in self.r:
+            c = r.query('/peregrine/cluster')
+            self.assertEqual(c['routers'], 3, c)
+            self.assertEqual(c['dir_lost'], 0, c)
+            self.assertEqual(c['dir_acked'], c['dir_updates_sent'] + c['dir_removals_sent'], c)
+            self.assertEqual(r.drops()['cluster_locate_lost'], 0)
+        # Every registration (the extra clients of the set-up too) is in exactly one share.
+        cs = [r.query('/peregrine/cluster') for r in self.r]
+        self.assertEqual(sum(c['share'] for c in cs), sum(c['local'] for c in cs), cs)
+        self.assertGreaterEqual(sum(c['local'] for c in cs), len(self.clients), cs)
+
+    def test_2_unknown_recipient_only_for_ids_registered_nowhere(self):
+        a = self.clients[0]
+        for cid in (0x7E000001, 0x7E000002, 0x7E000003):
+            a.sock.sendto(pkt_message(cid, b'anyone?'), a.router.server)
+            self.assertEqual(a.recv(2.0), pkt_unknown(cid), self.context())
+
+    def test_3_forged_directory_messages_and_reforwarding_are_refused(self):
+        a, b = self.clients[0], next(c for c in self.clients if c.router is not self.clients[0].router)
+        r = a.router
+        before = r.drops()['cluster_not_server']
+        s = self.fabric.socket()
+        self.addCleanup(s.close)
+        me = socket.inet_aton(self.fabric.client_ip) + struct.pack('>H', s.getsockname()[1])
+        # "b lives at my address", and a Locate, from a host that is no router of the cluster.
+        forged = bytes([4]) + struct.pack('>HHI', 9, 0, b.cid) + me
+        locate = bytes([0x40]) + struct.pack('>HHI', 10, 0, b.cid) + bytes(6)
+        for e in self.r:
+            s.sendto(forged, (e.ip, CLUSTER_PORT))
+            s.sendto(locate, (e.ip, CLUSTER_PORT))
+        self.assertTrue(wait_for(lambda: r.drops()['cluster_not_server'] >= before + 2, 3.0), r.drops())
+        s.settimeout(0.3)
+        with self.assertRaises(socket.timeout):
+            s.recvfrom(64)  # neither Ack nor answer towards a stranger
+        self.assertEqual(self.send_until(a, b, b'still yours'), pkt_message(b.cid, b'still yours'), self.context())
+        # A message from a peer router's address for an ID that is not registered on the router it
+        # reaches is never forwarded again: that router answers the peer Unknown Recipient.
+        c = next(x for x in self.clients if x.router is not a.router and x.router is not b.router)
+        peer = a.router  # its kernel side holds its address: a datagram from there is the peer's
+        with h.in_netns(peer.kns):
+            ps = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(ps.close)
+        ps.bind((peer.ip, 0))
+        ps.settimeout(2.0)
+        c.drain()
+        ps.sendto(pkt_message(c.cid, b'loop?'), b.router.server)
+        self.assertEqual(ps.recvfrom(64)[0], pkt_unknown(c.cid), self.context())
+        c.sock.settimeout(0.5)
+        with self.assertRaises(socket.timeout):
+            c.sock.recvfrom(2048)
+
+    def test_9_a_killed_routers_clients_rehome_and_are_reachable(self):
+        dead = self.r[2]
+        orphans = [c for c in self.clients if c.router is dead]
+        others = [c for c in self.clients if c.router is not dead]
+        self.assertTrue(orphans and others)
+        live = [r for r in self.r if r is not dead]
+        t0 = time.monotonic()
+        dead.kill()
+        # Each orphan heartbeats until unanswered, then asks the CF again (as the origin client).
+        pending = list(orphans)
+        while pending and time.monotonic() - t0 < 40:
+            for c in list(pending):
+                if not c.alive():
+                    try:
+                        c.join(deadline=2.0)  # the CF may name the dead router until it expires
+                    except AssertionError:
+                        continue
+                    if c.router is not dead and c.alive():
+                        pending.remove(c)
+            time.sleep(0.2)
+        self.assertFalse(pending, 'not re-homed: %r\n%s' % ([hex(c.cid) for c in pending], self.context()))
+        rehomed = time.monotonic() - t0
+        for c in orphans:
+            sender = next(o for o in others if o.router is not c.router)
+            self.assertEqual(self.send_until(sender, c, b'found you', timeout=10.0), pkt_message(c.cid, b'found you'),
+                             '%#x on %s\n%s' % (c.cid, c.router.ip, self.context()))
+        took = time.monotonic() - t0
+        print('\n  %d clients of a killed router re-homed after %.1f s, reachable after %.1f s' %
+              (len(orphans), rehomed, took))
+        for r in live:
+            c = r.query('/peregrine/cluster')
+            self.assertEqual(c['routers'], 2, c)
+        # Restarted, it rejoins: a client registered on it is reachable from the others.
+        again = FabricEngine(self.fabric, dead.ip, self.server_args)
+        self.engines.append(again)
+        again.start()
+        want = sorted('%s:%d' % (r.ip, h.ROUTER_PORT) for r in self.r)
+        self.assertTrue(wait_for(lambda: nodes(self.cf) == want, 10.0), nodes(self.cf))
+        self.assertTrue(wait_for(lambda: all(r.query('/peregrine/cluster')['routers'] == 3 for r in live + [again]),
+                                 5.0), self.context())
+        n = Client(self.fabric, self.cf_ip, {'%s:%d' % (again.ip, h.ROUTER_PORT): again}, 0x18D0001)
+        self.clients.append(n)
+        n.sock.sendto(pkt_register(n.cid), again.server)
+        self.assertEqual(n.recv(2.0), PKT_REGISTER_RESPONSE)
+        n.router = again
+        for o in others:
+            self.assertEqual(self.send_until(o, n, b'welcome back'), pkt_message(n.cid, b'welcome back'), self.context())
+            self.assertEqual(self.send_until(n, o, b'thanks'), pkt_message(o.cid, b'thanks'), self.context())
 
 
 class UnreachableServerTest(unittest.TestCase):
