@@ -46,6 +46,7 @@
 #include <rte_udp.h>
 
 #include "bench_common.hpp"
+#include "cluster/locations.hpp"
 #include "engine/context.hpp"
 #include "engine/dispatch.hpp"
 #include "net/classify.hpp"
@@ -157,7 +158,46 @@ uint16_t build_frame(uint8_t* f, uint32_t i, const uint8_t* payload, uint16_t pl
     return static_cast<uint16_t>(len < 60 ? 60 : len);
 }
 
-enum class kind { heartbeat, forward, unknown };
+enum class kind { heartbeat, forward, unknown, remote };
+
+// ---- a router of a cluster: the IDs n + i are registered on 3 peer routers --------------------
+// The workers' side of lib/cluster (cluster::place over cluster::locations), as the cluster
+// module answers router::remote; the control lcore's half is never reached (every ID cached).
+struct bench_remote final : router::remote {
+    cluster::locations locs;
+    explicit bench_remote(uint32_t entries) : locs(entries) {}
+    where locate(uint32_t id, uint32_t src, router::remote_target* t) const override
+    {
+        return cluster::place(locs, false, id, src, t);
+    }
+    bool is_peer(uint32_t ip_be) const override { return locs.is_peer(ip_be); }
+    void prefetch(uint32_t id) const override { locs.prefetch(id); }
+    void resolve(rte_mbuf* m, uint32_t, uint64_t, lcore_stats&, engine::control_io&) override { rte_pktmbuf_free(m); }
+    void not_there(rte_mbuf* m, uint32_t, lcore_stats&) override { rte_pktmbuf_free(m); }
+};
+std::unique_ptr<bench_remote> g_remote;
+uint32_t g_remote_n = 0;
+
+// The location cache holding client_id(n + i) for every i < n (4n entries: a direct-mapped
+// cache keeps the last of colliding IDs; the frames address only the ones kept).
+bench_remote* remote_for(uint32_t n)
+{
+    if (g_remote && g_remote_n == n)
+        return g_remote.get();
+    g_remote = std::make_unique<bench_remote>(rte_align32pow2(std::min<uint32_t>(4 * n, 1u << 26)));
+    for (unsigned s = 0; s < 3; ++s) {
+        cluster::locations::peer p;
+        p.ip_be = rte_cpu_to_be_32(RTE_IPV4(198, 51, 100, 10 + s));
+        p.port_be = rte_cpu_to_be_16(router_udp_port);
+        p.port_id = 1;
+        p.mac = {{0x02, 0xbb, 0, 0, 0, uint8_t(s)}};
+        g_remote->locs.set_peer(s, p, true);
+    }
+    for (uint32_t i = 0; i < n; ++i)
+        g_remote->locs.cache(client_id(n + i), i % 3);
+    g_remote_n = n;
+    return g_remote.get();
+}
 
 struct frame_set {
     kind k{};
@@ -190,12 +230,19 @@ const frame_set* frames_for(kind k, uint32_t n)
             len = build_frame(out, i, pl, router::heartbeat_len);
             break;
         case kind::forward:
-        case kind::unknown: {
-            // Sender: some registered client; recipient: client i (registered) or n + i (not).
+        case kind::unknown:
+        case kind::remote: {
+            // Sender: some registered client; recipient: client i (registered), n + i (not), or
+            // n + i registered on a peer (one the location cache kept).
             uint8_t body[msg_payload];
             for (std::size_t b = 0; b < msg_payload; ++b)
                 body[b] = static_cast<uint8_t>(f + b);
-            const uint32_t to = k == kind::forward ? i : n + i;
+            uint32_t to = k == kind::forward ? i : n + i;
+            if (k == kind::remote) {
+                cluster::locations::peer p;
+                for (uint32_t j = i; g_remote->locs.find(client_id(n + j), &p) != cluster::locations::hit::peer;)
+                    j = static_cast<uint32_t>(r.next() % n), to = n + j;
+            }
             const std::size_t plen = router::encode_message(pl, client_id(to), body, msg_payload);
             len = build_frame(out, static_cast<uint32_t>(r.next() % n), pl, static_cast<uint16_t>(plen));
             break;
@@ -335,6 +382,14 @@ void run_router(benchmark::State& state, kind k, rtr expect)
 void BM_heartbeat(benchmark::State& state) { run_router(state, kind::heartbeat, rtr::heartbeat_answered); }
 void BM_forward(benchmark::State& state) { run_router(state, kind::forward, rtr::message_forwarded); }
 void BM_unknown_recipient(benchmark::State& state) { run_router(state, kind::unknown, rtr::unknown_recipient); }
+// A router of a cluster forwarding to recipients on its peers (the location cache on the worker).
+void BM_forward_remote(benchmark::State& state)
+{
+    remote_for(static_cast<uint32_t>(state.range(0)));
+    g_cfg.remote = g_remote.get();
+    run_router(state, kind::remote, rtr::message_remote);
+    g_cfg.remote = nullptr;
+}
 
 // The registry's share: the lookups the fast path does for a burst of these frames and what
 // the pipeline does with each hit (a forward reads the registration, a heartbeat stamps its
@@ -450,6 +505,7 @@ BENCHMARK(BM_classify_only);
 BENCHMARK(BM_heartbeat)->Apply(sizes);
 BENCHMARK(BM_forward)->Apply(sizes);
 BENCHMARK(BM_unknown_recipient)->Apply(sizes);
+BENCHMARK(BM_forward_remote)->ArgNames({"clients", "nic_csum"})->Args({1000, 1})->Args({1000000, 1});
 BENCHMARK(BM_lookup_endpoints)->ArgNames({"clients"})->Arg(1000)->Arg(1000000)->Arg(10000000);
 BENCHMARK(BM_lookup_ids)->ArgNames({"clients"})->Arg(1000)->Arg(1000000)->Arg(10000000);
 

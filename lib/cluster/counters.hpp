@@ -44,4 +44,5 @@
     X(located, "Location answer taken from the home router") \
     X(remote_forwarded, "message for a remote Client ID forwarded by the control lcore (after a directory answer)") \
     X(remote_nowhere, "message for a Client ID registered on no router: answered Unknown Recipient") \
-    X(cache_invalidated, "location cache entry dropped: the owner answered Unknown Recipient")
+    X(cache_invalidated, "location cache entry dropped: the owner answered Unknown Recipient") \
+    X(resyncs, "every registration reported again: the Controlling Function registered the router anew")

@@ -17,6 +17,8 @@
 #include <rte_ether.h>
 #include <rte_hash_crc.h>
 
+#include "router/pipeline.hpp"
+
 namespace peregrine::cluster {
 
 class locations {
@@ -54,6 +56,8 @@ public:
                 return true;
         return false;
     }
+
+    void prefetch(uint32_t id) const { __builtin_prefetch(&cache_[slot_of(id)]); }
 
     hit find(uint32_t id, peer* p) const
     {
@@ -162,5 +166,30 @@ private:
     std::unique_ptr<std::atomic<uint64_t>[]> cache_;
     uint32_t mask_;
 };
+
+// The workers' answer for an Individual Message whose recipient their registry missed
+// (router::remote::locate): a peer's message is never forwarded again; a cached owner gets it;
+// alone (no peers), nothing is registered elsewhere; else the control lcore asks the directory.
+inline router::remote::where place(const locations& l, bool alone, uint32_t id, uint32_t src_ip_be,
+                                   router::remote_target* t)
+{
+    using where = router::remote::where;
+    if (l.is_peer(src_ip_be))
+        return where::from_peer;
+    locations::peer p;
+    switch (l.find(id, &p)) {
+    case locations::hit::peer:
+        t->next_hop = p.mac;
+        t->ip_be = p.ip_be;
+        t->port_be = p.port_be;
+        t->port_id = p.port_id;
+        return where::peer;
+    case locations::hit::nowhere:
+        return where::nowhere;
+    case locations::hit::none:
+        break;
+    }
+    return alone ? where::nowhere : where::ask;
+}
 
 } // namespace peregrine::cluster

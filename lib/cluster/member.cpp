@@ -63,6 +63,8 @@ void member::on_datagram(const uint8_t* d, std::size_t len, uint64_t now, lcore_
             st.count(drop::cluster_bad_message);
             return;
         }
+        if (len == lb::header_len)
+            ++probes_;
         for (std::size_t o = lb::header_len; o < len; o += lb::endpoint_len) {
             const lb::endpoint e = lb::rd_ep(d + o);
             if (e == p_.advertise || !e.ip_be)

@@ -64,6 +64,10 @@ public:
     const std::set<uint64_t>& peers() const { return peers_; }  // lb::key_of of each endpoint
     std::size_t queued() const { return latest_.size(); }  // reports waiting (one per Client ID)
     std::size_t in_flight() const { return in_flight_.size(); }
+    // Empty Serving Nodes heard: Peregrine's CF probes a node it has just registered anew, so
+    // one after the first Register says the CF forgot us (it restarted, or expired us): the
+    // caller reports its registrations again.
+    unsigned probes() const { return probes_; }
 
 private:
     struct report {
@@ -106,6 +110,7 @@ private:
     double tokens_ = 0;
     uint64_t last_fill_ = 0;
     std::set<uint64_t> peers_;
+    unsigned probes_ = 0;
 };
 
 } // namespace peregrine::cluster

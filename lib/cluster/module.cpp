@@ -54,23 +54,7 @@ void module::finish(const engine::burst_in& b, lcore_stats& st, uint64_t now, vo
 
 router::remote::where module::locate(uint32_t id, uint32_t src_ip_be, router::remote_target* t) const
 {
-    if (locs_->is_peer(src_ip_be))
-        return where::from_peer;
-    locations::peer p;
-    switch (locs_->find(id, &p)) {
-    case locations::hit::peer:
-        t->next_hop = p.mac;
-        t->ip_be = p.ip_be;
-        t->port_be = p.port_be;
-        t->port_id = p.port_id;
-        return where::peer;
-    case locations::hit::nowhere:
-        return where::nowhere;
-    case locations::hit::none:
-        break;
-    }
-    // Alone, this router is every ID's home: what its registry misses is registered nowhere.
-    return n_peers_.load(std::memory_order_relaxed) ? where::ask : where::nowhere;
+    return place(*locs_, n_peers_.load(std::memory_order_relaxed) == 0, id, src_ip_be, t);
 }
 
 void module::enter(engine::control_io& io, lcore_stats& st, uint64_t now)
@@ -134,14 +118,14 @@ void module::sync_peers()
     for (uint64_t k : now) {
         if (slots_.count(k) || free_slots_.empty())
             continue;
-        peer_slot ps{free_slots_.back(), {static_cast<uint32_t>(k >> 16), static_cast<uint16_t>(k)}, false};
+        peer_slot ps{free_slots_.back(), {static_cast<uint32_t>(k >> 16), static_cast<uint16_t>(k)}, false, {}};
         free_slots_.pop_back();
         locations::peer p;
         p.ip_be = ps.ep.ip_be;
         p.port_be = ps.ep.port_be;
         p.port_id = cfg_.out_port;
-        ps.ready = mac_of(p.ip_be, &p.mac);  // asks ARP if unknown
-        locs_->set_peer(ps.slot, p, ps.ready);
+        locs_->set_peer(ps.slot, p, false);  // a peer at once (is_peer), ready once its MAC is known
+        refresh_mac(ps);                      // asks ARP if unknown
         by_ip_[p.ip_be] = k;
         slots_[k] = ps;
     }
@@ -150,19 +134,26 @@ void module::sync_peers()
     peering_.set_peers(now, *st_);
 }
 
+bool module::refresh_mac(peer_slot& ps)
+{
+    locations::peer p;
+    p.ip_be = ps.ep.ip_be;
+    p.port_be = ps.ep.port_be;
+    p.port_id = cfg_.out_port;
+    const bool ready = mac_of(p.ip_be, &p.mac);
+    // Published when it becomes known or changes (a peer restarted with a new NIC).
+    if (ready && (!ps.ready || std::memcmp(&ps.mac, &p.mac, sizeof(p.mac)) != 0)) {
+        locs_->set_peer(ps.slot, p, true);
+        ps.ready = true;
+        ps.mac = p.mac;
+    }
+    return ps.ready;
+}
+
 void module::refresh_macs()
 {
-    for (auto& [k, ps] : slots_) {
-        locations::peer p;
-        p.ip_be = ps.ep.ip_be;
-        p.port_be = ps.ep.port_be;
-        p.port_id = cfg_.out_port;
-        const bool ready = mac_of(p.ip_be, &p.mac);
-        if (ready && (!ps.ready || locs_->generation(ps.slot) == 0)) {
-            locs_->set_peer(ps.slot, p, true);
-            ps.ready = true;
-        }
-    }
+    for (auto& [k, ps] : slots_)
+        refresh_mac(ps);
 }
 
 void module::control(rte_mbuf** m, unsigned n, uint64_t now, lcore_stats& st, engine::control_io& io)
@@ -176,6 +167,16 @@ void module::control(rte_mbuf** m, unsigned n, uint64_t now, lcore_stats& st, en
         if (v.ip->src_addr == cfg_.server_ip_be && v.udp->src_port == cfg_.server_port_be) {
             member_.on_datagram(v.data, v.len, now, st);
             sync_peers();
+            if (member_.probes() != probes_) {
+                // The CF registered us anew (restarted, or expired us): it forgot what we reported.
+                if (peering_.local()) {
+                    peering_.for_each_local([&](uint32_t id, const lb::endpoint& client) {
+                        member_.registered(id, client, now, st);
+                    });
+                    st.count(cls::resyncs);
+                }
+                probes_ = member_.probes();
+            }
         } else if (auto it = by_ip_.find(v.ip->src_addr); it != by_ip_.end()) {
             peering_.on_datagram(slots_.at(it->second).ep, v.data, v.len, now, st);
         } else {
@@ -218,8 +219,9 @@ void module::stop(const net::port_addr* ports, lcore_stats& st, const engine::sh
 void module::registered(uint32_t id, const router::endpoint& ep, uint64_t now, lcore_stats& st)
 {
     std::lock_guard lk(mu_);
-    member_.registered(id, lb::endpoint{ep.ip_be, ep.udp_port_be}, now, st);
-    peering_.registered(id, st);
+    const lb::endpoint client{ep.ip_be, ep.udp_port_be};
+    member_.registered(id, client, now, st);
+    peering_.registered(id, client, st);
 }
 
 void module::unregistered(uint32_t id, uint64_t now, lcore_stats& st)
@@ -243,7 +245,8 @@ void module::answer_unknown(rte_mbuf* m, uint32_t id)
 void module::deliver(rte_mbuf* m, uint32_t id, const lb::endpoint& owner)
 {
     auto it = slots_.find(lb::key_of(owner));
-    if (it == slots_.end() || !it->second.ready) {
+    // Its ARP answer may have come since the last refresh.
+    if (it == slots_.end() || !refresh_mac(it->second)) {
         // Not a peer (this router itself: it registered since the worker looked), or no MAC.
         rte_pktmbuf_free(m);
         st_->count(drop::cluster_peer_unresolved);

@@ -57,6 +57,7 @@ public:
     // router::remote.
     where locate(uint32_t id, uint32_t src_ip_be, router::remote_target* t) const override;
     bool is_peer(uint32_t ip_be) const override { return locs_->is_peer(ip_be); }
+    void prefetch(uint32_t id) const override { locs_->prefetch(id); }
     void resolve(rte_mbuf* m, uint32_t id, uint64_t now, lcore_stats& st, engine::control_io& io) override;
     void not_there(rte_mbuf* m, uint32_t id, lcore_stats& st) override;
 
@@ -64,6 +65,7 @@ public:
     const member& state() const { return member_; }
     const peering& peers() const { return peering_; }
     std::size_t held() const { return held_n_; }
+    const locations& cache() const { return *locs_; }
     std::mutex& mu() const { return mu_; }
     const config& conf() const { return cfg_; }
 
@@ -72,6 +74,7 @@ private:
         unsigned slot;
         lb::endpoint ep;  // advertised: its router endpoint
         bool ready;       // its MAC is published
+        rte_ether_addr mac;
     };
 
     // Sets the context of one control call (frames go out through io).
@@ -79,6 +82,7 @@ private:
     bool mac_of(uint32_t ip_be, rte_ether_addr* mac);
     bool send_to(uint32_t ip_be, uint16_t port_be, const uint8_t* d, std::size_t len);
     void sync_peers();
+    bool refresh_mac(peer_slot& ps);  // publishes its MAC once known or changed; true if ready
     void refresh_macs();
     void deliver(rte_mbuf* m, uint32_t id, const lb::endpoint& owner);
     void answer_unknown(rte_mbuf* m, uint32_t id);
@@ -95,6 +99,7 @@ private:
     std::atomic<unsigned> n_peers_{0};
     std::unordered_map<uint32_t, std::vector<rte_mbuf*>> held_;  // by Client ID
     std::size_t held_n_ = 0;
+    unsigned probes_ = 0;                         // member_.probes() when last seen
     uint64_t next_epoch_ = 0;
     engine::control_io* io_ = nullptr;  // during a control call
     lcore_stats* st_ = nullptr;

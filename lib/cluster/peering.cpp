@@ -22,12 +22,14 @@ std::size_t encode_locate(uint8_t* out, peer_type t, uint16_t req, uint16_t grou
 
 peering::peering(const peering_params& p, send_fn send, resolved_fn resolved)
     : p_(p), send_(std::move(send)), resolved_(std::move(resolved)), ack_tsc_(p.tsc_hz * p.ack_timeout_ms / 1000),
-      locate_tsc_(p.tsc_hz * p.locate_timeout_ms / 1000), req_(p.first_request_id), table_(std::make_unique<lb::table>())
+      locate_tsc_(p.tsc_hz * p.locate_timeout_ms / 1000), req_(p.first_request_id)
 {
-    lb::build(table_.get(), &p_.self, 1);
 }
 
-lb::endpoint peering::home(uint32_t id) const { return lb::pick(table_.get(), id_hash(id)); }
+lb::endpoint peering::home(uint32_t id) const
+{
+    return table_ ? lb::pick(table_.get(), id_hash(id)) : p_.self;  // alone: every ID's home
+}
 
 const lb::endpoint* peering::owner_of(uint32_t id) const
 {
@@ -51,18 +53,20 @@ void peering::set_peers(const std::set<uint64_t>& peers, lcore_stats& st)
         if (!(e == p_.self) && nodes.size() < lb::max_nodes)
             nodes.push_back(e);
     }
-    auto next = std::make_unique<lb::table>();
-    lb::build(next.get(), nodes.data(), static_cast<uint32_t>(nodes.size()));
-    std::unique_ptr<lb::table> prev = std::move(table_);
-    table_ = std::move(next);
-    routers_ = nodes.size();
-
+    std::unique_ptr<lb::table> next;
+    if (nodes.size() > 1) {
+        next = std::make_unique<lb::table>();
+        lb::build(next.get(), nodes.data(), static_cast<uint32_t>(nodes.size()));
+    }
     // Our clients whose home moved: the new home hears of them (about 1/N of them).
-    for (uint32_t id : local_) {
-        const uint32_t h = id_hash(id);
-        if (!(lb::pick(prev.get(), h) == lb::pick(table_.get(), h)) && out_set_.insert(id).second)
+    for (const auto& [id, client] : local_) {
+        const lb::endpoint before = home(id);
+        const lb::endpoint after = next ? lb::pick(next.get(), id_hash(id)) : p_.self;
+        if (!(before == after) && out_set_.insert(id).second)
             out_.push_back(id);
     }
+    table_ = std::move(next);
+    routers_ = nodes.size();
     // The share keeps what is still homed here and owned by a live router.
     std::set<uint64_t> live;
     for (const lb::endpoint& e : nodes)
@@ -86,10 +90,10 @@ void peering::set_peers(const std::set<uint64_t>& peers, lcore_stats& st)
     }
 }
 
-void peering::registered(uint32_t id, lcore_stats& st)
+void peering::registered(uint32_t id, const lb::endpoint& client, lcore_stats& st)
 {
     (void)st;
-    local_.insert(id);
+    local_[id] = client;
     if (out_set_.insert(id).second)
         out_.push_back(id);
 }

@@ -77,8 +77,8 @@ public:
     lb::endpoint home(uint32_t id) const;
     bool is_home(uint32_t id) const { return home(id) == p_.self; }
 
-    // This router's registry changed.
-    void registered(uint32_t id, lcore_stats& st);
+    // This router's registry changed (client: the client's endpoint, kept for for_each_local).
+    void registered(uint32_t id, const lb::endpoint& client, lcore_stats& st);
     void unregistered(uint32_t id, lcore_stats& st);
 
     // A datagram from the peer whose advertised endpoint is `from`.
@@ -100,6 +100,11 @@ public:
     std::size_t asking() const { return asking_.size(); }
     std::size_t queued() const { return out_.size(); }
     const lb::endpoint* owner_of(uint32_t id) const;
+    template <class F> void for_each_local(F&& f) const
+    {
+        for (const auto& [id, client] : local_)
+            f(id, client);
+    }
 
 private:
     struct flight {
@@ -129,9 +134,9 @@ private:
     resolved_fn resolved_;
     uint64_t ack_tsc_, locate_tsc_;
     uint16_t req_;
-    std::unique_ptr<lb::table> table_;  // Maglev over this router and its peers
+    std::unique_ptr<lb::table> table_;  // Maglev over this router and its peers; none when alone
     std::size_t routers_ = 1;
-    std::unordered_set<uint32_t> local_;                  // this router's registered IDs
+    std::unordered_map<uint32_t, lb::endpoint> local_;    // this router's registered IDs, their clients
     std::unordered_map<uint32_t, lb::endpoint> share_;    // id -> owner, for IDs homed here
     std::deque<uint32_t> out_;                            // IDs whose home is to hear (again)
     std::unordered_set<uint32_t> out_set_;

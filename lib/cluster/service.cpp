@@ -66,6 +66,38 @@ int cmd_peers(const char*, const char*, rte_tel_data* d)
         rte_tel_data_add_array_string(d, ep_str(static_cast<uint32_t>(k >> 16), static_cast<uint16_t>(k)).c_str());
     return 0;
 }
+// /peregrine/cluster/id,<ID>: where the directory puts a Client ID, as this router sees it.
+int cmd_id(const char*, const char* params, rte_tel_data* d)
+{
+    uint32_t id;
+    if (!engine::parse_client_id(params, &id))
+        return -EINVAL;
+    rte_tel_data_start_dict(d);
+    std::lock_guard<std::mutex> lk(*g.tel->mu);
+    if (!g.svc)
+        return -ENODEV;
+    const cluster::module& m = g.svc->mod();
+    std::lock_guard<std::mutex> lk2(m.mu());
+    const peering& p = m.peers();
+    const lb::endpoint h = p.home(id);
+    rte_tel_data_add_dict_u64(d, "client_id", id);
+    rte_tel_data_add_dict_string(d, "home", ep_str(h.ip_be, h.port_be).c_str());
+    rte_tel_data_add_dict_u64(d, "home_here", p.is_home(id));
+    if (const lb::endpoint* o = p.owner_of(id))
+        rte_tel_data_add_dict_string(d, "owner", ep_str(o->ip_be, o->port_be).c_str());
+    locations::peer c;
+    switch (m.cache().find(id, &c)) {
+    case locations::hit::peer:
+        rte_tel_data_add_dict_string(d, "cached", ep_str(c.ip_be, c.port_be).c_str());
+        break;
+    case locations::hit::nowhere:
+        rte_tel_data_add_dict_string(d, "cached", "nowhere");
+        break;
+    case locations::hit::none:
+        break;
+    }
+    return 0;
+}
 } // namespace
 
 service::service(const options& o, const config& c, const member_params& mp, const peering_params& pp)
@@ -97,6 +129,9 @@ void register_telemetry(const engine::telemetry_env* t)
     rte_telemetry_register_cmd("/peregrine/cluster", cmd_cluster,
                                "Cluster membership: the Controlling Function, registration, reports. No parameters");
     rte_telemetry_register_cmd("/peregrine/cluster/peers", cmd_peers, "The other serving nodes. No parameters");
+    rte_telemetry_register_cmd("/peregrine/cluster/id", cmd_id,
+                               "A Client ID's home router, owner (when homed here) and cache entry. Parameters: "
+                               "client ID, decimal or 0x-hex");
 }
 
 std::unique_ptr<engine::service> start(const options& o0, const engine::env& e, std::string* err, std::string* note)

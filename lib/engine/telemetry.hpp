@@ -61,6 +61,8 @@ rte_tel_data* new_dict();
 uint64_t ms_since(uint64_t now, uint64_t then);
 // "ip", "udp_port", "port_id" of an endpoint.
 void add_endpoint(rte_tel_data* d, uint32_t ip_be, uint16_t udp_port_be, uint16_t port_id);
+// A command's Client ID parameter: decimal or 0x-hexadecimal (never octal: "010" is ten).
+bool parse_client_id(const char* params, uint32_t* id);
 
 // The telemetry thread as an RCU reader (its own reader id) while it looks entries up.
 class rcu_reader {

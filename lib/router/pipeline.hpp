@@ -51,6 +51,8 @@ public:
     virtual ~remote() = default;
     // Workers.
     virtual where locate(uint32_t id, uint32_t src_ip_be, remote_target* t) const = 0;
+    // Starts bringing what locate(id) reads into the cache: a burst's misses overlap.
+    virtual void prefetch(uint32_t id) const = 0;
     virtual bool is_peer(uint32_t ip_be) const = 0;
     // The control lcore; each takes m. An Individual Message a worker could not place:
     virtual void resolve(rte_mbuf* m, uint32_t id, uint64_t now, lcore_stats& st, engine::control_io& io) = 0;

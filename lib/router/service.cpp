@@ -38,20 +38,15 @@ int cmd_router(const char*, const char*, rte_tel_data* d)
 // /peregrine/router/client,<id>: where a Client ID is registered.
 int cmd_client(const char*, const char* params, rte_tel_data* d)
 {
-    if (!params || !*params)
-        return -EINVAL;
-    char* end = nullptr;
-    // Decimal or 0x-hexadecimal; never octal ("010" is ten).
-    const bool hex = params[0] == '0' && (params[1] == 'x' || params[1] == 'X');
-    const unsigned long long id = std::strtoull(params, &end, hex ? 16 : 10);
-    if (*end != '\0' || id > UINT32_MAX)
+    uint32_t id;
+    if (!engine::parse_client_id(params, &id))
         return -EINVAL;
     rte_tel_data_start_dict(d);
     std::lock_guard<std::mutex> lk(*g.tel->mu);
     if (!g.svc)
         return -ENODEV;
     const engine::rcu_reader rd(*g.tel);
-    const entry* e = g.svc->reg().find_id(static_cast<uint32_t>(id));
+    const entry* e = g.svc->reg().find_id(id);
     rte_tel_data_add_dict_u64(d, "client_id", id);
     rte_tel_data_add_dict_u64(d, "registered", e != nullptr);
     if (e) {

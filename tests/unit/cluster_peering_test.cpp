@@ -143,7 +143,7 @@ TEST(ClusterPeering, AnnouncesToTheHomeAndLocateFindsTheOwner)
     for (uint32_t id = 1; id_homed.size() < 3; ++id)
         id_homed.emplace(lb::key_of(n.at(a).p->home(id)), id);
     for (auto& [h, id] : id_homed)
-        n.at(a).p->registered(id, n.at(a).st);
+        n.at(a).p->registered(id, {}, n.at(a).st);
     n.tick(1);
     n.tick(sec / 100);  // the pacing's first tokens
     for (auto& [h, id] : id_homed) {
@@ -198,7 +198,7 @@ TEST(ClusterPeering, RetransmitsThenGivesUpAndLocateTimesOut)
     while (!(n.at(a).p->home(id) == b))
         ++id;
     n.down.insert(lb::key_of(b));
-    n.at(a).p->registered(id, n.at(a).st);
+    n.at(a).p->registered(id, {}, n.at(a).st);
     for (uint64_t t = 1; t <= 4 * sec; t += sec / 10)
         n.tick(t);
     const lcore_stats& st = n.at(a).st;
@@ -276,7 +276,7 @@ TEST(ClusterPeering, ARouterLeavesItsEntriesArePurgedAndMovedClientsReannounced)
     uint32_t next = 1;
     for (const auto& e : {a, b, c})
         for (int i = 0; i < 300; ++i)
-            n.at(e).p->registered(next++, n.at(e).st);
+            n.at(e).p->registered(next++, {}, n.at(e).st);
     for (uint64_t t = 1; t < 2 * sec; t += sec / 10)
         n.tick(t);
     std::size_t total = 0;
