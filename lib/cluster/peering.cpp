@@ -47,6 +47,7 @@ bool peering::out(const lb::endpoint& to, const uint8_t* d, std::size_t len, lco
 
 void peering::set_peers(const std::set<uint64_t>& peers, lcore_stats& st)
 {
+    (void)st;
     std::vector<lb::endpoint> nodes{p_.self};
     for (uint64_t k : peers) {
         const lb::endpoint e{static_cast<uint32_t>(k >> 16), static_cast<uint16_t>(k)};
@@ -55,38 +56,77 @@ void peering::set_peers(const std::set<uint64_t>& peers, lcore_stats& st)
     }
     std::unique_ptr<lb::table> next;
     if (nodes.size() > 1) {
-        next = std::make_unique<lb::table>();
+        // A spare table when there is one: a 130 KB allocation right after many small frees
+        // costs glibc's consolidation of them (tens of ms after a mass expiry).
+        next = spare_ ? std::move(spare_) : std::make_unique<lb::table>();
         lb::build(next.get(), nodes.data(), static_cast<uint32_t>(nodes.size()));
     }
-    // Our clients whose home moved: the new home hears of them (about 1/N of them).
-    for (const auto& [id, client] : local_) {
-        const lb::endpoint before = home(id);
-        const lb::endpoint after = next ? lb::pick(next.get(), id_hash(id)) : p_.self;
-        if (!(before == after) && out_set_.insert(id).second)
-            out_.push_back(id);
-    }
+    // The walk compares each ID's home before the first change it has not finished with and
+    // after the last: a change in the middle of a walk starts it again from there.
+    if (!walking_)
+        from_ = std::move(table_);
+    else if (table_)
+        spare_ = std::move(table_);
     table_ = std::move(next);
     routers_ = nodes.size();
-    // The share keeps what is still homed here and owned by a live router.
-    std::set<uint64_t> live;
+    live_.clear();
     for (const lb::endpoint& e : nodes)
-        live.insert(lb::key_of(e));
-    for (auto it = share_.begin(); it != share_.end();) {
-        if (!is_home(it->first) || !live.count(lb::key_of(it->second))) {
-            it = share_.erase(it);
-            st.count(cls::dir_purged);
-        } else {
-            ++it;
-        }
-    }
-    // Announcements to a router that left are void; their IDs were queued again above.
+        live_.insert(lb::key_of(e));
+    walking_ = true;
+    local_bucket_ = share_bucket_ = 0;
+    local_buckets_ = local_.bucket_count();
+    share_buckets_ = share_.bucket_count();
+    // Announcements to a router that left are void; the walk queues their IDs again.
     for (auto it = flights_.begin(); it != flights_.end();) {
-        if (!live.count(lb::key_of(it->second.to))) {
+        if (!live_.count(lb::key_of(it->second.to))) {
             flight_of_.erase(it->second.id);
             it = flights_.erase(it);
         } else {
             ++it;
         }
+    }
+}
+
+void peering::walk(lcore_stats& st)
+{
+    if (!walking_)
+        return;
+    unsigned budget = walk_per_tick;
+    // Our clients whose home moved: the new home hears of them (about 1/N of them).
+    while (budget && local_bucket_ < local_.bucket_count()) {
+        if (local_.bucket_count() != local_buckets_) {  // rehashed since: again (a repeat is harmless)
+            local_bucket_ = 0;
+            local_buckets_ = local_.bucket_count();
+        }
+        for (auto it = local_.begin(local_bucket_); it != local_.end(local_bucket_); ++it, budget -= budget > 0) {
+            const uint32_t id = it->first;
+            const lb::endpoint before = from_ ? lb::pick(from_.get(), id_hash(id)) : p_.self;
+            if (!(before == home(id)) && out_set_.insert(id).second)
+                out_.push_back(id);
+        }
+        ++local_bucket_;
+    }
+    // The share keeps what is still homed here and owned by a live router.
+    std::vector<uint32_t> gone;
+    while (budget && share_bucket_ < share_.bucket_count()) {
+        if (share_.bucket_count() != share_buckets_) {
+            share_bucket_ = 0;
+            share_buckets_ = share_.bucket_count();
+        }
+        for (auto it = share_.begin(share_bucket_); it != share_.end(share_bucket_); ++it, budget -= budget > 0)
+            if (!is_home(it->first) || !live_.count(lb::key_of(it->second)))
+                gone.push_back(it->first);
+        ++share_bucket_;
+        for (uint32_t id : gone) {
+            share_.erase(id);
+            st.count(cls::dir_purged);
+        }
+        gone.clear();
+    }
+    if (local_bucket_ >= local_.bucket_count() && share_bucket_ >= share_.bucket_count()) {
+        walking_ = false;
+        if (from_)
+            spare_ = std::move(from_);
     }
 }
 
@@ -309,6 +349,7 @@ void peering::tick(uint64_t now, lcore_stats& st)
     }
     for (uint32_t id : gave_up)
         resolved_(id, answer::lost, lb::endpoint{});
+    walk(st);
     send_announcements(now, st);
 }
 
