@@ -25,7 +25,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 FUZZ_DIR=${FUZZ_DIR:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 SAN_DIR=${SAN_DIR:-build-san}
-SAN_TESTS=${SAN_TESTS:-e2e-router e2e-malformed e2e-session e2e-rudp e2e-inspect}
+SAN_TESTS=${SAN_TESTS:-e2e-router e2e-malformed e2e-session e2e-rudp e2e-inspect e2e-cluster}
 PYTHON=$(command -v python3 || echo /usr/bin/python3)
 
 passed=0

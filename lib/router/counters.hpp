@@ -15,7 +15,7 @@
     X(router_bad_source, "router datagram from a source no reply may go to")               \
     X(registry_full, "Register Client refused: registry at --max-clients")                 \
     X(router_inspect_drop, "router Individual Message a drop rule matched (docs/inspection.md)") \
-    X(router_rate_limited, "Register Client over --register-rate (its source) or --register-global-rate")
+    X(router_rate_limited, "Register Client (or, in a cluster, a message whose ID the directory must be asked for) over --register-rate (its source) or --register-global-rate")
 
 #define PG_ROUTER_COUNTERS(X)                                                               \
     X(register_rx, "Register Client received (handed to the control lcore)")               \

@@ -19,7 +19,8 @@ engine::option_section option_section(options& o)
         engine::integer("register-rate", "N", 0, 10'000'000,
                         "Register Clients per second from one source address that reach the\n"
                         "control lcore, bursts of 2N (default 10000; 0: unlimited); more are\n"
-                        "dropped on the worker, counted router_rate_limited",
+                        "dropped on the worker, counted router_rate_limited (in a cluster, with\n"
+                        "the messages whose ID the directory must be asked for)",
                         &o.register_rate),
         engine::integer("register-global-rate", "N", 0, 100'000'000,
                         "the same for all sources together (default 0: unlimited)",

@@ -50,9 +50,10 @@ PG_NOINLINE bool peer_unknown_recipient(const remote& r, rte_mbuf* m, const net:
 // An Individual Message whose recipient is not registered here, on a router of a cluster: sets
 // out and returns true when it is settled (forwarded to the peer the cache names, or handed to
 // the control lcore), false when it is to be answered Unknown Recipient.
-PG_NOINLINE bool place_remote(const remote& r, uint16_t router_port_be, const net::port_addr* ports, rte_mbuf* m,
-                              net::udp_view& v, uint32_t id, lcore_stats& st, outcome* out)
+PG_NOINLINE bool place_remote(const config& cfg, uint16_t router_port_be, const net::port_addr* ports, rte_mbuf* m,
+                              net::udp_view& v, uint32_t id, uint64_t now, lcore_stats& st, outcome* out)
 {
+    const remote& r = *cfg.remote;
     remote_target t;
     switch (r.locate(id, v.ip->src_addr, &t)) {
     case remote::where::peer: {
@@ -74,6 +75,12 @@ PG_NOINLINE bool place_remote(const remote& r, uint16_t router_port_be, const ne
         // Verified: the control lcore would ask the directory about a corrupt ID.
         if (!net::udp_cksum_ok(m, v)) {
             *out = {action::drop, 0, drop::udp_bad_cksum};
+            return true;
+        }
+        // A source's trips to the control lcore share one budget: a flood of messages to
+        // random IDs must not fill the control ring, nor turn into Locates to the peers.
+        if (!source_limiter::admits(cfg.register_limit, v.ip->src_addr, &now)) {
+            *out = {action::drop, 0, drop::router_rate_limited};
             return true;
         }
         *out = {action::control, 0, drop::count_};
@@ -288,7 +295,7 @@ void end_burst(const config& cfg, const registry& reg, lcore_stats& st, const ne
             continue;
         }
         if (PG_UNLIKELY(cfg.remote != nullptr) &&
-            place_remote(*cfg.remote, router_port_be, ports, m[i], v[i], ids[k], st, &out[i]))
+            place_remote(cfg, router_port_be, ports, m[i], v[i], ids[k], now, st, &out[i]))
             continue;
         // Unknown Recipient echoes the ID: verify first so a corrupt ID is never echoed.
         if (PG_UNLIKELY(!net::udp_cksum_ok(m[i], v[i]))) {

@@ -485,6 +485,36 @@ class ForwardingTest(unittest.TestCase):
         for c in self.clients:  # the clients' own registrations are untouched
             self.assertTrue(c.alive())
 
+    def test_6_a_flood_to_unknown_ids_is_bounded(self):
+        # Messages to random IDs from one source: each would cost the control lcore a Locate;
+        # the source's --register-rate budget (10,000/s, bursts of 20,000) caps them.
+        a = self.clients[0]
+        r = a.router
+        before = r.drops()['router_rate_limited']
+        asked0 = r.query('/peregrine/router')['message_asked']
+        s = self.fabric.socket()
+        self.addCleanup(s.close)
+        s.setblocking(False)
+        t0 = time.monotonic()
+        sent = 0
+        while sent < 60000 and time.monotonic() - t0 < 3.0:
+            try:
+                s.sendto(pkt_message(random.getrandbits(32), b'x'), r.server)
+                sent += 1
+            except BlockingIOError:
+                time.sleep(0.001)
+        took = time.monotonic() - t0
+        limited = wait_for(lambda: r.drops()['router_rate_limited'] - before, 3.0)
+        asked = r.query('/peregrine/router')['message_asked'] - asked0
+        print('\n  %d messages to random IDs in %.2f s: %d asked of the directory, %d rate-limited' %
+              (sent, took, asked, limited))
+        self.assertLessEqual(asked, 20000 + 10000 * (took + 1) + 100, 'over the source budget')
+        if sent / took > 15000:  # the generator outran the budget: some must have been refused
+            self.assertGreater(limited, 0)
+        self.assertTrue(a.alive(), self.context())
+        self.assertTrue(wait_for(lambda: r.query('/peregrine/cluster')['asking'] == 0, 3.0),
+                        'questions never ended: %r' % r.query('/peregrine/cluster'))
+
     def test_9_a_killed_routers_clients_rehome_and_are_reachable(self):
         dead = self.r[2]
         orphans = [c for c in self.clients if c.router is dead]
@@ -535,6 +565,13 @@ class ForwardingTest(unittest.TestCase):
                              self.where(n) + self.context())
             self.assertEqual(self.send_until(n, o, b'thanks'), pkt_message(o.cid, b'thanks'),
                              self.where(o) + self.context())
+
+
+    def test_zz_every_engine_stops_cleanly(self):
+        # SIGTERM: exit 0 (under the sanitized build, also no leak: held messages are freed).
+        for e in self.engines:
+            if e.proc and e.proc.poll() is None:
+                self.assertEqual(e.stop(), 0, '%s\n%s' % (e.ip, e.context(30)))
 
 
 class UnreachableServerTest(unittest.TestCase):
