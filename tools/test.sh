@@ -14,7 +14,7 @@
 #
 #   sudo tools/test.sh
 #
-# Environment: BUILD_DIR (build), FUZZ_DIR (build-fuzz), FUZZ_SECONDS (30), NO_FUZZ=1 (skip
+# Environment: BUILD_DIR (build), FUZZ_DIR (build-fuzz), FUZZ_SECONDS (20), NO_FUZZ=1 (skip
 # step 3), MESON_TEST_ARGS (extra arguments for meson test, e.g. "--suite e2e"), SAN_DIR
 # (build-san), SAN_TESTS (the e2e tests of step 2b), NO_SAN=1 (skip step 2b).
 set -uo pipefail
@@ -23,7 +23,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 BUILD_DIR=${BUILD_DIR:-build}
 FUZZ_DIR=${FUZZ_DIR:-build-fuzz}
-FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 SAN_DIR=${SAN_DIR:-build-san}
 SAN_TESTS=${SAN_TESTS:-e2e-router e2e-malformed e2e-session e2e-rudp e2e-inspect e2e-cluster}
 PYTHON=$(command -v python3 || echo /usr/bin/python3)

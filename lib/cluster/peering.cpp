@@ -168,7 +168,9 @@ void peering::send_announcements(uint64_t now, lcore_stats& st)
         if (to == p_.self) {
             // Our own share: no message.
             auto it = share_.find(id);
-            if (here)
+            if (here && it == share_.end() && share_.size() >= p_.max_share)
+                st.count(drop::cluster_share_full);  // as a peer's Update would be
+            else if (here)
                 share_[id] = p_.self;
             else if (it != share_.end() && it->second == p_.self)
                 share_.erase(it);

@@ -38,6 +38,7 @@
     X(originated, "frame built and sent by the control lcore")                            \
     X(retransmitted, "message sent again after 1 s without an Ack")                        \
     X(ack_timeout, "no Ack after every try: peer marked unhealthy")                       \
+    X(probes_sent, "liveness probe (Serving Nodes listing only the node) sent to a proven serving node") \
     X(expired, "serving node or call controller registration expired")                    \
     X(alloc_failed, "no mbuf for an outgoing message (retried on the next timer)")        \
     X(proven, "serving node or call controller proven: it Acked one of our messages")     \

@@ -20,6 +20,12 @@ engine::option_section option_section(options& o)
                         "a serving node or call controller registration expires S seconds after\n"
                         "its last Register, [1, 86400] (default 120, as the origin)",
                         &o.expiry_s),
+        engine::integer("lb-probe", "S", 0, 3600,
+                        "every S seconds, a proven serving node is sent a Serving Nodes that\n"
+                        "lists only itself (changes nothing) and taken out if 3 tries, 1 s\n"
+                        "apart, go unAcked: a dead router is found in S + 3 s, not at its\n"
+                        "expiry (default 10; 0: off, as the origin)",
+                        &o.probe_s),
         engine::flag("lb-answer-no-node",
                      "with no serving node live, answer Request Serving Node with 0.0.0.0:0\n"
                      "(default: no answer, as the origin; its clients take any answer as\n"

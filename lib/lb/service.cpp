@@ -34,6 +34,7 @@ int cmd_lb(const char*, const char*, rte_tel_data* d)
     rte_tel_data_add_dict_u64(d, "udp_port", g.svc->opts().port);
     rte_tel_data_add_dict_string(d, "policy", policy_name(g.svc->opts().policy));
     rte_tel_data_add_dict_u64(d, "expiry_s", g.svc->opts().expiry_s);
+    rte_tel_data_add_dict_u64(d, "probe_s", g.svc->opts().probe_s);
     rte_tel_data_add_dict_u64(d, "answer_no_node", g.svc->opts().answer_no_node);
     rte_tel_data_add_dict_u64(d, "answer_unvalidated", g.svc->opts().answer_unvalidated);
     engine::add_named(d, lbc_name, s.lb);
@@ -136,6 +137,7 @@ service::service(const options& o, const engine::env& e) : opt_(o)
     lp.rcu = e.ctx->rcu;
     lp.tsc_hz = rte_get_tsc_hz();
     lp.expiry_s = o.expiry_s;
+    lp.probe_s = o.probe_s;
     state_ = std::make_unique<state>(cfg_, e.ctx->ports, lp);
     mod_ = std::make_unique<lb::module>(cfg_, *state_);
 }
@@ -148,7 +150,7 @@ service::~service()
 std::string service::describe() const
 {
     return "load balancer on UDP " + std::to_string(opt_.port) + ", policy " +
-           policy_name(opt_.policy) + ", expiry " + std::to_string(opt_.expiry_s) + " s";
+           policy_name(opt_.policy) + ", expiry " + std::to_string(opt_.expiry_s) + " s, probe " + std::to_string(opt_.probe_s) + " s";
 }
 
 void register_telemetry(const engine::telemetry_env* t)

@@ -581,6 +581,20 @@ void state::tick(uint64_t now, lcore_stats& st)
 
     if (now >= next_sweep_) {
         next_sweep_ = now + p_.tsc_hz / sweep_hz;
+        // Liveness: a node that Acks nothing for 3 tries is taken out above (ack_timeout), in
+        // probe_s + 3 s instead of its expiry. The probe lists only the node itself, which a
+        // serving node skips: no change, one Ack.
+        if (p_.probe_s) {
+            for (auto& [k, n] : nodes_) {
+                if (!n.proven || now - std::max(n.probed, n.registered) < p_.probe_s * p_.tsc_hz)
+                    continue;
+                n.probed = now;
+                uint8_t b[header_len + endpoint_len];
+                send_new(n, peer_kind::serving_node, b, encode_serving_nodes(b, next_request(), &n.advertised, 1),
+                         now, st);
+                st.count(lbc::probes_sent);
+            }
+        }
         std::vector<uint64_t> old_nodes, old_ctl;
         for (const auto& [k, n] : nodes_)
             if (static_cast<int64_t>(now - n.registered) > static_cast<int64_t>(expiry_tsc_))

@@ -54,6 +54,7 @@ struct state_params {
     rte_rcu_qsbr* rcu = nullptr;      // the workers' QSBR variable (table grace periods)
     uint64_t tsc_hz = 0;
     uint64_t expiry_s = 120;          // NOTES.md: registrations expire 120 s after registering
+    uint64_t probe_s = 0;             // liveness probe of each proven serving node (0: none)
     uint64_t ack_timeout_ms = 1000;   // NOTES.md: senders wait 1 s for the Ack...
     unsigned tries = 3;               // ...and try 3 times
     uint32_t max_registrations = 1u << 20;
@@ -67,6 +68,7 @@ struct peer {
     uint16_t port_id = 0;   // ethdev port it registered through
     rte_ether_addr next_hop{};  // source MAC of that frame: the peer or its gateway
     uint64_t registered = 0;    // TSC of the last Register
+    uint64_t probed = 0;        // TSC of the last liveness probe (Serving Nodes listing itself)
     uint32_t registrations = 0; // serving node: (group, user) registrations it reported
     uint32_t recent = 0;        // serving node: least-loaded assignments within assign_window_s
     uint32_t calls = 0;         // call controller: calls assigned to it

@@ -288,7 +288,9 @@ class ForwardingTest(unittest.TestCase):
         f = cls.fabric
         cls.cf_ip = f.hosts[10]
         cls.server_args = ['--lb-server', '%s:%d' % (cls.cf_ip, LB_PORT), '--lb-reregister', '1']
-        cls.cf = FabricEngine(f, cls.cf_ip, ['--lb-expiry', '3'])
+        # The CF finds a dead router by its liveness probe (every 1 s here, 10 s by default),
+        # not by its expiry (120 s, the origin's).
+        cls.cf = FabricEngine(f, cls.cf_ip, ['--lb-probe', '1'])
         cls.r = [FabricEngine(f, f.hosts[11 + i], cls.server_args) for i in range(3)]
         cls.engines = [cls.cf] + cls.r
         cls.clients = []
@@ -390,6 +392,7 @@ class ForwardingTest(unittest.TestCase):
             self.assertEqual(c['routers'], 3, c)
             self.assertEqual(c['dir_lost'], 0, c)
             self.assertEqual(c['dir_acked'], c['dir_updates_sent'] + c['dir_removals_sent'], c)
+            self.assertEqual(c['resyncs'], 0, 'the CF never forgot it: %r' % c)
             self.assertEqual(r.drops()['cluster_locate_lost'], 0)
         # Every registration (the extra clients of the set-up too) is in exactly one share.
         cs = [r.query('/peregrine/cluster') for r in self.r]
@@ -471,7 +474,7 @@ class ForwardingTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: want <= regs(self.cf), 5.0), (want, regs(self.cf)))
         old = self.cf
         old.kill()
-        cf = FabricEngine(self.fabric, self.cf_ip, ['--lb-expiry', '3'])
+        cf = FabricEngine(self.fabric, self.cf_ip, ['--lb-probe', '1'])
         self.engines.append(cf)
         type(self).cf = cf
         t0 = time.monotonic()
@@ -547,6 +550,7 @@ class ForwardingTest(unittest.TestCase):
         for r in live:
             c = r.query('/peregrine/cluster')
             self.assertEqual(c['routers'], 2, c)
+        self.assertGreaterEqual(self.cf.query('/peregrine/lb')['ack_timeout'], 1, 'not found by the probe')
         # Restarted, it rejoins: a client registered on it is reachable from the others.
         again = FabricEngine(self.fabric, dead.ip, self.server_args)
         self.engines.append(again)

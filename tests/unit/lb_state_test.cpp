@@ -59,7 +59,7 @@ protected:
         EXPECT_EQ(rte_mempool_in_use_count(pool()), in_use) << "mbuf leak";
     }
 
-    void make(bool least_loaded = false, uint32_t max_registrations = 1u << 20)
+    void make(bool least_loaded = false, uint32_t max_registrations = 1u << 20, uint64_t probe_s = 0)
     {
         s.reset();
         cfg.pol = least_loaded ? policy::least_loaded : policy::maglev;
@@ -67,6 +67,7 @@ protected:
         p.pool = pool();
         p.tsc_hz = hz;
         p.max_registrations = max_registrations;
+        p.probe_s = probe_s;
         s = std::make_unique<state>(cfg, ports, p);
     }
 
@@ -278,6 +279,51 @@ TEST_F(LbState, RetransmitsEverySecondThenMarksTheNodeUnhealthy)
     EXPECT_EQ(rd_ep(r3[0].payload.data() + 3), node(0).pub());
     EXPECT_EQ(cfg.current.load()->n_nodes, 1u);
     EXPECT_EQ(cfg.current.load()->nodes[0], node(1).pub());
+}
+
+TEST_F(LbState, LivenessProbeFindsADeadNodeLongBeforeItsExpiry)
+{
+    make(false, 1u << 20, 10);
+    ack_all(add_node(0), {node(0)});
+    ack_all(add_node(1), {node(0), node(1)});
+    s->tick(now + 9 * sec, st);
+    EXPECT_TRUE(out().empty()) << "nothing before 10 s";
+    s->tick(now + 10 * sec, st);
+    auto p = out();
+    ASSERT_EQ(p.size(), 2u) << "one probe per proven node";
+    for (const auto& x : p) {
+        EXPECT_EQ(x.t(), 9) << "Serving Nodes";
+        ASSERT_EQ(listed(x).size(), 1u);
+        EXPECT_EQ(listed(x)[0], x.to == node(0).sender() ? node(0).pub() : node(1).pub()) << "listing only itself";
+    }
+    EXPECT_EQ(c(lbc::probes_sent), 2u);
+    // Node 1 Acks; node 0 is dead.
+    for (const auto& x : p)
+        if (x.to == node(1).sender())
+            recv(node(1), ack(x.req()));
+    out();
+    for (uint64_t t = 11; t <= 13; ++t)
+        s->tick(now + t * sec, st);
+    EXPECT_EQ(c(lbc::ack_timeout), 1u);
+    EXPECT_EQ(s->serving_nodes().size(), 1u) << "node 0 out 13 s after its last Register, not 120";
+    EXPECT_EQ(s->serving_nodes().count(key_of(node(1).sender())), 1u);
+    // A node that keeps re-registering is never probed.
+    out();
+    const uint64_t base = now;
+    for (uint64_t t = 14; t <= 60; t += 2) {
+        now = base + t * sec;
+        recv(node(1), reg(type::register_serving_node, uint16_t(100 + t), node(1).pub()));
+        s->tick(now, st);
+        ack_all(out(), {node(1)});  // a live node Acks what it is sent
+    }
+    EXPECT_EQ(c(lbc::probes_sent), 2u);
+    EXPECT_EQ(s->serving_nodes().size(), 1u);
+    // Once it stops, probed 10 s after its last Register.
+    s->tick(now + 10 * sec, st);
+    const auto last = out();
+    ASSERT_EQ(last.size(), 1u);
+    EXPECT_EQ(c(lbc::probes_sent), 3u);
+    EXPECT_EQ(listed(last[0]), std::vector<endpoint>{node(1).pub()});
 }
 
 TEST_F(LbState, ExpiryRemovesAndNotifies)
