@@ -112,21 +112,20 @@ void module::sync_peers()
         }
         locs_->clear_peer(it->second.slot);  // entries cached for it are void
         free_slots_.push_back(it->second.slot);
-        by_ip_.erase(it->second.ep.ip_be);
+        by_ip_.erase(it->second.p.ip_be);
         it = slots_.erase(it);
     }
     for (uint64_t k : now) {
         if (slots_.count(k) || free_slots_.empty())
             continue;
-        peer_slot ps{free_slots_.back(), {static_cast<uint32_t>(k >> 16), static_cast<uint16_t>(k)}, false, {}};
+        peer_slot ps{free_slots_.back(), {}, false};
         free_slots_.pop_back();
-        locations::peer p;
-        p.ip_be = ps.ep.ip_be;
-        p.port_be = ps.ep.port_be;
-        p.port_id = cfg_.out_port;
-        locs_->set_peer(ps.slot, p, false);  // a peer at once (is_peer), ready once its MAC is known
-        refresh_mac(ps);                      // asks ARP if unknown
-        by_ip_[p.ip_be] = k;
+        ps.p.ip_be = static_cast<uint32_t>(k >> 16);
+        ps.p.port_be = static_cast<uint16_t>(k);
+        ps.p.port_id = cfg_.out_port;
+        locs_->set_peer(ps.slot, ps.p, false);  // a peer at once (is_peer), ready once its MAC is known
+        refresh_mac(ps);                         // asks ARP if unknown
+        by_ip_[ps.p.ip_be] = k;
         slots_[k] = ps;
     }
     known_ = now;
@@ -136,16 +135,12 @@ void module::sync_peers()
 
 bool module::refresh_mac(peer_slot& ps)
 {
-    locations::peer p;
-    p.ip_be = ps.ep.ip_be;
-    p.port_be = ps.ep.port_be;
-    p.port_id = cfg_.out_port;
-    const bool ready = mac_of(p.ip_be, &p.mac);
+    rte_ether_addr mac;
     // Published when it becomes known or changes (a peer restarted with a new NIC).
-    if (ready && (!ps.ready || std::memcmp(&ps.mac, &p.mac, sizeof(p.mac)) != 0)) {
-        locs_->set_peer(ps.slot, p, true);
+    if (mac_of(ps.p.ip_be, &mac) && (!ps.ready || !rte_is_same_ether_addr(&ps.p.mac, &mac))) {
+        ps.p.mac = mac;
         ps.ready = true;
-        ps.mac = p.mac;
+        locs_->set_peer(ps.slot, ps.p, true);
     }
     return ps.ready;
 }
@@ -178,7 +173,7 @@ void module::control(rte_mbuf** m, unsigned n, uint64_t now, lcore_stats& st, en
                 probes_ = member_.probes();
             }
         } else if (auto it = by_ip_.find(v.ip->src_addr); it != by_ip_.end()) {
-            peering_.on_datagram(slots_.at(it->second).ep, v.data, v.len, now, st);
+            peering_.on_datagram(slots_.at(it->second).ep(), v.data, v.len, now, st);
         } else {
             st.count(drop::cluster_not_server);  // a peer removed since the worker looked
         }
@@ -252,25 +247,12 @@ void module::deliver(rte_mbuf* m, uint32_t id, const lb::endpoint& owner)
         st_->count(drop::cluster_peer_unresolved);
         return;
     }
+    const locations::peer& p = it->second.p;
     locs_->cache(id, it->second.slot);
-    locations::peer p;
-    if (locs_->find(id, &p) != locations::hit::peer) {
-        rte_pktmbuf_free(m);
-        st_->count(drop::cluster_peer_unresolved);
-        return;
-    }
     net::udp_view v;
-    const net::port_addr& in = io_->ports[m->port];
-    net::classify(m, in, &v);
-    const net::port_addr& o = io_->ports[p.port_id];
-    net::forward_target f;
-    f.next_hop = p.mac;
-    f.src_mac = o.mac;
-    f.src_ip_be = o.ip_be;
-    f.dst_ip_be = p.ip_be;
-    f.src_port_be = v.udp->dst_port;  // our router port, which it arrived at
-    f.dst_port_be = p.port_be;
-    net::forward(v, f);
+    net::classify(m, io_->ports[m->port], &v);
+    // From our router port, which it arrived at.
+    net::forward_from(v, io_->ports[p.port_id], p.mac, p.ip_be, v.udp->dst_port, p.port_be);
     m->port = p.port_id;
     io_->send(m);
     st_->count(cls::remote_forwarded);

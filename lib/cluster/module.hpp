@@ -72,9 +72,9 @@ public:
 private:
     struct peer_slot {
         unsigned slot;
-        lb::endpoint ep;  // advertised: its router endpoint
-        bool ready;       // its MAC is published
-        rte_ether_addr mac;
+        locations::peer p;  // its advertised router endpoint, our port towards it, its MAC
+        bool ready;         // p.mac is known and published
+        lb::endpoint ep() const { return {p.ip_be, p.port_be}; }
     };
 
     // Sets the context of one control call (frames go out through io).

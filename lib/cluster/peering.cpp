@@ -24,6 +24,7 @@ peering::peering(const peering_params& p, send_fn send, resolved_fn resolved)
     : p_(p), send_(std::move(send)), resolved_(std::move(resolved)), ack_tsc_(p.tsc_hz * p.ack_timeout_ms / 1000),
       locate_tsc_(p.tsc_hz * p.locate_timeout_ms / 1000), req_(p.first_request_id)
 {
+    live_.insert(lb::key_of(p_.self));
 }
 
 lb::endpoint peering::home(uint32_t id) const
@@ -68,7 +69,6 @@ void peering::set_peers(const std::set<uint64_t>& peers, lcore_stats& st)
     else if (table_)
         spare_ = std::move(table_);
     table_ = std::move(next);
-    routers_ = nodes.size();
     live_.clear();
     for (const lb::endpoint& e : nodes)
         live_.insert(lb::key_of(e));

@@ -99,7 +99,7 @@ public:
     void tick(uint64_t now, lcore_stats& st);
 
     // ---- reads (telemetry, tests) ----
-    std::size_t routers() const { return routers_; }
+    std::size_t routers() const { return live_.size(); }
     std::size_t share() const { return share_.size(); }
     std::size_t local() const { return local_.size(); }
     std::size_t in_flight() const { return flights_.size(); }
@@ -148,7 +148,6 @@ private:
     bool walking_ = false;
     std::set<uint64_t> live_;  // this router and its peers
     std::size_t local_bucket_ = 0, local_buckets_ = 0, share_bucket_ = 0, share_buckets_ = 0;
-    std::size_t routers_ = 1;
     std::unordered_map<uint32_t, lb::endpoint> local_;    // this router's registered IDs, their clients
     std::unordered_map<uint32_t, lb::endpoint> share_;    // id -> owner, for IDs homed here
     std::deque<uint32_t> out_;                            // IDs whose home is to hear (again)

@@ -1,7 +1,8 @@
-#include <cstdlib>
 #include "engine/telemetry.hpp"
 
 #include <arpa/inet.h>
+
+#include <cstdlib>
 
 #include <rte_cycles.h>
 

@@ -150,7 +150,8 @@ service::~service()
 std::string service::describe() const
 {
     return "load balancer on UDP " + std::to_string(opt_.port) + ", policy " +
-           policy_name(opt_.policy) + ", expiry " + std::to_string(opt_.expiry_s) + " s, probe " + std::to_string(opt_.probe_s) + " s";
+           policy_name(opt_.policy) + ", expiry " + std::to_string(opt_.expiry_s) + " s, probe " +
+           std::to_string(opt_.probe_s) + " s";
 }
 
 void register_telemetry(const engine::telemetry_env* t)

@@ -140,4 +140,18 @@ inline void forward(udp_view& v, const forward_target& t)
     std::memcpy(&udp->src_port, &new_ports, sizeof(new_ports));
 }
 
+// forward() out of port o: the port's MAC and address become the source.
+inline void forward_from(udp_view& v, const port_addr& o, const rte_ether_addr& next_hop, uint32_t dst_ip_be,
+                         uint16_t src_port_be, uint16_t dst_port_be)
+{
+    forward_target t;
+    t.next_hop = next_hop;
+    t.src_mac = o.mac;
+    t.src_ip_be = o.ip_be;
+    t.dst_ip_be = dst_ip_be;
+    t.src_port_be = src_port_be;
+    t.dst_port_be = dst_port_be;
+    forward(v, t);
+}
+
 } // namespace peregrine::net

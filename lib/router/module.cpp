@@ -43,12 +43,12 @@ void module::control(rte_mbuf** m, unsigned n, uint64_t now, lcore_stats& st, en
         const uint8_t t = v.data[0];
         if (PG_UNLIKELY(t != static_cast<uint8_t>(type::register_client))) {
             const uint32_t id = read_id(v.data + 1);
-            if (!remote_)
+            if (!cfg_.remote)
                 rte_pktmbuf_free(m[i]);
             else if (t == static_cast<uint8_t>(type::message))
-                remote_->resolve(m[i], id, now, st, io);
+                cfg_.remote->resolve(m[i], id, now, st, io);
             else
-                remote_->not_there(m[i], id, st);
+                cfg_.remote->not_there(m[i], id, st);
             continue;
         }
         registered what;

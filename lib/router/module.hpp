@@ -27,18 +27,13 @@ public:
     // Who hears registrations and their ends (nullptr: nobody). Before the module runs.
     void set_listener(registration_listener* l) { listener_ = l; }
     // Where IDs registered on other routers live (nullptr: nowhere else). Before the module runs.
-    void set_remote(remote* r)
-    {
-        remote_ = r;
-        cfg_.remote = r;
-    }
+    void set_remote(remote* r) { cfg_.remote = r; }
 
 private:
     config& cfg_;
     registry& reg_;
     unsigned sweep_budget_;  // slots visited per 1 ms tick
     registration_listener* listener_ = nullptr;
-    remote* remote_ = nullptr;
 };
 
 } // namespace peregrine::router

@@ -53,20 +53,11 @@ PG_NOINLINE bool peer_unknown_recipient(const remote& r, rte_mbuf* m, const net:
 PG_NOINLINE bool place_remote(const config& cfg, uint16_t router_port_be, const net::port_addr* ports, rte_mbuf* m,
                               net::udp_view& v, uint32_t id, uint64_t now, lcore_stats& st, outcome* out)
 {
-    const remote& r = *cfg.remote;
     remote_target t;
-    switch (r.locate(id, v.ip->src_addr, &t)) {
+    switch (cfg.remote->locate(id, v.ip->src_addr, &t)) {
     case remote::where::peer: {
         // Unchanged, as to a local recipient: the seeds' router-to-router form.
-        const net::port_addr& o = ports[t.port_id];
-        net::forward_target f;
-        f.next_hop = t.next_hop;
-        f.src_mac = o.mac;
-        f.src_ip_be = o.ip_be;
-        f.dst_ip_be = t.ip_be;
-        f.src_port_be = router_port_be;
-        f.dst_port_be = t.port_be;
-        net::forward(v, f);
+        net::forward_from(v, ports[t.port_id], t.next_hop, t.ip_be, router_port_be, t.port_be);
         out->port = t.port_id;
         st.count(rtr::message_remote);
         return true;
@@ -281,15 +272,7 @@ void end_burst(const config& cfg, const registry& reg, lcore_stats& st, const ne
         }
         if (PG_LIKELY(e != nullptr)) {
             // Forwarded unchanged (type byte and ID included), as the origin router does.
-            const net::port_addr& o = ports[e->port_id];
-            net::forward_target t;
-            t.next_hop = e->next_hop;
-            t.src_mac = o.mac;
-            t.src_ip_be = o.ip_be;
-            t.dst_ip_be = e->ip_be;
-            t.src_port_be = router_port_be;
-            t.dst_port_be = e->udp_port_be;
-            net::forward(v[i], t);
+            net::forward_from(v[i], ports[e->port_id], e->next_hop, e->ip_be, router_port_be, e->udp_port_be);
             out[i].port = e->port_id;
             ++forwarded;
             continue;

@@ -29,7 +29,7 @@ struct config {
     // Register Client rates per source and in all (workers share it, lock-free), or nullptr.
     source_limiter* register_limit = nullptr;
     // Where IDs registered on other routers of a cluster live (lib/cluster), or nullptr.
-    const class remote* remote = nullptr;
+    class remote* remote = nullptr;
 };
 
 // A router of a cluster: where a Client ID that is not registered here lives. Implemented by
