@@ -5,7 +5,9 @@ a namespace (the e2e harness), then from the namespace
   - LEKT: heartbeat round trips on an established connection (the control lcore's epoll server);
   - registrations: Register Client round trips, one at a time (worker -> control ring ->
     registry -> reply), and the rate with W in flight (W sockets, each waiting for its answer).
-Medians and p99 in microseconds; run it once per configuration and compare:
+Medians and p99 in microseconds, and the share of the control lcore's CPU that a spinning thread
+gets while the engine idles (cpu0_share_idle: 1.0 means the idle control lcore costs nothing);
+run it once per configuration and compare:
 
   perf/control_latency.py                                  # the default (--control-sleep 1000)
   perf/control_latency.py --engine-arg=--control-sleep=0   # a busy-polling control lcore
@@ -38,6 +40,26 @@ def summary(us):
     return {'median_us': round(statistics.median(us), 1), 'p99_us': round(pct(us, 0.99), 1), 'n': len(us)}
 
 
+def cpu_share(cpu, seconds=2.0):
+    """The share of CPU `cpu` that a spinning thread pinned there gets: 1.0 when nothing else
+    wants that CPU (what an idle control lcore should cost), about 0.5 beside a busy poller."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        os.sched_setaffinity(0, {cpu})
+        t0, c0 = time.monotonic(), time.process_time()
+        while time.monotonic() - t0 < seconds:
+            pass
+        os.write(w, ('%f' % ((time.process_time() - c0) / (time.monotonic() - t0))).encode())
+        os._exit(0)
+    os.close(w)
+    share = float(os.read(r, 64) or b'0')
+    os.close(r)
+    os.waitpid(pid, 0)
+    return round(share, 3)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--engine-arg', action='append', default=[], help='extra engine option (repeatable)')
@@ -46,12 +68,13 @@ def main():
     ap.add_argument('--registrations', type=int, default=20000, help='registrations for the rate (default 20000)')
     a = ap.parse_args()
     os.environ.setdefault('PEREGRINE', os.path.join(ROOT, 'build', 'src', 'peregrine'))
-    eng = h.Engine(app=a.engine_arg)
+    eng = h.Engine(app=a.engine_arg, cpu_qos=True)  # the engine's defaults, its CPU's resume latency too
     out = {'engine_args': a.engine_arg}
     try:
         eng.start()
         eng.ns_run(['ping', '-c', '3', '-W', '2', eng.ip], check=False)  # ARP
         time.sleep(0.5)  # an idle spell: the sleep has reached its ceiling
+        out['cpu0_share_idle'] = cpu_share(0)  # the control lcore's CPU (-l 0-1), engine idle
         p = eng.ns_run(['ping', '-c', str(a.count), '-i', '0.01', '-W', '2', eng.ip], check=False)
         rtts = [float(x) * 1000 for x in re.findall(r'time=([\d.]+) ms', p.stdout)]
         out['ping'] = summary(rtts)

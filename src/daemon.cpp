@@ -26,6 +26,7 @@
 #include <rte_ring.h>
 
 #include "common/rcu.hpp"
+#include "engine/resume_latency.hpp"
 #include "exception/tap.hpp"
 #include "modules.hpp"
 #include "net/format.hpp"
@@ -352,6 +353,19 @@ void init_log()
         logtype = RTE_LOGTYPE_USER1;
 }
 
+namespace {
+// The CPUs the control lcore (the main lcore) may run on.
+std::vector<unsigned> control_cpus()
+{
+    std::vector<unsigned> cpus;
+    const rte_cpuset_t set = rte_lcore_cpuset(rte_get_main_lcore());
+    for (unsigned c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &set))
+            cpus.push_back(c);
+    return cpus;
+}
+} // namespace
+
 // The control lcore: data-plane duties every iteration, stats and link state on timers.
 void run(app& a, engine::control& ctl)
 {
@@ -376,7 +390,16 @@ void run(app& a, engine::control& ctl)
             link_up[i] = l.link_status;
         }
     };
-    engine::run_control(ctl, a.stats[a.n_stats - 1], std::max(a.opt.idle_sleep_us, a.opt.control_sleep_us),
+    const uint32_t max_sleep_us = std::max(a.opt.idle_sleep_us, a.opt.control_sleep_us);
+    const engine::cpu_resume_latency qos(control_cpus(), max_sleep_us ? a.opt.control_resume_latency_us
+                                                                      : engine::cpu_resume_latency::off);
+    if (!qos.error().empty())
+        LOG(WARNING, "control lcore: resume latency not set (%s): a slow-path packet after a quiet spell "
+                     "waits for its CPU to leave an idle state", qos.error().c_str());
+    else if (qos.held())
+        LOG(INFO, "control lcore: resume latency %d us on %u CPU(s), %u set here", a.opt.control_resume_latency_us,
+            qos.held(), qos.changed());
+    engine::run_control(ctl, a.stats[a.n_stats - 1], max_sleep_us,
                         [] { return got_signal != 0; }, periodic);
 }
 

@@ -2,6 +2,8 @@
 
 #include "modules.hpp"
 
+#include "engine/resume_latency.hpp"
+
 #include <cstring>
 #include <set>
 #include <utility>
@@ -98,6 +100,29 @@ std::vector<engine::option_section> option_sections(options* o)
                         "on a host with fewer cores than pollers. 0: busy-poll. The larger of\n"
                         "it and --idle-sleep applies",
                         &o->control_sleep_us),
+        {"control-resume-latency", "US|off",
+         "the longest wake-up the sleeping control lcore's CPU may cost, in us\n"
+         "(its pm_qos_resume_latency_us, restored at exit; needs root), [0, 1000000]\n"
+         "(default 0: that CPU idles in the kernel's polling loop, free for any\n"
+         "other thread, and a worker's doorbell need not wake a halted CPU; it\n"
+         "costs the power of a busy core). off: leave the CPU's idle states as\n"
+         "they are, for power, at tens of microseconds more per slow-path packet\n"
+         "after a quiet spell.\n"
+         "Nothing is set while --control-sleep is 0",
+         [o](const char* v, std::string* err) {
+             if (v && std::strcmp(v, "off") == 0) {
+                 o->control_resume_latency_us = engine::cpu_resume_latency::off;
+                 return true;
+             }
+             uint64_t x;
+             if (!engine::parse_u64(v, 10, 0, 1'000'000, &x)) {
+                 *err = std::string("--control-resume-latency: '") + (v ? v : "") +
+                        "' is neither off nor an integer in [0, 1000000]";
+                 return false;
+             }
+             o->control_resume_latency_us = static_cast<int32_t>(x);
+             return true;
+         }},
     };
 
     option_section obs;

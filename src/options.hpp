@@ -41,6 +41,9 @@ struct options {
     // The control lcore's sleep ceiling: it carries the slow path only, so by default it sleeps
     // when idle and gives its core back (a busy-polling one halved a 2-core host's fast path).
     uint32_t control_sleep_us = 1000;
+    // The resume latency in us the sleeping control lcore's CPU may cost (engine/resume_latency.hpp);
+    // 0, the default, keeps that CPU's idle in the kernel's polling loop; -1: leave the CPU alone.
+    int32_t control_resume_latency_us = 0;
     std::string tap_name = "pgx%u";        // %u is replaced by the port id
     bool no_tap = false;
     bool tap_rx_signal = false;            // net_tap's per-frame signal (default: polling)

@@ -252,9 +252,12 @@ def _pick_subnet(tag_num):
 class Engine:
     """A running peregrine with a wire TAP moved into a namespace.
 
-    eal: EAL lcore arguments (default '-l 0-1'); app: extra application options."""
+    eal: EAL lcore arguments (default '-l 0-1'); app: extra application options.
+    cpu_qos: leave --control-resume-latency at its default, which sets the control lcore's CPU's
+    pm_qos_resume_latency_us while the engine runs. Off otherwise: engines of tests run side by
+    side share CPU 0, and one killed with SIGKILL cannot put the machine's setting back."""
 
-    def __init__(self, eal=None, app=None, static_arp=True, hb_timeout=None):
+    def __init__(self, eal=None, app=None, static_arp=True, hb_timeout=None, cpu_qos=False):
         n = next(_seq)
         pid = os.getpid() % 100000
         self.tag = '%05d%x' % (pid, n)
@@ -269,7 +272,7 @@ class Engine:
         self.ns_mac = '02:00:5e:%02x:%02x:%02x' % ((pid >> 8) & 0xff, pid & 0xff, n & 0xff)
         self.server = (self.ip, ROUTER_PORT)
         self.eal = list(eal) if eal else ['-l', '0-1']
-        self.app = list(app) if app else []
+        self.app = ([] if cpu_qos else ['--control-resume-latency', 'off']) + (list(app) if app else [])
         if hb_timeout:
             self.app += ['--heartbeat-timeout', str(hb_timeout)]
         self.static_arp = static_arp

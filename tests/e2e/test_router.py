@@ -2,12 +2,14 @@
 """Router protocol end to end: register, heartbeat, forwarding, Unknown Recipient, moves, telemetry."""
 
 import os
+import signal
 import socket
 import statistics
 import time
+import unittest
 
-from peregrine_e2e import (EngineTestCase, MAX_PAYLOAD, PKT_HEARTBEAT, PKT_REGISTER_RESPONSE, main, pkt_message,
-                           pkt_register, pkt_unknown, wait_for)
+from peregrine_e2e import (Engine, EngineTestCase, MAX_PAYLOAD, PKT_HEARTBEAT, PKT_REGISTER_RESPONSE, main,
+                           pkt_message, pkt_register, pkt_unknown, wait_for)
 
 
 class RouterTest(EngineTestCase):
@@ -308,6 +310,70 @@ class ControlWakeTest(EngineTestCase):
             rtts.append(time.perf_counter() - t0)
             self.assertEqual(data, b'wake %d' % i)
         self.assertLess(statistics.median(rtts), 0.02, 'kernel -> TAP -> wire one-way times (s): %r' % rtts)
+
+
+class ResumeLatencyTest(unittest.TestCase):
+    """--control-resume-latency: while the engine runs, its sleeping control lcore's CPU (CPU 0: the
+    main lcore of -l 0-1) has that pm_qos_resume_latency_us ("n/a" for the default 0 us); at exit
+    the value it found is back."""
+    QOS = '/sys/devices/system/cpu/cpu0/power/pm_qos_resume_latency_us'
+
+    def read(self):
+        with open(self.QOS) as f:
+            return f.read().strip()
+
+    def write(self, v):
+        with open(self.QOS, 'w') as f:
+            f.write(v + '\n')
+
+    def setUp(self):
+        if not os.access(self.QOS, os.W_OK):
+            self.skipTest('%s is not writable here (no cpuidle, or not root)' % self.QOS)
+        saved = self.read()
+        self.addCleanup(self.write, saved)
+        self.write('0')  # no constraint: what the engine must put back
+
+    def run_engine(self, app):
+        eng = Engine(app=app, cpu_qos=True)
+        self.addCleanup(eng.destroy)
+        eng.start()
+        return eng
+
+    def stop(self, eng):
+        self.assertEqual(eng.stop(signal.SIGTERM), 0, eng.context())
+
+    def test_the_default_keeps_the_cpu_polling_and_gives_it_back(self):
+        eng = self.run_engine([])
+        self.assertEqual(self.read(), 'n/a', eng.context())
+        log = eng.stdout() + eng.stderr()
+        self.assertIn('control lcore: resume latency 0 us on 1 CPU(s), 1 set here', log)
+        c = eng.client()
+        self.assertEqual(c.request(pkt_register(0x1F00)), PKT_REGISTER_RESPONSE)
+        self.stop(eng)
+        self.assertEqual(self.read(), '0', 'the CPU\'s setting was not restored at exit')
+
+    def test_a_bound_is_written_and_off_writes_nothing(self):
+        eng = self.run_engine(['--control-resume-latency', '25'])
+        self.assertEqual(self.read(), '25')
+        self.stop(eng)
+        self.assertEqual(self.read(), '0')
+        self.write('7')
+        eng = self.run_engine(['--control-resume-latency', 'off'])
+        self.assertEqual(self.read(), '7')
+        self.stop(eng)
+        self.assertEqual(self.read(), '7')
+
+    def test_a_value_already_set_is_left_to_its_owner(self):
+        self.write('n/a')  # another engine on this CPU holds it
+        eng = self.run_engine([])
+        self.assertIn('on 1 CPU(s), 0 set here', eng.stdout() + eng.stderr())
+        self.stop(eng)
+        self.assertEqual(self.read(), 'n/a', 'taken from the engine that set it')
+
+    def test_a_busy_polling_control_lcore_sets_nothing(self):
+        eng = self.run_engine(['--control-sleep', '0'])
+        self.assertEqual(self.read(), '0')
+        self.stop(eng)
 
 
 class BusyPollTest(EngineTestCase):

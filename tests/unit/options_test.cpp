@@ -121,6 +121,11 @@ TEST(Options, RangeEdgesAreAccepted)
     EXPECT_EQ(parse({"--idle-sleep", "100000"}).o.idle_sleep_us, 100000u);
     EXPECT_EQ(parse({}).o.control_sleep_us, 1000u) << "the control lcore sleeps when idle unless asked";
     EXPECT_EQ(parse({"--control-sleep", "0"}).o.control_sleep_us, 0u);
+    EXPECT_EQ(parse({}).o.control_resume_latency_us, 0) << "the control lcore's CPU is kept quick to wake unless asked";
+    EXPECT_EQ(parse({"--control-resume-latency", "off"}).o.control_resume_latency_us, -1);
+    EXPECT_EQ(parse({"--control-resume-latency", "1000000"}).o.control_resume_latency_us, 1000000);
+    for (const char* bad : {"-1", "1000001", "of", "", "10us"})
+        EXPECT_FALSE(parse({"--control-resume-latency", bad}).ok) << bad;
     EXPECT_FALSE(parse({}).o.tap_rx_signal) << "TAPs are polled unless asked";
     EXPECT_TRUE(parse({"--tap-rx-signal"}).o.tap_rx_signal);
     EXPECT_TRUE(parse({"--mbufs", "1024"}).ok);
