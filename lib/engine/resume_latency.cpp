@@ -13,7 +13,7 @@ bool read_value(const std::string& path, std::string* out)
     std::ifstream f(path);
     if (!f || !std::getline(f, *out))
         return false;
-    while (!out->empty() && (out->back() == '\n' || out->back() == ' '))
+    while (!out->empty() && out->back() == ' ')  // getline took the newline
         out->pop_back();
     return true;
 }

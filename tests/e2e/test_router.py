@@ -342,6 +342,16 @@ class ResumeLatencyTest(unittest.TestCase):
     def stop(self, eng):
         self.assertEqual(eng.stop(signal.SIGTERM), 0, eng.context())
 
+    def check_run(self, app, running, after, msg=None):
+        """Runs an engine with app: the CPU's value is `running` while it runs, `after` once it has
+        stopped on SIGTERM. Returns what the engine logged."""
+        eng = self.run_engine(app)
+        self.assertEqual(self.read(), running, eng.context())
+        log = eng.stdout() + eng.stderr()
+        self.stop(eng)
+        self.assertEqual(self.read(), after, msg)
+        return log
+
     def test_the_default_keeps_the_cpu_polling_and_gives_it_back(self):
         eng = self.run_engine([])
         self.assertEqual(self.read(), 'n/a', eng.context())
@@ -353,27 +363,17 @@ class ResumeLatencyTest(unittest.TestCase):
         self.assertEqual(self.read(), '0', 'the CPU\'s setting was not restored at exit')
 
     def test_a_bound_is_written_and_off_writes_nothing(self):
-        eng = self.run_engine(['--control-resume-latency', '25'])
-        self.assertEqual(self.read(), '25')
-        self.stop(eng)
-        self.assertEqual(self.read(), '0')
+        self.check_run(['--control-resume-latency', '25'], '25', '0')
         self.write('7')
-        eng = self.run_engine(['--control-resume-latency', 'off'])
-        self.assertEqual(self.read(), '7')
-        self.stop(eng)
-        self.assertEqual(self.read(), '7')
+        self.check_run(['--control-resume-latency', 'off'], '7', '7')
 
     def test_a_value_already_set_is_left_to_its_owner(self):
         self.write('n/a')  # another engine on this CPU holds it
-        eng = self.run_engine([])
-        self.assertIn('on 1 CPU(s), 0 set here', eng.stdout() + eng.stderr())
-        self.stop(eng)
-        self.assertEqual(self.read(), 'n/a', 'taken from the engine that set it')
+        log = self.check_run([], 'n/a', 'n/a', 'taken from the engine that set it')
+        self.assertIn('on 1 CPU(s), 0 set here', log)
 
     def test_a_busy_polling_control_lcore_sets_nothing(self):
-        eng = self.run_engine(['--control-sleep', '0'])
-        self.assertEqual(self.read(), '0')
-        self.stop(eng)
+        self.check_run(['--control-sleep', '0'], '0', '0')
 
 
 class BusyPollTest(EngineTestCase):
